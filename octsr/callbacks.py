@@ -1,0 +1,47 @@
+"""Callbacks of our own; the rest come from Lightning (see conf/callbacks/)."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+import pytorch_lightning as pl
+
+log = logging.getLogger(__name__)
+
+
+class TestMetricsCSV(pl.Callback):
+    """Write one CSV row per test image (PSNR, SSIM of the output and of the noisy input)
+    and a final `mean` row, to `path`."""
+
+    COLUMNS = ("image", "psnr", "ssim", "psnr_noisy", "ssim_noisy")
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.rows: list[dict[str, Any]] = []
+
+    def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.rows = []
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        if not outputs:
+            return
+        for i, name in enumerate(outputs["name"]):
+            self.rows.append({"image": name, **{k: outputs[k][i] for k in self.COLUMNS[1:]}})
+
+    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self.rows or not trainer.is_global_zero:
+            return
+        mean = {"image": "mean", **{k: fmean(r[k] for r in self.rows) for k in self.COLUMNS[1:]}}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self.COLUMNS)
+            writer.writeheader()
+            for row in [*self.rows, mean]:
+                writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
+        log.info("test: %d images, PSNR %.2f dB (noisy input %.2f dB), SSIM %.4f (noisy %.4f) -> %s",
+                 len(self.rows), mean["psnr"], mean["psnr_noisy"], mean["ssim"], mean["ssim_noisy"],
+                 self.path)

@@ -1,0 +1,41 @@
+"""SRCNN (Dong et al. 2014) for same-size restoration: 9x9 -> 1x1 -> 5x5 convolutions."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from torch import Tensor, nn
+
+
+class SRCNN(nn.Module):
+    """Patch extraction, non-linear mapping, reconstruction; no bicubic upsampling.
+
+    Each convolution is padded by half its kernel, so the output has the input's size on
+    any image (fully convolutional). `padding_mode` says what the border sees: "replicate"
+    repeats edge pixels, which suits B-scans better than zeros (a dark frame that is not
+    in the data).
+
+    Args:
+        channels: feature maps after the first and second layers (paper: 64, 32).
+        kernel_sizes: the three kernel sizes (paper: 9, 1, 5).
+        in_channels: input channels (1 for grayscale B-scans).
+    """
+
+    def __init__(self, channels: Sequence[int] = (64, 32), kernel_sizes: Sequence[int] = (9, 1, 5),
+                 in_channels: int = 1, padding_mode: str = "replicate") -> None:
+        super().__init__()
+        if len(channels) != 2 or len(kernel_sizes) != 3:
+            raise ValueError("SRCNN takes 2 channel counts and 3 kernel sizes")
+        if any(k % 2 == 0 for k in kernel_sizes):
+            raise ValueError(f"SRCNN kernel sizes must be odd to keep the image size: {kernel_sizes}")
+        widths = [in_channels, *channels, in_channels]
+        layers: list[nn.Module] = []
+        for i, k in enumerate(kernel_sizes):
+            layers.append(nn.Conv2d(widths[i], widths[i + 1], k, padding=k // 2,
+                                    padding_mode=padding_mode))
+            if i < 2:
+                layers.append(nn.ReLU(inplace=True))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x)

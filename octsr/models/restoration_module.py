@@ -1,0 +1,147 @@
+"""One LightningModule for every restoration network: MSE on patches, metrics on whole images."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from pytorch_lightning.loggers import TensorBoardLogger
+from torch import Tensor, nn
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+
+from octsr.models.inference import SlidingWindowInferer
+
+log = logging.getLogger(__name__)
+
+# The paper's SSIM: L = 1 (data_range), K1 = 0.01, K2 = 0.03, torchmetrics' 11x11 Gaussian window.
+SSIM_ARGS = dict(data_range=1.0, k1=0.01, k2=0.03)
+
+
+def psnr(output: Tensor, target: Tensor) -> Tensor:
+    """Per-image PSNR in dB (MAX_I = 1) of (B, 1, H, W) tensors in [0, 1]; shape (B,)."""
+    return peak_signal_noise_ratio(output, target, data_range=1.0, reduction="none", dim=(1, 2, 3))
+
+
+def ssim(output: Tensor, target: Tensor) -> Tensor:
+    """Per-image SSIM of (B, 1, H, W) tensors in [0, 1]; shape (B,)."""
+    return structural_similarity_index_measure(output, target, reduction="none", **SSIM_ARGS)
+
+
+class RestorationModule(pl.LightningModule):
+    """Noisy B-scan in [0, 1] -> restored B-scan in [0, 1].
+
+    `forward` standardizes the input with the training set's mean and std (buffers, so they
+    travel in the checkpoint), runs the network, and applies a sigmoid. Training uses
+    patches; validation and test use whole images, through `inferer` when the network has
+    a fixed input size (CAE) or directly when it is fully convolutional (SRCNN).
+
+    Args:
+        net: a plain nn.Module mapping (B, 1, h, w) to logits of the same shape.
+        optimizer: a partial optimizer (Hydra `_partial_: true`), called with the parameters.
+        inferer: whole-image strategy, or None to run `net` on whole images as they are.
+        log_images: log a noisy | output | target panel of the first val image at each validation.
+    """
+
+    def __init__(self, net: nn.Module, optimizer: Callable[..., torch.optim.Optimizer],
+                 inferer: SlidingWindowInferer | None = None, log_images: bool = True) -> None:
+        super().__init__()
+        # Only plain values go in the checkpoint's hyperparameters: it must load with
+        # weights_only=True, which refuses pickled objects such as the optimizer partial.
+        self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "inferer"])
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.inferer = inferer
+        self.register_buffer("input_mean", torch.tensor(0.0))
+        self.register_buffer("input_std", torch.tensor(1.0))
+        self.train_loss = MeanMetric()
+        self.val_psnr = PeakSignalNoiseRatio(data_range=1.0, reduction="elementwise_mean", dim=(1, 2, 3))
+        self.val_ssim = StructuralSimilarityIndexMeasure(**SSIM_ARGS)
+        self.test_psnr = PeakSignalNoiseRatio(data_range=1.0, reduction="elementwise_mean", dim=(1, 2, 3))
+        self.test_ssim = StructuralSimilarityIndexMeasure(**SSIM_ARGS)
+        self.test_noisy_psnr = MeanMetric()
+        self.test_noisy_ssim = MeanMetric()
+        self.val_psnr_best = MaxMetric()
+
+    # -- inference -------------------------------------------------------------------------
+    def restore_tile(self, noisy: Tensor) -> Tensor:
+        """The network on inputs it accepts as they are (patches): [0, 1] in, [0, 1] out."""
+        return torch.sigmoid(self.net((noisy - self.input_mean) / self.input_std))
+
+    def forward(self, noisy: Tensor) -> Tensor:
+        """Whole images (B, 1, H, W) in [0, 1] -> restored, same shape, in [0, 1]."""
+        if self.inferer is None:
+            return self.restore_tile(noisy)
+        return self.inferer(noisy, self.restore_tile)
+
+    # -- training --------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        if stage == "fit" and getattr(datamodule, "noisy_mean", None) is not None:
+            self.input_mean.fill_(datamodule.noisy_mean)
+            self.input_std.fill_(datamodule.noisy_std)
+
+    def on_train_start(self) -> None:
+        # Sanity-check validation must not count towards the best score.
+        self.val_psnr_best.reset()
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        output = self.restore_tile(batch["noisy"])
+        loss = F.mse_loss(output, batch["target"])
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss became {loss.item()} at step {self.global_step}; "
+                f"lower optim.lr (now {getattr(self.optimizer_factory, 'keywords', {}).get('lr', '?')})"
+            )
+        self.train_loss(loss)
+        self.log("train/loss", self.train_loss, on_step=True, on_epoch=True, prog_bar=True)
+        return loss
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer_factory(params=self.parameters())}
+
+    # -- validation and test ---------------------------------------------------------------
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        output = self(batch["noisy"])
+        self.val_psnr(output, batch["target"])
+        self.val_ssim(output, batch["target"])
+        self.log("val/psnr", self.val_psnr, prog_bar=True)
+        self.log("val/ssim", self.val_ssim, prog_bar=True)
+        if batch_idx == 0 and self.hparams.log_images:
+            self._log_panel(batch, output)
+
+    def on_validation_epoch_end(self) -> None:
+        self.val_psnr_best(self.val_psnr.compute())
+        self.log("val/psnr_best", self.val_psnr_best.compute(), prog_bar=False)
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        output = self(batch["noisy"])
+        target, noisy = batch["target"], batch["noisy"]
+        self.test_psnr(output, target)
+        self.test_ssim(output, target)
+        noisy_psnr, noisy_ssim = psnr(noisy, target), ssim(noisy, target)
+        self.test_noisy_psnr(noisy_psnr)
+        self.test_noisy_ssim(noisy_ssim)
+        self.log("test/psnr", self.test_psnr)
+        self.log("test/ssim", self.test_ssim)
+        self.log("test/psnr_noisy", self.test_noisy_psnr)
+        self.log("test/ssim_noisy", self.test_noisy_ssim)
+        # Per-image rows for the CSV writer callback.
+        return {
+            "name": list(batch["name"]),
+            "psnr": psnr(output, target).tolist(),
+            "ssim": ssim(output, target).tolist(),
+            "psnr_noisy": noisy_psnr.tolist(),
+            "ssim_noisy": noisy_ssim.tolist(),
+        }
+
+    def _log_panel(self, batch: dict[str, Any], output: Tensor) -> None:
+        if not isinstance(self.logger, TensorBoardLogger):
+            return
+        panel = torch.cat([batch["noisy"][0], output[0], batch["target"][0]], dim=-1).clamp(0, 1)
+        self.logger.experiment.add_image(f"val/noisy|output|target/{batch['name'][0]}",
+                                         panel, self.global_step)

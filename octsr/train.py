@@ -1,0 +1,77 @@
+"""Train a restoration model, then test it: `python -m octsr.train model=srcnn optim.lr=0.0002`.
+
+Composes conf/train.yaml, builds datamodule, model, callbacks, loggers and trainer from it,
+fits, and tests the best checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+from omegaconf import DictConfig
+
+import octsr  # noqa: F401  (sets environment defaults before albumentations is imported)
+from octsr.errors import OctsrError
+from octsr.utils.hparams import log_final_metrics, log_hyperparameters
+from octsr.utils.instantiators import instantiate_callbacks, instantiate_loggers
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fit and test as `cfg` says. Returns (metrics, objects built)."""
+    if cfg.get("seed") is not None:
+        pl.seed_everything(cfg.seed, workers=True)
+
+    log.info("Instantiating datamodule <%s>", cfg.data._target_)
+    datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
+    log.info("Instantiating model <%s> with net <%s>", cfg.model._target_, cfg.model.net._target_)
+    model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
+    callbacks = instantiate_callbacks(cfg.get("callbacks"))
+    loggers = instantiate_loggers(cfg.get("logger"))
+    log.info("Instantiating trainer <%s>", cfg.trainer._target_)
+    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    objects = dict(cfg=cfg, datamodule=datamodule, model=model, callbacks=callbacks,
+                   loggers=loggers, trainer=trainer)
+    log_hyperparameters(cfg, model, loggers)
+
+    if cfg.get("train", True):
+        trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"),
+                    weights_only=True)
+    metrics = dict(trainer.callback_metrics)
+
+    if cfg.get("test", True):
+        ckpt_path = None
+        if cfg.get("train", True):
+            ckpt_path = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
+            if ckpt_path is None:
+                log.warning("No best checkpoint found; testing the weights as they are now")
+        elif cfg.get("ckpt_path"):
+            ckpt_path = cfg.ckpt_path
+        log.info("Testing %s", ckpt_path or "current weights")
+        trainer.test(model=model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        metrics.update(trainer.callback_metrics)
+
+    log_final_metrics(metrics, loggers, step=trainer.global_step)
+    log.info("Outputs in %s", cfg.paths.output_dir)
+    return {k: float(v) for k, v in metrics.items()}, objects
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    try:
+        metrics, _ = train(cfg)
+    except OctsrError as err:
+        # A user mistake (bad path, missing partner image, impossible setting): one line.
+        print(f"octsr: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    optimized = cfg.get("optimized_metric")
+    return metrics.get(optimized) if optimized else None
+
+
+if __name__ == "__main__":
+    main()

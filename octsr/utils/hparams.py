@@ -1,0 +1,59 @@
+"""Send a run's hyperparameters to the loggers, with the metrics TensorBoard's HPARAMS view
+shows next to them."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from omegaconf import DictConfig, OmegaConf
+
+# HPARAMS columns -> the run metric each one reports at the end. Kept under `hp/` so the
+# placeholder logged at the start (every run must carry the same keys for TensorBoard to
+# compare them) never shows up in the val/test curves.
+HPARAM_METRICS = {
+    "hp/val_psnr_best": "val/psnr_best",
+    "hp/val_ssim": "val/ssim",
+    "hp/test_psnr": "test/psnr",
+    "hp/test_ssim": "test/ssim",
+}
+
+
+def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}/"))
+        elif isinstance(value, (list, tuple)):
+            flat[name] = ",".join(map(str, value))
+        else:
+            flat[name] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    return flat
+
+
+def run_hparams(cfg: DictConfig, model) -> dict[str, Any]:
+    """What defines a run: model, network, optimizer, data protocol, trainer limits, seed."""
+    container = OmegaConf.to_container(cfg, resolve=True)
+    picked = {
+        "model": cfg.model.net._target_.rsplit(".", 1)[-1],
+        "net": {k: v for k, v in container["model"]["net"].items() if k != "_target_"},
+        "optim": {k: v for k, v in container.get("optim", {}).items() if not k.startswith("_")},
+        "data": {k: v for k, v in container["data"].items() if k in ("name", "protocol", "batch_size")},
+        "trainer": {k: container["trainer"].get(k) for k in ("max_epochs", "max_steps", "precision")},
+        "seed": cfg.get("seed"),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    return flatten(picked)
+
+
+def log_hyperparameters(cfg: DictConfig, model, loggers) -> None:
+    params = run_hparams(cfg, model)
+    for logger in loggers:
+        logger.log_hyperparams(params, metrics={k: float("nan") for k in HPARAM_METRICS})
+
+
+def log_final_metrics(metrics: Mapping[str, Any], loggers, step: int) -> None:
+    final = {hp: float(metrics[name]) for hp, name in HPARAM_METRICS.items() if name in metrics}
+    for logger in loggers:
+        logger.log_metrics(final, step=step)
+        logger.finalize("success")
