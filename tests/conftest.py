@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+DUKE_ROOT = (REPO / ".." / "shared" / "data" / "duke-bioptigen").resolve()
+needs_duke = pytest.mark.skipif(
+    not (DUKE_ROOT / "01" / "test.tif").is_file(),
+    reason=f"Duke scans not found at {DUKE_ROOT} (the shared data folder beside the repo)",
+)
+
+
+def compose_train(*overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides))
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path) -> DictConfig:
+    """The real train config shrunk to a seconds-long CPU run writing into tmp_path."""
+    cfg = compose_train("debug=tiny", "trainer=cpu")
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path)
+        cfg.callbacks.progress_bar = None
+        cfg.trainer.enable_progress_bar = False
+    return cfg
+
+
+def run_cli(module: str, *args: str, cwd: Path = REPO, timeout: int = 300):
+    """Run `python -m module args` as a user would; returns the CompletedProcess."""
+    import subprocess
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def random_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    return rng.random((h, w), dtype=np.float32)

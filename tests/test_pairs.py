@@ -1,0 +1,84 @@
+import cv2
+import numpy as np
+import pytest
+
+from octsr.data.pairs import DukePairs, FolderPairs
+from octsr.data.phantom import PhantomPairs
+from octsr.errors import DataError
+from tests.conftest import DUKE_ROOT, needs_duke
+
+DUKE_SPLITS = dict(train=["01", "02", "03", "04", "05", "06"], val=["07", "08"],
+                   test=["09", "10", "11", "12"])
+
+
+@needs_duke
+def test_duke_subjects_split_and_load():
+    splits = DukePairs(DUKE_ROOT, **DUKE_SPLITS).splits()
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [6, 2, 4]
+    noisy, target = splits["test"][0].load()  # subject 09 is the odd size
+    assert noisy.shape == target.shape == (401, 900)
+    assert noisy.dtype == np.float32 and 0 <= noisy.min() and noisy.max() <= 1
+
+
+def test_duke_errors_name_the_path(tmp_path):
+    with pytest.raises(DataError, match="data.root=.*nowhere: no such folder"):
+        DukePairs(tmp_path / "nowhere", ["01"], [], []).splits()
+    (tmp_path / "01").mkdir()
+    cv2.imwrite(str(tmp_path / "01" / "test.tif"), np.zeros((8, 8), np.uint8))
+    with pytest.raises(DataError, match=r"01/average.tif: missing \(averaged target of subject 01\)"):
+        DukePairs(tmp_path, ["01"], [], []).splits()
+    with pytest.raises(DataError, match="names subject 02, but .*02 does not exist"):
+        DukePairs(tmp_path, ["02"], [], []).splits()
+    cv2.imwrite(str(tmp_path / "01" / "average.tif"), np.zeros((8, 8), np.uint8))
+    with pytest.raises(DataError, match="subject 01 is in both"):
+        DukePairs(tmp_path, ["01"], ["01"], []).splits()
+
+
+def write_folder(root, names, missing_clean=()):
+    for sub in ("noisy", "clean"):
+        (root / sub).mkdir(parents=True)
+    for name in names:
+        cv2.imwrite(str(root / "noisy" / f"{name}.png"), np.full((16, 20), 10, np.uint8))
+        if name not in missing_clean:
+            cv2.imwrite(str(root / "clean" / f"{name}.tif"), np.full((16, 20), 20, np.uint8))
+
+
+def test_folder_layout_pairs_by_name_and_splits(tmp_path):
+    names = [f"scan{i}" for i in range(10)]
+    write_folder(tmp_path, names)
+    splits = FolderPairs(tmp_path, val_fraction=0.2, test_fraction=0.1).splits()
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [7, 2, 1]
+    assert sorted(p.name for s in splits.values() for p in s) == names
+    noisy, clean = splits["train"][0].load()
+    assert noisy[0, 0] == pytest.approx(10 / 255) and clean[0, 0] == pytest.approx(20 / 255)
+    named = FolderPairs(tmp_path, train=["scan1", "scan2"], val=["scan3"], test=["scan4"]).splits()
+    assert [p.name for p in named["train"]] == ["scan1", "scan2"]
+    with pytest.raises(DataError, match="data.splits.val names 'scan99'"):
+        FolderPairs(tmp_path, train=["scan1"], val=["scan99"]).splits()
+
+
+def test_folder_layout_missing_partner_names_the_file(tmp_path):
+    write_folder(tmp_path, ["a", "b"], missing_clean=["b"])
+    with pytest.raises(DataError, match=r"noisy/b.png: no partner named b\.\* in .*clean"):
+        FolderPairs(tmp_path).splits()
+
+
+def test_folder_pair_of_different_sizes_names_both_files(tmp_path):
+    write_folder(tmp_path, ["a"])
+    cv2.imwrite(str(tmp_path / "clean" / "a.tif"), np.zeros((5, 5), np.uint8))
+    pair = FolderPairs(tmp_path, train=["a"]).splits()["train"][0]
+    with pytest.raises(DataError, match=r"noisy/a.png is 16x20 but its target .*clean/a.tif is 5x5"):
+        pair.load()
+
+
+def test_phantom_is_deterministic_and_shaped_like_oct():
+    first = PhantomPairs(count=3, height=120, width=160, frames=8, n_train=1, n_val=1, seed=3).splits()
+    again = PhantomPairs(count=3, height=120, width=160, frames=8, n_train=1, n_val=1, seed=3).splits()
+    other = PhantomPairs(count=3, height=120, width=160, frames=8, n_train=1, n_val=1, seed=4).splits()
+    noisy, target = first["test"][0].load()
+    np.testing.assert_array_equal(noisy, again["test"][0].load()[0])
+    assert not np.array_equal(noisy, other["test"][0].load()[0])
+    assert noisy.shape == target.shape and abs(noisy.shape[0] - 120) <= 3
+    # Averaging many frames removes most speckle: far less pixel-to-pixel variation.
+    assert cv2.Laplacian(target, cv2.CV_32F).var() < 0.2 * cv2.Laplacian(noisy, cv2.CV_32F).var()
+    assert abs(noisy.mean() - target.mean()) < 0.05 * target.mean()  # speckle keeps brightness

@@ -1,0 +1,105 @@
+"""The paper's data protocol: counts, and that input and target stay aligned."""
+
+import numpy as np
+import pytest
+
+from octsr.data.datamodule import PairedOCTDataModule
+from octsr.data.pairs import ArrayPair
+from octsr.data.protocol import VARIANTS, PaperProtocol, affine_variants, random_crops
+from octsr.errors import ConfigError, DataError
+
+
+class ListSource:
+    def __init__(self, train, val, test):
+        self._splits = {"train": train, "val": val, "test": test}
+
+    def splits(self):
+        return self._splits
+
+
+def target_of(noisy):
+    """A known, non-symmetric pixel-wise function: any misaligned crop or variant breaks it."""
+    return (noisy**2 + 0.25 * noisy).astype(np.float32)
+
+
+def array_pairs(prefix, count, shape, seed):
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for i in range(count):
+        noisy = rng.random(shape, dtype=np.float32)
+        pairs.append(ArrayPair(f"{prefix}{i}", noisy, target_of(noisy)))
+    return pairs
+
+
+@pytest.fixture(scope="module")
+def paper_datamodule():
+    # Source images a little larger than the 227 crop, of different shapes, like real scans.
+    source = ListSource(array_pairs("train", 6, (260, 300), 1), array_pairs("val", 2, (240, 330), 2),
+                        array_pairs("test", 3, (250, 310), 3))
+    dm = PairedOCTDataModule(source, PaperProtocol(), batch_size=128, seed=7)
+    dm.setup("fit")
+    dm.setup("test")
+    return dm
+
+
+def test_paper_counts(paper_datamodule):
+    dm = paper_datamodule
+    assert len(dm.train_set.noisy) == 600  # 6 pairs x 20 crops x 5 variants
+    assert all(image.shape == (227, 227) for image in dm.train_set.noisy)
+    assert dm.train_set.grids[0] == (14, 14)  # 196 patches of 41x41 at stride 14 per crop
+    assert len(dm.train_set) == 600 * 196 == 117_600
+    assert len(dm.val_set) == 10  # 2 pairs x 5 uncropped variants
+    assert len(dm.test_set) == 3
+    assert [dm.test_set[i]["noisy"].shape[1:] for i in range(3)] == [(250, 310)] * 3
+
+
+def test_train_crops_patches_and_val_variants_stay_paired(paper_datamodule):
+    dm = paper_datamodule
+    for noisy, target in zip(dm.train_set.noisy, dm.train_set.target):
+        np.testing.assert_array_equal(target, target_of(noisy))
+    for index in [0, 1, 195, 196, 50_000, len(dm.train_set) - 1]:
+        item = dm.train_set[index]
+        assert item["noisy"].shape == (1, 41, 41)
+        np.testing.assert_array_equal(item["target"].numpy(), target_of(item["noisy"].numpy()))
+    for i in range(len(dm.val_set)):
+        item = dm.val_set[i]
+        np.testing.assert_array_equal(item["target"].numpy(), target_of(item["noisy"].numpy()))
+    shapes = {dm.val_set[i]["name"]: dm.val_set[i]["noisy"].shape[1:] for i in range(5)}
+    assert shapes == {"val0_identity": (240, 330), "val0_hflip": (240, 330), "val0_vflip": (240, 330),
+                      "val0_rot90_left": (330, 240), "val0_rot90_right": (330, 240)}
+
+
+def test_train_patches_come_from_the_top_left_grid(paper_datamodule):
+    dm = paper_datamodule
+    item = dm.train_set[1 * 196 + 14 + 2]  # image 1, patch row 1, column 2
+    np.testing.assert_array_equal(item["noisy"][0].numpy(), dm.train_set.noisy[1][14:55, 28:69])
+
+
+def test_variants_are_the_named_flips_and_rotations():
+    rng = np.random.default_rng(0)
+    noisy = rng.random((5, 7), dtype=np.float32)
+    expected = {"identity": noisy, "hflip": noisy[:, ::-1], "vflip": noisy[::-1],
+                "rot90_left": np.rot90(noisy, 1), "rot90_right": np.rot90(noisy, -1)}
+    out = {name: n for name, n, _ in affine_variants(noisy, noisy, list(VARIANTS))}
+    for name, image in expected.items():
+        np.testing.assert_array_equal(out[name], image, err_msg=name)
+
+
+def test_crops_repeat_with_a_seed_and_differ_without():
+    rng = np.random.default_rng(0)
+    noisy = rng.random((300, 300), dtype=np.float32)
+    first = [c for c, _ in random_crops(noisy, noisy, 227, 3, seed=5)]
+    again = [c for c, _ in random_crops(noisy, noisy, 227, 3, seed=5)]
+    other = [c for c, _ in random_crops(noisy, noisy, 227, 3, seed=6)]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+
+
+def test_bad_protocol_settings_name_the_key():
+    with pytest.raises(ConfigError, match="data.protocol.train_variants: unknown variant"):
+        PaperProtocol(train_variants=["rot45"])
+    with pytest.raises(ConfigError, match="data.protocol.patch_size=64 is larger than crop_size=32"):
+        PaperProtocol(crop_size=32, patch_size=64)
+    small = array_pairs("small", 1, (100, 120), 0)
+    with pytest.raises(DataError, match="small0 is 100x120, smaller than data.protocol.crop_size=227"):
+        list(PaperProtocol().train_images(*small[0].load(), seed=0, name="small0"))

@@ -1,0 +1,95 @@
+"""The real training entry point, on tiny configs (debug=tiny: a few patches, one epoch)."""
+
+import csv
+from pathlib import Path
+
+import pytest
+from omegaconf import open_dict
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from octsr.train import train
+from tests.conftest import DUKE_ROOT, needs_duke, run_cli
+
+
+def scalars(run_dir: Path) -> dict[str, list[float]]:
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("model", ["srcnn", "cae"])
+def test_cli_trains_tests_and_logs(tmp_path, model):
+    result = run_cli("octsr.train", f"model={model}", "debug=tiny", "optim.lr=0.001",
+                     f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    logged = scalars(tmp_path)
+    for tag in ("val/psnr", "val/ssim", "train/loss_step", "test/psnr", "test/ssim", "hp/test_psnr"):
+        assert tag in logged, f"{tag} missing from {sorted(logged)}"
+    assert 0 < logged["val/psnr"][-1] < 100 and 0 < logged["val/ssim"][-1] <= 1
+    rows = read_csv(tmp_path / "test_metrics.csv")
+    assert [r["image"] for r in rows] == ["phantom_003", "phantom_004", "mean"]
+    assert float(rows[-1]["psnr"]) == pytest.approx(logged["test/psnr"][-1], abs=1e-3)
+    checkpoints = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert "last.ckpt" in checkpoints and any(n.startswith("epoch000") for n in checkpoints)
+    assert "test/psnr" in result.stdout  # the printed test table
+    hparams = (tmp_path / "tensorboard" / "hparams.yaml").read_text()
+    assert "optim/lr: 0.001" in hparams
+
+
+def test_same_seed_repeats_metrics_and_resume_continues(tiny_cfg, tmp_path):
+    first, objects = train(tiny_cfg)
+    second, _ = train(tiny_cfg)
+    assert first["test/psnr"] == second["test/psnr"]
+    assert first["val/psnr"] == second["val/psnr"]
+
+    last = Path(objects["cfg"].paths.output_dir) / "checkpoints" / "last.ckpt"
+    resumed_cfg = tiny_cfg.copy()
+    with open_dict(resumed_cfg):
+        resumed_cfg.ckpt_path = str(last)
+        resumed_cfg.trainer.max_epochs = 2
+        resumed_cfg.paths.output_dir = str(tmp_path / "resumed")
+    _, resumed = train(resumed_cfg)
+    steps_per_epoch = objects["trainer"].global_step
+    assert resumed["trainer"].global_step == 2 * steps_per_epoch
+    assert resumed["trainer"].current_epoch == 2
+
+
+def one_line_error(result) -> str:
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("octsr: error:")]
+    assert len(lines) == 1, result.stderr[-2000:]
+    return lines[0]
+
+
+def test_bad_data_root_is_one_clear_line(tmp_path):
+    result = run_cli("octsr.train", "data=duke", f"data.root={tmp_path}/missing", "debug=tiny",
+                     f"hydra.run.dir={tmp_path}/run")
+    assert f"data.root={tmp_path}/missing: no such folder" in one_line_error(result)
+
+
+def test_missing_partner_image_is_one_clear_line(tmp_path):
+    from tests.test_pairs import write_folder
+
+    write_folder(tmp_path / "pairs", ["a", "b", "c"], missing_clean=["b"])
+    result = run_cli("octsr.train", "data=folder", f"data.root={tmp_path}/pairs", "debug=tiny",
+                     f"hydra.run.dir={tmp_path}/run")
+    assert "noisy/b.png: no partner named b.*" in one_line_error(result)
+
+
+@pytest.mark.slow
+@needs_duke
+def test_srcnn_on_duke_beats_the_noisy_input(tmp_path):
+    """A short real run (300 steps of the paper's protocol) on the Duke subjects."""
+    result = run_cli("octsr.train", "data=duke", f"data.root={DUKE_ROOT}", "model=srcnn",
+                     "+trainer.max_steps=300", "trainer.val_check_interval=300",
+                     "data.protocol.val_variants=[identity]", f"hydra.run.dir={tmp_path}",
+                     timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    mean = read_csv(tmp_path / "test_metrics.csv")[-1]
+    assert float(mean["psnr"]) >= float(mean["psnr_noisy"]) + 8
