@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import time
 from pathlib import Path
 from statistics import fmean
 from typing import Any
@@ -45,3 +46,32 @@ class TestMetricsCSV(pl.Callback):
         log.info("test: %d images, PSNR %.2f dB (noisy input %.2f dB), SSIM %.4f (noisy %.4f) -> %s",
                  len(self.rows), mean["psnr"], mean["psnr_noisy"], mean["ssim"], mean["ssim_noisy"],
                  self.path)
+
+
+class EpochTimer(pl.Callback):
+    """Log wall-clock seconds per training epoch (`time/train_epoch_s`, validation excluded)
+    and per validation pass (`time/val_s`)."""
+
+    def __init__(self) -> None:
+        self._epoch_start = 0.0
+        self._val_start = 0.0
+        self._val_total = 0.0
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._epoch_start, self._val_total = time.perf_counter(), 0.0
+
+    def on_validation_epoch_start(self, trainer, pl_module) -> None:
+        self._val_start = time.perf_counter()
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
+        seconds = time.perf_counter() - self._val_start
+        self._val_total += seconds
+        pl_module.log("time/val_s", seconds)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        seconds = time.perf_counter() - self._epoch_start - self._val_total
+        pl_module.log("time/train_epoch_s", seconds)
+        log.info("epoch %d: %.1f s training, %.1f s validating", trainer.current_epoch, seconds,
+                 self._val_total)

@@ -7,23 +7,46 @@ fits, and tests the best checkpoint.
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import hydra
 import pytorch_lightning as pl
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 import octsr  # noqa: F401  (sets environment defaults before albumentations is imported)
-from octsr.errors import OctsrError
+from octsr.errors import ConfigError, OctsrError
 from octsr.utils.hparams import log_final_metrics, log_hyperparameters
 from octsr.utils.instantiators import instantiate_callbacks, instantiate_loggers
 
 log = logging.getLogger(__name__)
 
 
+def exit_with_user_error(err: Exception) -> None:
+    """Print a config or data mistake as one `octsr: error:` line and exit with status 2.
+
+    HYDRA_FULL_ERROR=1 shows the traceback instead, as it does for Hydra's own errors.
+    """
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise err
+    # Hydra wraps errors raised while building objects; the cause is what the user can fix.
+    while isinstance(err, InstantiationException) and err.__cause__ is not None:
+        err = err.__cause__
+    message = " ".join(str(err).split())
+    if isinstance(err, OmegaConfBaseException) and not isinstance(err, OctsrError):
+        message = f"config: {message}"
+    print(f"octsr: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit and test as `cfg` says. Returns (metrics, objects built)."""
+    if cfg.get("ckpt_path") and not Path(cfg.ckpt_path).is_file():
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint file")
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
 
@@ -65,10 +88,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
 def main(cfg: DictConfig) -> float | None:
     try:
         metrics, _ = train(cfg)
-    except OctsrError as err:
+    except (OctsrError, OmegaConfBaseException, InstantiationException) as err:
         # A user mistake (bad path, missing partner image, impossible setting): one line.
-        print(f"octsr: error: {err}", file=sys.stderr)
-        sys.exit(2)
+        exit_with_user_error(err)
     optimized = cfg.get("optimized_metric")
     return metrics.get(optimized) if optimized else None
 

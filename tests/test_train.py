@@ -7,6 +7,7 @@ import pytest
 from omegaconf import open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from octsr.report import summarize_run
 from octsr.train import train
 from tests.conftest import DUKE_ROOT, needs_duke, run_cli
 
@@ -39,6 +40,11 @@ def test_cli_trains_tests_and_logs(tmp_path, model):
     assert "test/psnr" in result.stdout  # the printed test table
     hparams = (tmp_path / "tensorboard" / "hparams.yaml").read_text()
     assert "optim/lr: 0.001" in hparams
+
+    row = summarize_run(tmp_path)  # the report reads the same numbers back
+    assert (row["model"], row["lr"], row["epochs"], row["status"]) == (model, 0.001, 1, "done")
+    assert row["test_psnr"] == pytest.approx(float(rows[-1]["psnr"]), abs=1e-4)
+    assert row["val_psnr_best"] == pytest.approx(max(logged["val/psnr"]))
 
 
 def test_same_seed_repeats_metrics_and_resume_continues(tiny_cfg, tmp_path):
@@ -93,3 +99,9 @@ def test_srcnn_on_duke_beats_the_noisy_input(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     mean = read_csv(tmp_path / "test_metrics.csv")[-1]
     assert float(mean["psnr"]) >= float(mean["psnr_noisy"]) + 8
+
+
+def test_missing_checkpoint_is_one_clear_line(tmp_path):
+    result = run_cli("octsr.train", "debug=tiny", f"ckpt_path={tmp_path}/nope.ckpt",
+                     f"hydra.run.dir={tmp_path}/run")
+    assert f"ckpt_path={tmp_path}/nope.ckpt: no such checkpoint file" in one_line_error(result)

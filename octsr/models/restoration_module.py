@@ -66,6 +66,7 @@ class RestorationModule(pl.LightningModule):
         self.test_noisy_psnr = MeanMetric()
         self.test_noisy_ssim = MeanMetric()
         self.val_psnr_best = MaxMetric()
+        self.val_psnr_best.persistent(True)  # saved in checkpoints, so a resumed run keeps it
 
     # -- inference -------------------------------------------------------------------------
     def restore_tile(self, noisy: Tensor) -> Tensor:
@@ -86,8 +87,10 @@ class RestorationModule(pl.LightningModule):
             self.input_std.fill_(datamodule.noisy_std)
 
     def on_train_start(self) -> None:
-        # Sanity-check validation must not count towards the best score.
-        self.val_psnr_best.reset()
+        # Sanity-check validation must not count towards the best score (a resumed run
+        # keeps the best it restored).
+        if self.global_step == 0:
+            self.val_psnr_best.reset()
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         output = self.restore_tile(batch["noisy"])
@@ -143,5 +146,6 @@ class RestorationModule(pl.LightningModule):
         if not isinstance(self.logger, TensorBoardLogger):
             return
         panel = torch.cat([batch["noisy"][0], output[0], batch["target"][0]], dim=-1).clamp(0, 1)
-        self.logger.experiment.add_image(f"val/noisy|output|target/{batch['name'][0]}",
-                                         panel, self.global_step)
+        # One tag per image so TensorBoard's slider steps through the validations.
+        self.logger.experiment.add_image(f"val/noisy_output_target/{batch['name'][0]}", panel,
+                                         self.global_step)

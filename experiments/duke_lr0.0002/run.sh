@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# SRCNN and CAE at learning rate 0.0002 on the Duke subjects with the paper's protocol
+# (6 train / 2 val / 4 test subjects, 600 train crops, 117,600 patches), one epoch each,
+# then the table in results.md / results.csv, read back from what the runs wrote.
+# Run from anywhere: bash experiments/duke_lr0.0002/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=logs/experiments/duke_lr0.0002
+for model in srcnn cae; do
+    python -m octsr.train data=duke model="$model" optim.lr=0.0002 hydra.run.dir="$out/$model"
+done
+python -m octsr.report "$out" --out experiments/duke_lr0.0002
