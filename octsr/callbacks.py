@@ -10,6 +10,7 @@ from statistics import fmean
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,12 @@ class TestMetricsCSV(pl.Callback):
             self.rows.append({"image": name, **{k: outputs[k][i] for k in self.COLUMNS[1:]}})
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.world_size > 1:
+            # Each process tested a share of the images (the sampler may repeat one to even
+            # the shares out): gather every row, once per image.
+            shares = [None] * trainer.world_size
+            torch.distributed.all_gather_object(shares, self.rows)
+            self.rows = list({row["image"]: row for share in shares for row in share}.values())
         if not self.rows or not trainer.is_global_zero:
             return
         mean = {"image": "mean", **{k: fmean(r[k] for r in self.rows) for k in self.COLUMNS[1:]}}

@@ -1,9 +1,16 @@
-"""Tabulate finished runs from what they wrote: `python -m octsr.report RUN_OR_SWEEP_DIR... [--out DIR]`.
+"""Report on finished runs from what they wrote: `python -m octsr.report SWEEP_OR_RUN_DIR... [--out DIR]`.
 
 A run directory is one holding `.hydra/config.yaml`; every such directory below the given
-paths is a row: model, learning rate, epochs, seconds per training epoch, best val PSNR and
-the val SSIM at that validation, and the test PSNR/SSIM of the output and of the noisy input
-(from the TensorBoard events and `test_metrics.csv`).
+paths is a row of the table (model x learning rate): epochs, steps, seconds per training
+epoch, best val PSNR and the val SSIM at that validation, the test PSNR/SSIM of the output
+and of the noisy input, wall time, and whether the run finished or failed (with the reason).
+Numbers come from the runs' TensorBoard events, `test_metrics.csv` and `FAILED.txt`.
+
+Writes to DIR (default: `report/` inside the first path):
+  results.md, results.csv   the table
+  metrics_vs_lr.png         PSNR and SSIM against learning rate, a line per model
+  panel.png                 noisy | best CAE | best SRCNN | target on the first test image,
+                            each with a zoomed inset (one column per model found)
 """
 
 from __future__ import annotations
@@ -16,8 +23,10 @@ from statistics import fmean
 
 from omegaconf import OmegaConf
 
-COLUMNS = ("run", "model", "data", "lr", "epochs", "steps", "train_s_per_epoch", "val_psnr_best",
-           "val_ssim", "test_psnr", "test_ssim", "noisy_psnr", "noisy_ssim", "status")
+from octsr.utils.failures import FAILURE_FILE
+
+COLUMNS = ("model", "lr", "epochs", "steps", "train_s_per_epoch", "wall_s", "val_psnr_best",
+           "val_ssim", "test_psnr", "test_ssim", "noisy_psnr", "noisy_ssim", "status", "run")
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
@@ -33,7 +42,7 @@ def find_runs(paths: list[Path]) -> list[Path]:
 def _scalars(run: Path) -> dict[str, list[tuple[int, float]]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0})
+    events = EventAccumulator(str(run), size_guidance={"scalars": 0, "images": 1})
     events.Reload()
     return {t: [(e.step, e.value) for e in events.Scalars(t)] for t in events.Tags()["scalars"]}
 
@@ -42,47 +51,83 @@ def summarize_run(run: Path) -> dict:
     cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
     overrides = OmegaConf.load(run / ".hydra" / "hydra.yaml").hydra.runtime.choices
     row: dict = {"run": run.name, "model": overrides.get("model"), "data": overrides.get("data"),
-                 "lr": cfg.optim.lr}
-    scalars = _scalars(run) if (run / "tensorboard").is_dir() else {}
+                 "lr": float(cfg.optim.lr)}
+    scalars = _scalars(run) if any(run.glob("events.out.tfevents.*")) else {}
     val_psnr, val_ssim = scalars.get("val/psnr", []), dict(scalars.get("val/ssim", []))
     if val_psnr:
         step, best = max(val_psnr, key=lambda sv: sv[1])
         row.update(val_psnr_best=best, val_ssim=val_ssim.get(step))
     epochs = scalars.get("time/train_epoch_s", [])
     if epochs:
-        row.update(epochs=len(epochs), train_s_per_epoch=fmean(v for _, v in epochs))
-    losses = scalars.get("train/loss_step", [])
-    row["steps"] = losses[-1][0] + 1 if losses else None
+        # Logged once per epoch at the trainer's step, so the last one counts the steps.
+        row.update(epochs=len(epochs), steps=epochs[-1][0] + 1,
+                   train_s_per_epoch=fmean(v for _, v in epochs))
+    row["wall_s"] = _wall_seconds(run)
     metrics_csv = run / "test_metrics.csv"
-    if metrics_csv.is_file():
+    failure = run / FAILURE_FILE
+    if failure.is_file():
+        row["status"] = "failed: " + failure.read_text().splitlines()[0]
+    elif metrics_csv.is_file():
         with metrics_csv.open() as f:
             mean = [r for r in csv.DictReader(f) if r["image"] == "mean"][0]
         row.update(test_psnr=float(mean["psnr"]), test_ssim=float(mean["ssim"]),
                    noisy_psnr=float(mean["psnr_noisy"]), noisy_ssim=float(mean["ssim_noisy"]))
         row["status"] = "done"
     else:
-        row["status"] = "no test results"
+        row["status"] = "unfinished (no test results)"
     return row
 
 
-def _fmt(value) -> str:
+def _wall_seconds(run: Path) -> float | None:
+    """From the run's start (Hydra writes its config first) to its last written file."""
+    start = (run / ".hydra" / "config.yaml").stat().st_mtime
+    files = [p for p in run.rglob("*") if p.is_file() and ".hydra" not in p.parts]
+    return max(p.stat().st_mtime for p in files) - start if files else None
+
+
+def _fmt(column: str, value) -> str:
     if value is None:
         return "–"
+    if column == "lr":
+        return f"{value:g}"
     if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 1.5 else f"{value:.2f}"
+        return f"{value:.4f}" if "ssim" in column else f"{value:.2f}"
     return str(value)
 
 
 def markdown_table(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_fmt(row.get(c)) for c in COLUMNS) + " |" for row in rows]
+    lines += ["| " + " | ".join(_fmt(c, row.get(c)) for c in COLUMNS) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def write_panel(rows: list[dict], runs: dict[str, Path], path: Path) -> bool:
+    """noisy | best run of each model | target, on the first test image. False if no model run finished."""
+    from octsr.report_figures import first_test_image, panel, restore_with_run
+
+    best: dict[str, dict] = {}
+    for row in rows:
+        if row["status"] == "done" and row.get("val_psnr_best") is not None:
+            if row["model"] not in best or row["val_psnr_best"] > best[row["model"]]["val_psnr_best"]:
+                best[row["model"]] = row
+    if not best:
+        return False
+    order = sorted(best, key=lambda m: (m != "cae", m))  # the paper's order: CAE, then SRCNN
+    name, noisy, target = first_test_image(runs[best[order[0]]["run"]])
+    images = {"noisy input": noisy[0, 0].numpy()}
+    for model in order:
+        row = best[model]
+        images[f"{model.upper()} (lr {row['lr']:g})"] = restore_with_run(runs[row["run"]], noisy)
+    images["target"] = target[0, 0].numpy()
+    panel(images, path, f"test image {name}: best run of each model by val PSNR")
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", type=Path, help="run or sweep directories")
-    parser.add_argument("--out", type=Path, help="also write results.md and results.csv here")
+    parser.add_argument("--out", type=Path, help="where the report goes (default: FIRST_PATH/report)")
+    parser.add_argument("--no-panel", action="store_true", help="skip panel.png (it runs the models)")
     args = parser.parse_args(argv)
     for path in args.paths:
         if not path.is_dir():
@@ -90,16 +135,37 @@ def main(argv: list[str] | None = None) -> None:
     runs = find_runs(args.paths)
     if not runs:
         sys.exit(f"octsr: error: no run directories (with .hydra/config.yaml) under {args.paths}")
-    rows = sorted((summarize_run(r) for r in runs), key=lambda r: (str(r["model"]), r["lr"]))
+    by_name = {}
+    for run in runs:
+        by_name[str(run.relative_to(args.paths[0]) if run.is_relative_to(args.paths[0]) else run)] = run
+    rows = []
+    for name, run in by_name.items():
+        row = summarize_run(run)
+        row["run"] = name
+        rows.append(row)
+    rows.sort(key=lambda r: (str(r["model"]), r["lr"]))
     table = markdown_table(rows)
     print(table)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "results.md").write_text(table)
-        with (args.out / "results.csv").open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows({c: row.get(c) for c in COLUMNS} for row in rows)
+
+    out = args.out or args.paths[0] / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.md").write_text(table)
+    with (out / "results.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows({c: row.get(c) for c in COLUMNS} for row in rows)
+    from octsr.report_figures import plot_metrics_vs_lr
+
+    plot_metrics_vs_lr(rows, out / "metrics_vs_lr.png")
+    written = ["results.md", "results.csv", "metrics_vs_lr.png"]
+    if not args.no_panel:
+        try:
+            if write_panel(rows, by_name, out / "panel.png"):
+                written.append("panel.png")
+        except Exception as err:  # the table and plots stand without it
+            print(f"octsr.report: panel.png skipped: {type(err).__name__}: "
+                  f"{' '.join(str(err).split())}", file=sys.stderr)
+    print(f"wrote {', '.join(written)} to {out}")
 
 
 if __name__ == "__main__":

@@ -14,33 +14,16 @@ from typing import Any
 
 import hydra
 import pytorch_lightning as pl
-from hydra.errors import InstantiationException
 from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
 
 import octsr  # noqa: F401  (sets environment defaults before albumentations is imported)
-from octsr.errors import ConfigError, OctsrError
+from octsr.errors import ConfigError
+from octsr.utils.failures import in_multirun, record_failure, user_error_message
 from octsr.utils.hparams import log_final_metrics, log_hyperparameters
 from octsr.utils.instantiators import instantiate_callbacks, instantiate_loggers
+from octsr.utils.threads import configure_threads
 
 log = logging.getLogger(__name__)
-
-
-def exit_with_user_error(err: Exception) -> None:
-    """Print a config or data mistake as one `octsr: error:` line and exit with status 2.
-
-    HYDRA_FULL_ERROR=1 shows the traceback instead, as it does for Hydra's own errors.
-    """
-    if os.environ.get("HYDRA_FULL_ERROR") == "1":
-        raise err
-    # Hydra wraps errors raised while building objects; the cause is what the user can fix.
-    while isinstance(err, InstantiationException) and err.__cause__ is not None:
-        err = err.__cause__
-    message = " ".join(str(err).split())
-    if isinstance(err, OmegaConfBaseException) and not isinstance(err, OctsrError):
-        message = f"config: {message}"
-    print(f"octsr: error: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -86,11 +69,20 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    configure_threads(cfg.get("threads"))
     try:
         metrics, _ = train(cfg)
-    except (OctsrError, OmegaConfBaseException, InstantiationException) as err:
+    except Exception as err:
+        if in_multirun():
+            # One failed run must not end a sweep: record why, report NaN, go on.
+            record_failure(cfg.paths.output_dir, err)
+            return float("nan")
+        message = user_error_message(err)
+        if message is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
         # A user mistake (bad path, missing partner image, impossible setting): one line.
-        exit_with_user_error(err)
+        print(f"octsr: error: {message}", file=sys.stderr)
+        sys.exit(2)
     optimized = cfg.get("optimized_metric")
     return metrics.get(optimized) if optimized else None
 

@@ -13,7 +13,7 @@ from tests.conftest import DUKE_ROOT, needs_duke, run_cli
 
 
 def scalars(run_dir: Path) -> dict[str, list[float]]:
-    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
     events.Reload()
     return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
@@ -38,8 +38,8 @@ def test_cli_trains_tests_and_logs(tmp_path, model):
     checkpoints = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert "last.ckpt" in checkpoints and any(n.startswith("epoch000") for n in checkpoints)
     assert "test/psnr" in result.stdout  # the printed test table
-    hparams = (tmp_path / "tensorboard" / "hparams.yaml").read_text()
-    assert "optim/lr: 0.001" in hparams
+    hparams = (tmp_path / "hparams.yaml").read_text()
+    assert "optim/lr: 0.001" in hparams and "net/width:" in hparams
 
     row = summarize_run(tmp_path)  # the report reads the same numbers back
     assert (row["model"], row["lr"], row["epochs"], row["status"]) == (model, 0.001, 1, "done")

@@ -21,6 +21,8 @@ HPARAM_METRICS = {
 def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in cfg.items():
+        if str(key).startswith("_"):  # _target_, _partial_: plumbing, not hyperparameters
+            continue
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             flat.update(flatten(value, f"{name}/"))
@@ -37,7 +39,7 @@ def run_hparams(cfg: DictConfig, model) -> dict[str, Any]:
     picked = {
         "model": cfg.model.net._target_.rsplit(".", 1)[-1],
         "net": {k: v for k, v in container["model"]["net"].items() if k != "_target_"},
-        "optim": {k: v for k, v in container.get("optim", {}).items() if not k.startswith("_")},
+        "optim": container.get("optim", {}),
         "data": {k: v for k, v in container["data"].items() if k in ("name", "protocol", "batch_size")},
         "trainer": {k: container["trainer"].get(k) for k in ("max_epochs", "max_steps", "precision")},
         "seed": cfg.get("seed"),

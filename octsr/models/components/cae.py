@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Sequence
-
 from torch import Tensor, nn
 
 
@@ -20,14 +18,17 @@ class ConvAutoencoder(nn.Module):
 
     Args:
         input_size: side of the square input patch.
-        channels: feature maps of the encoder's convolutions (the decoder mirrors them).
+        width: feature maps of the first convolution; each further one doubles them
+            (16 -> 16, 32, 64; the decoder mirrors them).
+        depth: number of stride-2 convolutions (paper: 3).
         kernel_size: kernel of every (transposed) convolution.
     """
 
-    def __init__(self, input_size: int = 41, channels: Sequence[int] = (16, 32, 64),
+    def __init__(self, input_size: int = 41, width: int = 16, depth: int = 3,
                  kernel_size: int = 3, in_channels: int = 1) -> None:
         super().__init__()
         self.input_size = input_size
+        channels = [width * 2**i for i in range(depth)]
         padding = kernel_size // 2
         sizes = [input_size]
         for _ in channels:

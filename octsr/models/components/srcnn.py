@@ -16,19 +16,20 @@ class SRCNN(nn.Module):
     in the data).
 
     Args:
-        channels: feature maps after the first and second layers (paper: 64, 32).
+        width: feature maps of the first layer; the mapping layer has half as many
+            (paper: 64, then 32).
         kernel_sizes: the three kernel sizes (paper: 9, 1, 5).
         in_channels: input channels (1 for grayscale B-scans).
     """
 
-    def __init__(self, channels: Sequence[int] = (64, 32), kernel_sizes: Sequence[int] = (9, 1, 5),
+    def __init__(self, width: int = 64, kernel_sizes: Sequence[int] = (9, 1, 5),
                  in_channels: int = 1, padding_mode: str = "replicate") -> None:
         super().__init__()
-        if len(channels) != 2 or len(kernel_sizes) != 3:
-            raise ValueError("SRCNN takes 2 channel counts and 3 kernel sizes")
+        if len(kernel_sizes) != 3:
+            raise ValueError(f"SRCNN takes 3 kernel sizes, got {list(kernel_sizes)}")
         if any(k % 2 == 0 for k in kernel_sizes):
             raise ValueError(f"SRCNN kernel sizes must be odd to keep the image size: {kernel_sizes}")
-        widths = [in_channels, *channels, in_channels]
+        widths = [in_channels, width, max(width // 2, 1), in_channels]
         layers: list[nn.Module] = []
         for i, k in enumerate(kernel_sizes):
             layers.append(nn.Conv2d(widths[i], widths[i + 1], k, padding=k // 2,

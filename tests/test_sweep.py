@@ -1,0 +1,161 @@
+"""Sweeps: the one-command lr sweep, TensorBoard comparison, the report, failures, launchers."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from octsr.report import main as report_main
+from tests.conftest import compose_train, run_cli
+
+EXPECTED_RUNS = sorted(f"debug=tiny,model={m},optim.lr={lr}" for m in ("cae", "srcnn")
+                       for lr in ("0.0002", "0.0003", "0.0004", "0.0005", "0.0006"))
+
+
+@pytest.fixture(scope="module")
+def lr_sweep(tmp_path_factory) -> Path:
+    """The paper's 2 x 5 learning-rate sweep, on the tiny config, through the real CLI."""
+    sweep_dir = tmp_path_factory.mktemp("sweep")
+    result = run_cli("octsr.train", "-m", "+sweep=lr", "model=cae,srcnn", "debug=tiny",
+                     f"hydra.sweep.dir={sweep_dir}", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return sweep_dir
+
+
+def test_one_command_makes_ten_readably_named_runs(lr_sweep):
+    runs = sorted(p.name for p in lr_sweep.iterdir() if (p / ".hydra").is_dir())
+    assert runs == EXPECTED_RUNS
+    for run in runs:
+        assert (lr_sweep / run / "test_metrics.csv").is_file()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get_json(url: str, data: bytes | None = None):
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_tensorboard_serves_each_run_with_val_psnr_and_hparams(lr_sweep):
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(lr_sweep),
+                               "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        runs: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sorted(runs) != EXPECTED_RUNS:
+            time.sleep(1)
+            try:
+                runs = get_json(f"{base}/data/runs")
+            except OSError:
+                continue
+        assert sorted(runs) == EXPECTED_RUNS
+        for run in runs:
+            query = urllib.parse.urlencode({"run": run, "tag": "val/psnr"})
+            points = get_json(f"{base}/data/plugin/scalars/scalars?{query}")
+            assert points and all(0 < value < 100 for _, _, value in points)
+        experiment = get_json(f"{base}/data/plugin/hparams/experiment", data=b'{"experimentName": ""}')
+        hparams = {h["name"] for h in experiment["hparamInfos"]}
+        metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
+        assert {"model", "optim/lr", "net/width", "seed"} <= hparams
+        assert {"hp/val_psnr_best", "hp/test_psnr", "hp/test_ssim"} <= metrics
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_report_tables_and_plots(lr_sweep, tmp_path, capsys):
+    report_main([str(lr_sweep), "--out", str(tmp_path)])
+    table = (tmp_path / "results.md").read_text().splitlines()
+    assert len(table) == 2 + 10
+    assert sum("| done |" in line for line in table) == 10
+    csv_rows = (tmp_path / "results.csv").read_text().splitlines()
+    assert len(csv_rows) == 1 + 10
+    for image in ("metrics_vs_lr.png", "panel.png"):
+        data = (tmp_path / image).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_a_failing_run_does_not_stop_the_sweep(tmp_path):
+    # An infinite learning rate turns the weights and the loss into NaN at the first step.
+    result = run_cli("octsr.train", "-m", "model=srcnn", "optim.lr=inf,0.001", "debug=tiny",
+                     f"hydra.sweep.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    failed = tmp_path / "debug=tiny,model=srcnn,optim.lr=inf"
+    assert "training loss became nan" in (failed / "FAILED.txt").read_text()
+    assert (tmp_path / "debug=tiny,model=srcnn,optim.lr=0.001" / "test_metrics.csv").is_file()
+    report_main([str(tmp_path), "--out", str(tmp_path / "report"), "--no-panel"])
+    table = (tmp_path / "report" / "results.md").read_text()
+    assert "failed: FloatingPointError: training loss became nan at step" in table
+    assert "| done |" in table
+
+
+def test_plain_override_lists_still_sweep(tmp_path):
+    result = run_cli("octsr.train", "-m", "model=srcnn", "optim.lr=0.0002,0.0004", "debug=tiny",
+                     f"hydra.sweep.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [
+        "debug=tiny,model=srcnn,optim.lr=0.0002", "debug=tiny,model=srcnn,optim.lr=0.0004"]
+
+
+def test_ddp_on_two_cpu_processes(tmp_path):
+    result = run_cli("octsr.train", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
+                     "debug=tiny", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "MEMBER: 2/2" in result.stderr + result.stdout
+    rows = (tmp_path / "test_metrics.csv").read_text().splitlines()
+    # Both test images, though each process tested one of them.
+    assert [r.split(",")[0] for r in rows] == ["image", "phantom_003", "phantom_004", "mean"]
+
+
+def test_parallel_launcher_splits_threads_between_runs(tmp_path):
+    result = run_cli("octsr.train", "-m", "hydra/launcher=local_parallel", "model=srcnn",
+                     "optim.lr=0.0002,0.0004", "debug=tiny",
+                     f"hydra.sweep.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    logs = [(run / "train.log").read_text() for run in tmp_path.iterdir() if (run / "train.log").is_file()]
+    import os
+
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    assert len(logs) == 2 and all(f"torch uses {threads} CPU threads" in log for log in logs)
+
+
+def test_slurm_and_optuna_configs_compose():
+    from hydra import compose, initialize_config_dir
+
+    from tests.conftest import CONF
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        slurm = compose("train", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
+        optuna = compose("train", overrides=["hparams_search=optuna"], return_hydra_config=True)
+    assert slurm.hydra.launcher._target_.endswith("SlurmLauncher")
+    assert slurm.hydra.launcher.gpus_per_node == 1
+    assert optuna.hydra.sweeper._target_.endswith("OptunaSweeper")
+    assert optuna.hydra.sweeper.direction == "maximize"
+    assert set(optuna.hydra.sweeper.params) == {"optim.lr", "model.net.width"}
+    assert optuna.optimized_metric == "val/psnr_best"
+    gpu = compose_train("trainer=gpu")
+    assert gpu.trainer.precision == "16-mixed" and gpu.trainer.accelerator == "gpu"
+
+
+@pytest.mark.slow
+def test_optuna_search_runs_trials(tmp_path):
+    result = run_cli("octsr.train", "-m", "hparams_search=optuna", "model=srcnn", "debug=tiny",
+                     "hydra.sweeper.n_trials=3", "hydra.sweeper.sampler.n_startup_trials=2",
+                     "trainer.limit_train_batches=1", f"hydra.sweep.dir={tmp_path}", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    best = (tmp_path / "optimization_results.yaml").read_text()
+    assert "best_params" in best and "model.net.width" in best
