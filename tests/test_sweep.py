@@ -151,7 +151,6 @@ def test_slurm_and_optuna_configs_compose():
     assert gpu.trainer.precision == "16-mixed" and gpu.trainer.accelerator == "gpu"
 
 
-@pytest.mark.slow
 def test_optuna_search_runs_trials(tmp_path):
     result = run_cli("octsr.train", "-m", "hparams_search=optuna", "model=srcnn", "debug=tiny",
                      "hydra.sweeper.n_trials=3", "hydra.sweeper.sampler.n_startup_trials=2",
