@@ -30,6 +30,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit and test as `cfg` says. Returns (metrics, objects built)."""
     if cfg.get("ckpt_path") and not Path(cfg.ckpt_path).is_file():
         raise ConfigError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint file")
+    if not cfg.get("train", True) and cfg.get("test", True) and not cfg.get("ckpt_path"):
+        raise ConfigError("train=false tests a trained model: give it as ckpt_path=<checkpoint>")
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
 
@@ -51,12 +53,11 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     metrics = dict(trainer.callback_metrics)
 
     if cfg.get("test", True):
-        ckpt_path = None
         if cfg.get("train", True):
             ckpt_path = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
             if ckpt_path is None:
                 log.warning("No best checkpoint found; testing the weights as they are now")
-        elif cfg.get("ckpt_path"):
+        else:
             ckpt_path = cfg.ckpt_path
         log.info("Testing %s", ckpt_path or "current weights")
         trainer.test(model=model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)

@@ -65,6 +65,20 @@ def test_same_seed_repeats_metrics_and_resume_continues(tiny_cfg, tmp_path):
     assert resumed["trainer"].current_epoch == 2
 
 
+def test_test_only_from_a_checkpoint_reproduces_the_test_metrics(tiny_cfg, tmp_path):
+    trained, objects = train(tiny_cfg)
+    best = objects["trainer"].checkpoint_callback.best_model_path
+    test_cfg = tiny_cfg.copy()
+    with open_dict(test_cfg):
+        test_cfg.train = False
+        test_cfg.ckpt_path = best
+        test_cfg.paths.output_dir = str(tmp_path / "test_only")
+    # The checkpoint alone must carry the input standardization: a fresh model has mean 0 / std 1.
+    tested, _ = train(test_cfg)
+    assert tested["test/psnr"] == pytest.approx(trained["test/psnr"], abs=1e-5)
+    assert tested["test/ssim"] == pytest.approx(trained["test/ssim"], abs=1e-6)
+
+
 def one_line_error(result) -> str:
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert "Traceback" not in result.stderr
