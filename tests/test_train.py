@@ -119,3 +119,15 @@ def test_missing_checkpoint_is_one_clear_line(tmp_path):
     result = run_cli("octsr.train", "debug=tiny", f"ckpt_path={tmp_path}/nope.ckpt",
                      f"hydra.run.dir={tmp_path}/run")
     assert f"ckpt_path={tmp_path}/nope.ckpt: no such checkpoint file" in one_line_error(result)
+
+
+def test_folder_layout_trains_through_the_cli(tmp_path):
+    written = run_cli("octsr.data.phantom", str(tmp_path / "pairs"), "--count", "5", "--height", "96",
+                      "--width", "128", "--frames", "4")
+    assert written.returncode == 0, written.stderr
+    assert len(list((tmp_path / "pairs" / "clean").glob("*.png"))) == 5
+    result = run_cli("octsr.train", "data=folder", f"data.root={tmp_path}/pairs", "debug=tiny",
+                     f"hydra.run.dir={tmp_path}/run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = read_csv(tmp_path / "run" / "test_metrics.csv")
+    assert len(rows) == 2 and rows[-1]["image"] == "mean"  # 1 test pair (20%) + the mean
