@@ -9,15 +9,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import hydra
 import pytorch_lightning as pl
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 import octsr  # noqa: F401  (sets environment defaults before albumentations is imported)
 from octsr.errors import ConfigError
+from octsr.models.checkpoint import ARCHITECTURE_KEY, architecture_name, read_checkpoint
 from octsr.utils.failures import in_multirun, record_failure, user_error_message
 from octsr.utils.hparams import log_final_metrics, log_hyperparameters
 from octsr.utils.instantiators import instantiate_callbacks, instantiate_loggers
@@ -26,10 +26,19 @@ from octsr.utils.threads import configure_threads
 log = logging.getLogger(__name__)
 
 
+def check_checkpoint_fits(path: str, net_target: str) -> None:
+    """Fail early, in one line, if the checkpoint is unreadable or of another network."""
+    checkpoint = read_checkpoint(path)
+    saved = checkpoint[ARCHITECTURE_KEY]["net"]["_target_"]
+    if saved != net_target:
+        raise ConfigError(f"ckpt_path={path} holds a {architecture_name(checkpoint)}, but the "
+                          f"config builds a {net_target.rsplit('.', 1)[-1]}; pick the matching model=")
+
+
 def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit and test as `cfg` says. Returns (metrics, objects built)."""
-    if cfg.get("ckpt_path") and not Path(cfg.ckpt_path).is_file():
-        raise ConfigError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint file")
+    if cfg.get("ckpt_path"):
+        check_checkpoint_fits(cfg.ckpt_path, cfg.model.net._target_)
     if not cfg.get("train", True) and cfg.get("test", True) and not cfg.get("ckpt_path"):
         raise ConfigError("train=false tests a trained model: give it as ckpt_path=<checkpoint>")
     if cfg.get("seed") is not None:
@@ -39,6 +48,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
     log.info("Instantiating model <%s> with net <%s>", cfg.model._target_, cfg.model.net._target_)
     model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
+    model.architecture = {
+        "net": OmegaConf.to_container(cfg.model.net, resolve=True),
+        "inferer": OmegaConf.to_container(cfg.model.inferer, resolve=True) if cfg.model.get("inferer") else None,
+    }
     callbacks = instantiate_callbacks(cfg.get("callbacks"))
     loggers = instantiate_loggers(cfg.get("logger"))
     log.info("Instantiating trainer <%s>", cfg.trainer._target_)

@@ -34,6 +34,21 @@ def tiny_cfg(tmp_path) -> DictConfig:
     return cfg
 
 
+@pytest.fixture(scope="session")
+def trained_tiny(tmp_path_factory) -> dict:
+    """One tiny SRCNN run shared by the tests that need a trained checkpoint."""
+    from octsr.train import train
+
+    cfg = compose_train("debug=tiny", "trainer=cpu", "optim.lr=0.003")
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path_factory.mktemp("trained_tiny"))
+        cfg.callbacks.progress_bar = None
+        cfg.trainer.enable_progress_bar = False
+    _, objects = train(cfg)
+    objects["best"] = objects["trainer"].checkpoint_callback.best_model_path
+    return objects
+
+
 def run_cli(module: str, *args: str, cwd: Path = REPO, timeout: int = 300):
     """Run `python -m module args` as a user would; returns the CompletedProcess."""
     import subprocess

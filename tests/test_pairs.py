@@ -30,8 +30,9 @@ def test_duke_errors_name_the_path(tmp_path):
     with pytest.raises(DataError, match="names subject 02, but .*02 does not exist"):
         DukePairs(tmp_path, ["02"], [], []).splits()
     cv2.imwrite(str(tmp_path / "01" / "average.tif"), np.zeros((8, 8), np.uint8))
-    with pytest.raises(DataError, match="subject 01 is in both"):
-        DukePairs(tmp_path, ["01"], ["01"], []).splits()
+    with pytest.raises(DataError, match="01 in both data.splits.train and data.splits.test"):
+        DukePairs(tmp_path, ["01"], [], ["01"]).splits()
+    assert len(DukePairs(tmp_path, ["01"], ["01"], []).splits()["val"]) == 1  # allowed, warned
 
 
 def write_folder(root, names, missing_clean=()):

@@ -118,7 +118,7 @@ def test_srcnn_on_duke_beats_the_noisy_input(tmp_path):
 def test_missing_checkpoint_is_one_clear_line(tmp_path):
     result = run_cli("octsr.train", "debug=tiny", f"ckpt_path={tmp_path}/nope.ckpt",
                      f"hydra.run.dir={tmp_path}/run")
-    assert f"ckpt_path={tmp_path}/nope.ckpt: no such checkpoint file" in one_line_error(result)
+    assert f"{tmp_path}/nope.ckpt: no such checkpoint file" in one_line_error(result)
 
 
 def test_folder_layout_trains_through_the_cli(tmp_path):

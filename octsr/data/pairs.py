@@ -7,6 +7,7 @@ config can be built and checked without touching the data.
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ import numpy as np
 
 from octsr.data.image_io import IMAGE_SUFFIXES, read_grayscale
 from octsr.errors import DataError
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 
@@ -65,6 +68,20 @@ class ArrayPair:
         return self.noisy, self.target
 
 
+def check_disjoint(names: dict[str, Sequence[str]]) -> None:
+    """Test must share nothing with train or val. Train and val may overlap (e.g. to train
+    final weights on every scan), which only makes the val scores optimistic: warned."""
+    for split in ("train", "val"):
+        shared = sorted(set(names.get("test", [])) & set(names.get(split, [])))
+        if shared:
+            raise DataError(f"{', '.join(shared)} in both data.splits.{split} and data.splits.test; "
+                            f"a test scan must not be trained or validated on")
+    shared = sorted(set(names.get("train", [])) & set(names.get("val", [])))
+    if shared:
+        log.warning("%s in both data.splits.train and data.splits.val: val scores will be "
+                    "optimistic", ", ".join(shared))
+
+
 def _existing_dir(root: str | Path, key: str) -> Path:
     path = Path(root).expanduser()
     if not path.is_dir():
@@ -97,18 +114,12 @@ class DukePairs:
 
     def splits(self) -> dict[str, list[ImagePair]]:
         root = _existing_dir(self.root, "data.root")
-        seen: dict[str, str] = {}
+        check_disjoint({split: [str(s) for s in names] for split, names in self.subjects.items()})
         out: dict[str, list[ImagePair]] = {}
         for split in SPLITS:
             out[split] = []
             for subject in self.subjects[split]:
                 subject = str(subject)
-                if subject in seen:
-                    raise DataError(
-                        f"subject {subject} is in both data.splits.{seen[subject]} and "
-                        f"data.splits.{split}; a subject may be in one split only"
-                    )
-                seen[subject] = split
                 folder = root / subject
                 if not folder.is_dir():
                     present = sorted(p.name for p in root.iterdir() if p.is_dir())
@@ -182,6 +193,7 @@ class FolderPairs:
     def splits(self) -> dict[str, list[ImagePair]]:
         pairs = self.pairs()
         if any(self.names.values()):
+            check_disjoint(self.names)
             out: dict[str, list[ImagePair]] = {}
             for split in SPLITS:
                 for name in self.names[split]:

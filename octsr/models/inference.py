@@ -49,3 +49,38 @@ class SlidingWindowInferer:
         summed = F.fold(outputs, size, k, stride=self.stride)
         counts = F.fold(torch.ones_like(outputs[:1, : k * k]), size, k, stride=self.stride)
         return (summed / counts)[..., :h, :w]
+
+
+class TiledInferer:
+    """Bound memory on large images: run `fn` on tile x tile pieces, each with `halo` pixels
+    of surrounding image as context, and keep only each piece's own tile.
+
+    For a network whose output pixel depends on pixels within `halo` of it (SRCNN: 6), the
+    result equals the whole-image result: every kept pixel saw the same neighbourhood.
+    At the image border the halo is cut off just as the whole image's border is.
+
+    Args:
+        tile: side of the kept square (the last row/column of tiles may be smaller).
+        halo: context on each side, at least the network's receptive radius.
+    """
+
+    def __init__(self, tile: int = 512, halo: int = 32) -> None:
+        if tile < 1 or halo < 0:
+            raise ValueError(f"tile must be >= 1 and halo >= 0, got tile={tile}, halo={halo}")
+        self.tile, self.halo = tile, halo
+
+    def __call__(self, image: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
+        h, w = image.shape[-2:]
+        if h <= self.tile and w <= self.tile:
+            return fn(image)
+        output: Tensor | None = None
+        for y0 in range(0, h, self.tile):
+            for x0 in range(0, w, self.tile):
+                y1, x1 = min(y0 + self.tile, h), min(x0 + self.tile, w)
+                ya, xa = max(0, y0 - self.halo), max(0, x0 - self.halo)
+                yb, xb = min(h, y1 + self.halo), min(w, x1 + self.halo)
+                piece = fn(image[..., ya:yb, xa:xb])
+                if output is None:
+                    output = piece.new_empty(*piece.shape[:-2], h, w)
+                output[..., y0:y1, x0:x1] = piece[..., y0 - ya : y1 - ya, x0 - xa : x1 - xa]
+        return output

@@ -42,12 +42,13 @@ class RestorationModule(pl.LightningModule):
 
     Args:
         net: a plain nn.Module mapping (B, 1, h, w) to logits of the same shape.
-        optimizer: a partial optimizer (Hydra `_partial_: true`), called with the parameters.
+        optimizer: a partial optimizer (Hydra `_partial_: true`), called with the parameters
+            (None for a model that is only applied).
         inferer: whole-image strategy, or None to run `net` on whole images as they are.
         log_images: log a noisy | output | target panel of the first val image at each validation.
     """
 
-    def __init__(self, net: nn.Module, optimizer: Callable[..., torch.optim.Optimizer],
+    def __init__(self, net: nn.Module, optimizer: Callable[..., torch.optim.Optimizer] | None,
                  inferer: SlidingWindowInferer | None = None, log_images: bool = True) -> None:
         super().__init__()
         # Only plain values go in the checkpoint's hyperparameters: it must load with
@@ -56,6 +57,9 @@ class RestorationModule(pl.LightningModule):
         self.net = net
         self.optimizer_factory = optimizer
         self.inferer = inferer
+        # The net and inferer configs (plain dicts), saved in checkpoints so a model can be
+        # rebuilt from the file alone (`octsr.models.checkpoint.load_model`); set by train.
+        self.architecture: dict[str, Any] | None = None
         self.register_buffer("input_mean", torch.tensor(0.0))
         self.register_buffer("input_std", torch.tensor(1.0))
         self.train_loss = MeanMetric()
@@ -103,6 +107,10 @@ class RestorationModule(pl.LightningModule):
         self.train_loss(loss)
         self.log("train/loss", self.train_loss, on_step=True, on_epoch=True, prog_bar=True)
         return loss
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.architecture is not None:
+            checkpoint["octsr_architecture"] = self.architecture
 
     def configure_optimizers(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer_factory(params=self.parameters())}

@@ -1,0 +1,105 @@
+"""Export a trained model: `python -m octsr.export ckpt_path=<ckpt> output=exported/model`.
+
+TorchScript (`.pt`) and ONNX (`.onnx`) files hold one self-contained module:
+noisy (N, 1, H, W) float32 in [0, 1] -> restored, same shape, in [0, 1], with the input
+standardization inside. Fully convolutional networks (SRCNN) take any H and W; a network
+with a fixed input size (CAE) is exported for its 41 x 41 tiles, and whole images need the
+sliding-window step around it (`octsr.models.inference.SlidingWindowInferer`).
+`format=weights` writes the compact octsr weights file that `ckpt_path=` accepts.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig
+from torch import Tensor, nn
+
+import octsr  # noqa: F401
+from octsr.errors import ConfigError
+from octsr.models.checkpoint import ARCHITECTURE_KEY, load_model, read_checkpoint, save_weights
+from octsr.models.restoration_module import RestorationModule
+from octsr.utils.failures import user_error_message
+from octsr.weights import default_weights
+
+log = logging.getLogger(__name__)
+FORMATS = ("all", "torchscript", "onnx", "weights")
+
+
+class ExportedRestorer(nn.Module):
+    """The network with its input standardization and sigmoid, as one plain module."""
+
+    def __init__(self, model: RestorationModule) -> None:
+        super().__init__()
+        self.net = model.net
+        self.register_buffer("input_mean", model.input_mean.clone())
+        self.register_buffer("input_std", model.input_std.clone())
+
+    def forward(self, noisy: Tensor) -> Tensor:
+        return torch.sigmoid(self.net((noisy - self.input_mean) / self.input_std))
+
+
+def example_input(model: RestorationModule) -> tuple[Tensor, bool]:
+    """An input to trace with, and whether height and width may vary."""
+    size = getattr(model.net, "input_size", None)
+    if model.inferer is not None and size:
+        return torch.rand(1, 1, size, size), False
+    return torch.rand(1, 1, 64, 96), True
+
+
+def export_torchscript(module: ExportedRestorer, example: Tensor, path: Path) -> Path:
+    traced = torch.jit.trace(module, example)
+    traced.save(str(path))
+    return path
+
+
+def export_onnx(module: ExportedRestorer, example: Tensor, any_size: bool, path: Path,
+                opset: int = 17) -> Path:
+    axes = {0: "batch", 2: "height", 3: "width"} if any_size else {0: "batch"}
+    torch.onnx.export(module, (example,), str(path), input_names=["noisy"],
+                      output_names=["restored"], dynamic_axes={"noisy": axes, "restored": axes},
+                      opset_version=opset, dynamo=False)
+    return path
+
+
+def export(cfg: DictConfig) -> list[Path]:
+    if cfg.format not in FORMATS:
+        raise ConfigError(f"format={cfg.format}: choose one of {', '.join(FORMATS)}")
+    ckpt_path = cfg.ckpt_path or default_weights()
+    model = load_model(ckpt_path)
+    output = Path(cfg.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if cfg.format == "weights":
+        save_weights(model, read_checkpoint(ckpt_path)[ARCHITECTURE_KEY], output,
+                     source=Path(ckpt_path).name)
+        return [output]
+    module = ExportedRestorer(model).eval()
+    example, any_size = example_input(model)
+    written = []
+    with torch.no_grad():
+        if cfg.format in ("all", "torchscript"):
+            written.append(export_torchscript(module, example, output.with_suffix(".pt")))
+        if cfg.format in ("all", "onnx"):
+            written.append(export_onnx(module, example, any_size, output.with_suffix(".onnx"), cfg.opset))
+    return written
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
+def main(cfg: DictConfig) -> None:
+    try:
+        for path in export(cfg):
+            print(f"wrote {path}")
+    except Exception as err:
+        message = user_error_message(err)
+        if message is None:
+            raise
+        print(f"octsr: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Loading trained models: safe, rebuilt from the file alone, clear errors for bad files."""
+
+import pickle
+
+import pytest
+import torch
+
+from octsr.errors import DataError
+from octsr.models.checkpoint import load_model, read_checkpoint, save_weights
+from octsr.models.components.srcnn import SRCNN
+from tests.conftest import run_cli
+
+
+def test_checkpoint_rebuilds_the_trained_model(trained_tiny, tmp_path):
+    best = trained_tiny["best"]
+    model = load_model(best)
+    assert isinstance(model.net, SRCNN) and not model.training
+    assert model.input_mean.item() == pytest.approx(trained_tiny["datamodule"].noisy_mean, rel=1e-6)
+    assert model.input_std.item() == pytest.approx(trained_tiny["datamodule"].noisy_std, rel=1e-6)
+    image = torch.rand(1, 1, 60, 70)
+    reference = trained_tiny["model"].eval()
+    reference.load_state_dict(torch.load(best, weights_only=True)["state_dict"])
+    with torch.no_grad():
+        torch.testing.assert_close(model(image), reference(image))
+
+    save_weights(model, read_checkpoint(best)["octsr_architecture"], tmp_path / "w.pt", note="t")
+    compact = load_model(tmp_path / "w.pt")
+    assert (tmp_path / "w.pt").stat().st_size < (1 << 20)
+    with torch.no_grad():
+        torch.testing.assert_close(compact(image), model(image))
+
+
+def test_bad_files_give_clear_errors(trained_tiny, tmp_path):
+    best = trained_tiny["best"]
+    data = open(best, "rb").read()
+    (tmp_path / "truncated.ckpt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="truncated.ckpt: not a readable checkpoint"):
+        load_model(tmp_path / "truncated.ckpt")
+    (tmp_path / "scan.png").write_bytes(b"\x89PNG\r\n\x1a\nnot a checkpoint")
+    with pytest.raises(DataError, match="scan.png: not a readable checkpoint"):
+        load_model(tmp_path / "scan.png")
+    torch.save({"state_dict": {"w": torch.zeros(1)}}, tmp_path / "other.pt")
+    with pytest.raises(DataError, match="other.pt: not an octsr checkpoint"):
+        load_model(tmp_path / "other.pt")
+    with pytest.raises(DataError, match="missing.ckpt: no such checkpoint file"):
+        load_model(tmp_path / "missing.ckpt")
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("code ran from a checkpoint",))
+
+
+def test_code_in_a_file_is_never_run(tmp_path, capsys):
+    with open(tmp_path / "evil.ckpt", "wb") as f:
+        pickle.dump({"state_dict": Payload()}, f)
+    with pytest.raises(DataError, match="evil.ckpt: not a readable checkpoint"):
+        load_model(tmp_path / "evil.ckpt")
+    assert "code ran" not in capsys.readouterr().out
+
+
+def test_checkpoint_of_another_architecture_is_one_line(trained_tiny, tmp_path):
+    best = trained_tiny["best"]
+    result = run_cli("octsr.train", "model=cae", "debug=tiny", f"ckpt_path={best}",
+                     f"hydra.run.dir={tmp_path}/run")
+    assert result.returncode == 2
+    assert "holds a SRCNN, but the config builds a ConvAutoencoder" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,112 @@
+"""Using a trained model: enhance users' scans, evaluate against baselines, export."""
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+import torch
+
+from octsr.data.image_io import read_grayscale
+from octsr.models.checkpoint import load_model
+from octsr.models.inference import TiledInferer
+from octsr.weights import DEFAULT_WEIGHTS
+from tests.conftest import DUKE_ROOT, needs_duke, run_cli
+
+
+@pytest.fixture
+def scans(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), rng.integers(0, 256, (70, 90), dtype=np.uint8))
+    tifffile.imwrite(folder / "b16.tif", rng.integers(0, 65536, (60, 80), dtype=np.uint16),
+                     compression="zlib")
+    tifffile.imwrite(folder / "volume.tif", rng.integers(0, 256, (3, 50, 64), dtype=np.uint8))
+    return folder
+
+
+def test_enhance_keeps_names_sizes_and_bit_depth(trained_tiny, scans, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("octsr.enhance", f"input={scans}", f"output={out}", f"ckpt_path={trained_tiny['best']}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b16.tif", "volume.tif"]
+    a = cv2.imread(str(out / "a.png"), cv2.IMREAD_UNCHANGED)
+    assert a.shape == (70, 90) and a.dtype == np.uint8
+    b = tifffile.imread(out / "b16.tif")
+    assert b.shape == (60, 80) and b.dtype == np.uint16 and b.max() > 255
+    volume = tifffile.imread(out / "volume.tif")
+    assert volume.shape == (3, 50, 64) and volume.dtype == np.uint8
+    # Each page restored on its own, like a single scan.
+    single = tmp_path / "single"
+    tifffile.imwrite(scans.parent / "page1.tif", tifffile.imread(scans / "volume.tif")[1])
+    run_cli("octsr.enhance", f"input={scans.parent / 'page1.tif'}", f"output={single}",
+            f"ckpt_path={trained_tiny['best']}")
+    np.testing.assert_array_equal(tifffile.imread(single / "page1.tif"), volume[1])
+
+
+def test_enhance_refuses_to_write_into_the_input_folder(trained_tiny, scans):
+    before = {p.name: p.read_bytes() for p in scans.iterdir()}
+    result = run_cli("octsr.enhance", f"input={scans}", f"output={scans}", f"ckpt_path={trained_tiny['best']}")
+    assert result.returncode == 2
+    assert "is the input folder; choose another folder" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert {p.name: p.read_bytes() for p in scans.iterdir()} == before
+    single = run_cli("octsr.enhance", f"input={scans / 'a.png'}", f"output={scans}/",
+                     f"ckpt_path={trained_tiny['best']}")
+    assert single.returncode == 2 and "is the input folder" in single.stderr
+
+
+def test_enhance_bad_input_is_one_line(trained_tiny, tmp_path):
+    result = run_cli("octsr.enhance", f"input={tmp_path}/nothing.tif", f"output={tmp_path}/out",
+                     f"ckpt_path={trained_tiny['best']}")
+    assert result.returncode == 2 and f"input={tmp_path}/nothing.tif: no such file" in result.stderr
+
+
+def test_tiles_agree_with_the_whole_image(trained_tiny):
+    model = load_model(trained_tiny["best"])
+    image = torch.rand(1, 1, 450, 900)
+    with torch.no_grad():
+        whole = model(image)
+        tiled = TiledInferer(tile=128, halo=16)(image, model)
+    assert (whole - tiled).abs().max().item() < 1e-4
+
+
+def test_evaluate_rows_for_model_noisy_and_bm3d(trained_tiny, tmp_path):
+    result = run_cli("octsr.evaluate", "data=phantom", "debug=tiny", f"ckpt_path={trained_tiny['best']}",
+                     "bm3d.sigmas=[0.1,0.3]", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = (tmp_path / "results.md").read_text()
+    for row in ("| model (", "| noisy input |", "| BM3D (sigma "):
+        assert row in table
+    assert "chosen on val images phantom_002" in table  # the val pair, not a test image
+    rows = (tmp_path / "results.csv").read_text().splitlines()
+    assert rows[0] == "method,image,psnr,ssim,seconds"
+    assert sum(",mean," in r for r in rows) == 3 and len(rows) == 1 + 3 * 2 + 3
+
+
+def test_export_matches_the_eager_model_on_a_real_size_bscan(trained_tiny, tmp_path):
+    import onnxruntime
+
+    result = run_cli("octsr.export", f"ckpt_path={trained_tiny['best']}", f"output={tmp_path}/model")
+    assert result.returncode == 0, result.stderr[-3000:]
+    model = load_model(trained_tiny["best"])
+    image = torch.rand(1, 1, 450, 900)
+    with torch.no_grad():
+        eager = model(image).numpy()
+        scripted = torch.jit.load(str(tmp_path / "model.pt"))(image).numpy()
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    onnx_out = session.run(None, {"noisy": image.numpy()})[0]
+    assert np.abs(scripted - eager).max() < 1e-5
+    assert np.abs(onnx_out - eager).max() < 1e-5
+
+
+@needs_duke
+@pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="no shipped weights in this checkout")
+def test_shipped_weights_enhance_a_duke_scan(tmp_path):
+    result = run_cli("octsr.enhance", f"input={DUKE_ROOT / '09' / 'test.tif'}", f"output={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = tifffile.imread(tmp_path / "test.tif")
+    assert output.dtype == np.uint8 and output.shape == (401, 900)
+    target = read_grayscale(DUKE_ROOT / "09" / "average.tif")
+    psnr = 10 * np.log10(1 / np.mean((output / 255.0 - target) ** 2))
+    assert psnr >= 26.0
