@@ -8,7 +8,6 @@ size and bit depth. Without `ckpt_path` it uses the weights shipped with octsr.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from octsr.data.image_io import IMAGE_SUFFIXES, from_unit_range, read_pages, to_
 from octsr.errors import ConfigError, DataError
 from octsr.models.checkpoint import load_model
 from octsr.models.inference import TiledInferer
-from octsr.utils.failures import user_error_message
+from octsr.utils.failures import exit_on_user_error
 from octsr.weights import default_weights
 
 log = logging.getLogger(__name__)
@@ -104,11 +103,7 @@ def main(cfg: DictConfig) -> None:
     try:
         enhance(cfg)
     except Exception as err:
-        message = user_error_message(err)
-        if message is None:
-            raise
-        print(f"octsr: error: {message}", file=sys.stderr)
-        sys.exit(2)
+        exit_on_user_error(err)
 
 
 if __name__ == "__main__":

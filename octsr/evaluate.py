@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import sys
 import time
 from pathlib import Path
 from statistics import fmean
@@ -26,7 +25,7 @@ from octsr.enhance import pick_device
 from octsr.models.checkpoint import load_model
 from octsr.models.inference import TiledInferer
 from octsr.models.restoration_module import psnr, ssim
-from octsr.utils.failures import user_error_message
+from octsr.utils.failures import exit_on_user_error
 from octsr.weights import default_weights
 
 log = logging.getLogger(__name__)
@@ -133,11 +132,7 @@ def main(cfg: DictConfig) -> None:
     try:
         evaluate(cfg)
     except Exception as err:
-        message = user_error_message(err)
-        if message is None:
-            raise
-        print(f"octsr: error: {message}", file=sys.stderr)
-        sys.exit(2)
+        exit_on_user_error(err)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ sliding-window step around it (`octsr.models.inference.SlidingWindowInferer`).
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import hydra
@@ -23,7 +22,7 @@ import octsr  # noqa: F401
 from octsr.errors import ConfigError
 from octsr.models.checkpoint import ARCHITECTURE_KEY, load_model, read_checkpoint, save_weights
 from octsr.models.restoration_module import RestorationModule
-from octsr.utils.failures import user_error_message
+from octsr.utils.failures import exit_on_user_error
 from octsr.weights import default_weights
 
 log = logging.getLogger(__name__)
@@ -94,11 +93,7 @@ def main(cfg: DictConfig) -> None:
         for path in export(cfg):
             print(f"wrote {path}")
     except Exception as err:
-        message = user_error_message(err)
-        if message is None:
-            raise
-        print(f"octsr: error: {message}", file=sys.stderr)
-        sys.exit(2)
+        exit_on_user_error(err)
 
 
 if __name__ == "__main__":

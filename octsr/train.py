@@ -7,8 +7,6 @@ fits, and tests the best checkpoint.
 from __future__ import annotations
 
 import logging
-import os
-import sys
 from typing import Any
 
 import hydra
@@ -18,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 import octsr  # noqa: F401  (sets environment defaults before albumentations is imported)
 from octsr.errors import ConfigError
 from octsr.models.checkpoint import ARCHITECTURE_KEY, architecture_name, read_checkpoint
-from octsr.utils.failures import in_multirun, record_failure, user_error_message
+from octsr.utils.failures import exit_on_user_error, in_multirun, record_failure
 from octsr.utils.hparams import log_final_metrics, log_hyperparameters
 from octsr.utils.instantiators import instantiate_callbacks, instantiate_loggers
 from octsr.utils.threads import configure_threads
@@ -91,12 +89,8 @@ def main(cfg: DictConfig) -> float | None:
             # One failed run must not end a sweep: record why, report NaN, go on.
             record_failure(cfg.paths.output_dir, err)
             return float("nan")
-        message = user_error_message(err)
-        if message is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
         # A user mistake (bad path, missing partner image, impossible setting): one line.
-        print(f"octsr: error: {message}", file=sys.stderr)
-        sys.exit(2)
+        exit_on_user_error(err)
     optimized = cfg.get("optimized_metric")
     return metrics.get(optimized) if optimized else None
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
@@ -33,6 +36,17 @@ def user_error_message(err: BaseException) -> str | None:
     if isinstance(err, OmegaConfBaseException):
         message = f"config: {message}"
     return message
+
+
+def exit_on_user_error(err: BaseException) -> NoReturn:
+    """For an entry point's `except`: a user mistake ends the program with one
+    `octsr: error:` line and status 2; anything else (or HYDRA_FULL_ERROR=1) re-raises
+    with its traceback."""
+    message = user_error_message(err)
+    if message is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise err
+    print(f"octsr: error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 def in_multirun() -> bool:
