@@ -158,3 +158,25 @@ def test_optuna_search_runs_trials(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     best = (tmp_path / "optimization_results.yaml").read_text()
     assert "best_params" in best and "model.net.width" in best
+
+
+def test_threads_per_run_follow_the_launcher(monkeypatch):
+    from octsr.utils import threads
+
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 16)
+    for n_jobs, expected in ((2, 2), (4, 4), (-1, 16), (None, 1)):
+        monkeypatch.setattr(threads, "HydraConfig", _FakeHydra(n_jobs))
+        assert threads.runs_in_parallel() == expected
+
+
+class _FakeHydra:
+    def __init__(self, n_jobs):
+        self.n_jobs = n_jobs
+
+    def initialized(self):
+        return True
+
+    def get(self):
+        from omegaconf import OmegaConf
+
+        return OmegaConf.create({"launcher": {} if self.n_jobs is None else {"n_jobs": self.n_jobs}})

@@ -18,7 +18,9 @@ def runs_in_parallel() -> int:
     n_jobs = HydraConfig.get().launcher.get("n_jobs")
     if not n_jobs:
         return 1
-    return os.cpu_count() or 1 if n_jobs < 0 else int(n_jobs)
+    if n_jobs < 0:  # joblib: -1 means one job per CPU
+        return os.cpu_count() or 1
+    return int(n_jobs)
 
 
 def configure_threads(threads: int | None) -> None:
