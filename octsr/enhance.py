@@ -22,6 +22,7 @@ from octsr.data.image_io import IMAGE_SUFFIXES, from_unit_range, read_pages, to_
 from octsr.errors import ConfigError, DataError
 from octsr.models.checkpoint import load_model
 from octsr.models.inference import TiledInferer
+from octsr.utils.device import pick_device
 from octsr.utils.failures import exit_on_user_error
 from octsr.weights import default_weights
 
@@ -50,14 +51,6 @@ def check_output(inputs: list[Path], output: str | Path) -> Path:
         raise ConfigError(f"output={output} is the input folder; choose another folder so no "
                           f"input scan is overwritten")
     return out
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device=cuda, but no GPU is visible; use device=cpu or device=auto")
-    return torch.device(name)
 
 
 @torch.no_grad()

@@ -21,10 +21,10 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 import octsr  # noqa: F401
-from octsr.enhance import pick_device
 from octsr.models.checkpoint import load_model
 from octsr.models.inference import TiledInferer
 from octsr.models.restoration_module import psnr, ssim
+from octsr.utils.device import pick_device
 from octsr.utils.failures import exit_on_user_error
 from octsr.weights import default_weights
 

@@ -76,16 +76,17 @@ def panel(images: dict[str, np.ndarray], path: Path, title: str) -> None:
 
 def restore_with_run(run: Path, noisy: torch.Tensor) -> np.ndarray:
     """Apply a run's best checkpoint (last if none) to one (1, 1, H, W) image in [0, 1]."""
-    import hydra
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
-    model = hydra.utils.instantiate(cfg.model)
+    from octsr.models.checkpoint import load_model
+
+    model_cfg = OmegaConf.load(run / ".hydra" / "config.yaml").model
+    architecture = {"net": OmegaConf.to_container(model_cfg.net, resolve=True),
+                    "inferer": OmegaConf.to_container(model_cfg.inferer, resolve=True)
+                    if model_cfg.get("inferer") else None}
     checkpoints = sorted(p for p in (run / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt")
     checkpoint = checkpoints[-1] if checkpoints else run / "checkpoints" / "last.ckpt"
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
-    model.load_state_dict(state)
-    model.eval()
+    model = load_model(checkpoint, architecture)
     with torch.no_grad():
         return model(noisy)[0, 0].numpy()
 

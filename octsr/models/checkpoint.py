@@ -21,9 +21,9 @@ from octsr.models.restoration_module import RestorationModule
 ARCHITECTURE_KEY = "octsr_architecture"
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
+def read_checkpoint(path: str | Path, require_architecture: bool = True) -> dict[str, Any]:
     """The checkpoint's contents; DataError naming the file if it is missing, damaged,
-    not a checkpoint, or not an octsr one."""
+    not a checkpoint, or (with `require_architecture`) not an octsr one."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such checkpoint file")
@@ -36,7 +36,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
                         f"format: {reason})") from err
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise DataError(f"{path}: not a checkpoint (no state_dict inside)")
-    if ARCHITECTURE_KEY not in checkpoint:
+    if require_architecture and ARCHITECTURE_KEY not in checkpoint:
         raise DataError(f"{path}: not an octsr checkpoint (it has no {ARCHITECTURE_KEY} record)")
     return checkpoint
 
@@ -45,11 +45,14 @@ def architecture_name(checkpoint: dict[str, Any]) -> str:
     return checkpoint[ARCHITECTURE_KEY]["net"]["_target_"].rsplit(".", 1)[-1]
 
 
-def load_model(path: str | Path) -> RestorationModule:
+def load_model(path: str | Path, architecture: dict[str, Any] | None = None) -> RestorationModule:
     """A trained RestorationModule in eval mode on the CPU, from a training checkpoint
-    (`*.ckpt`) or a weights file written by `save_weights`."""
-    checkpoint = read_checkpoint(path)
-    architecture = checkpoint[ARCHITECTURE_KEY]
+    (`*.ckpt`) or a weights file written by `save_weights`.
+
+    `architecture` ({"net": ..., "inferer": ...} configs) is used only for a file without
+    its own record (checkpoints from before the record existed)."""
+    checkpoint = read_checkpoint(path, require_architecture=architecture is None)
+    architecture = checkpoint.get(ARCHITECTURE_KEY, architecture)
     try:
         net = hydra.utils.instantiate(architecture["net"])
         inferer = hydra.utils.instantiate(architecture["inferer"]) if architecture.get("inferer") else None
@@ -62,7 +65,7 @@ def load_model(path: str | Path) -> RestorationModule:
     if got != expected:
         missing = sorted(set(expected) - set(got))[:3]
         wrong = sorted(k for k in set(expected) & set(got) if expected[k] != got[k])[:3]
-        raise DataError(f"{path}: weights do not fit {architecture_name(checkpoint)} "
+        raise DataError(f"{path}: weights do not fit {architecture['net']['_target_']} "
                         f"(missing {missing}, wrong shape {wrong})")
     model.load_state_dict(weights, strict=False)
     return model.eval()
