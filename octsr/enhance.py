@@ -73,7 +73,7 @@ def enhance(cfg: DictConfig) -> list[Path]:
     model = load_model(ckpt_path)
     device = pick_device(cfg.device)
     model.to(device)
-    inferer = TiledInferer(cfg.tile, cfg.halo)
+    inferer = TiledInferer.for_network(model.net, cfg.tile, cfg.halo)
     log.info("model %s on %s, %d input file(s) -> %s", ckpt_path, device, len(inputs), out)
     out.mkdir(parents=True, exist_ok=True)
     written = []

@@ -95,8 +95,8 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     datamodule.setup("test")
     test = [(item["name"], item["noisy"][0].numpy(), item["target"][0].numpy())
             for item in datamodule.test_set]
-    rows = score(model_method(model, device, TiledInferer(cfg.tile, cfg.halo)), test,
-                 f"model ({Path(ckpt_path).name})")
+    inferer = TiledInferer.for_network(model.net, cfg.tile, cfg.halo)
+    rows = score(model_method(model, device, inferer), test, f"model ({Path(ckpt_path).name})")
     rows += score(lambda noisy: noisy, test, "noisy input")
     notes = [f"Model: `{ckpt_path}`. Data: `{cfg.data.name}`, {len(test)} test images."]
     if cfg.bm3d.enabled:

@@ -7,8 +7,10 @@ import tifffile
 import torch
 
 from octsr.data.image_io import read_grayscale
-from octsr.models.checkpoint import load_model
+from octsr.models.checkpoint import load_model, save_weights
+from octsr.models.components.unet import UNet
 from octsr.models.inference import TiledInferer
+from octsr.models.restoration_module import RestorationModule
 from octsr.weights import DEFAULT_WEIGHTS
 from tests.conftest import DUKE_ROOT, needs_duke, run_cli
 
@@ -84,20 +86,46 @@ def test_evaluate_rows_for_model_noisy_and_bm3d(trained_tiny, tmp_path):
     assert sum(",mean," in r for r in rows) == 3 and len(rows) == 1 + 3 * 2 + 3
 
 
-def test_export_matches_the_eager_model_on_a_real_size_bscan(trained_tiny, tmp_path):
+@pytest.fixture
+def unet_weights(tmp_path):
+    """An untrained U-Net weights file: the downsampling network kind, unlike SRCNN."""
+    torch.manual_seed(0)
+    architecture = {"net": {"_target_": "octsr.models.components.unet.UNet", "width": 4}, "inferer": None}
+    path = tmp_path / "unet.pt"
+    save_weights(RestorationModule(UNet(width=4), optimizer=None), architecture, path)
+    return path
+
+
+@pytest.mark.parametrize("network", ["srcnn", "unet"])
+def test_export_matches_the_eager_model_on_a_real_size_bscan(network, request, tmp_path):
     import onnxruntime
 
-    result = run_cli("octsr.export", f"ckpt_path={trained_tiny['best']}", f"output={tmp_path}/model")
+    ckpt = request.getfixturevalue("trained_tiny")["best"] if network == "srcnn" else \
+        request.getfixturevalue("unet_weights")
+    result = run_cli("octsr.export", f"ckpt_path={ckpt}", f"output={tmp_path}/model")
     assert result.returncode == 0, result.stderr[-3000:]
-    model = load_model(trained_tiny["best"])
-    image = torch.rand(1, 1, 450, 900)
-    with torch.no_grad():
-        eager = model(image).numpy()
-        scripted = torch.jit.load(str(tmp_path / "model.pt"))(image).numpy()
+    model = load_model(ckpt)
     session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
-    onnx_out = session.run(None, {"noisy": image.numpy()})[0]
-    assert np.abs(scripted - eager).max() < 1e-5
-    assert np.abs(onnx_out - eager).max() < 1e-5
+    scripted = torch.jit.load(str(tmp_path / "model.pt"))
+    # Traced on another size: height and width must stay free, odd ones included.
+    for shape in [(450, 900), (401, 900)]:
+        image = torch.rand(1, 1, *shape)
+        with torch.no_grad():
+            eager = model(image).numpy()
+            assert np.abs(scripted(image).numpy() - eager).max() < 1e-5
+        assert np.abs(session.run(None, {"noisy": image.numpy()})[0] - eager).max() < 1e-5
+
+
+def test_enhance_tiles_a_unet_without_seams(unet_weights, tmp_path):
+    scan = tmp_path / "scan.tif"
+    tifffile.imwrite(scan, np.random.default_rng(1).integers(0, 65536, (401, 900), dtype=np.uint16))
+    for tile in (128, 1024):
+        result = run_cli("octsr.enhance", f"input={scan}", f"output={tmp_path}/tile{tile}",
+                         f"ckpt_path={unet_weights}", f"tile={tile}", "halo=8")
+        assert result.returncode == 0, result.stderr[-3000:]
+    tiled = tifffile.imread(tmp_path / "tile128" / "scan.tif").astype(int)
+    whole = tifffile.imread(tmp_path / "tile1024" / "scan.tif").astype(int)
+    assert np.abs(tiled - whole).max() <= 1  # one 16-bit grey level of rounding
 
 
 @needs_duke

@@ -1,4 +1,4 @@
-"""Whole-image inference for networks with a fixed input size: overlapping sliding windows."""
+"""Whole-image inference: sliding windows for fixed-size networks, tiles for large images."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 
 class SlidingWindowInferer:
@@ -58,16 +58,27 @@ class TiledInferer:
     For a network whose output pixel depends on pixels within `halo` of it (SRCNN: 6), the
     result equals the whole-image result: every kept pixel saw the same neighbourhood.
     At the image border the halo is cut off just as the whole image's border is.
+    A network that downsamples (U-Net) also needs every piece to start where the whole
+    image's pooling grid does: `multiple` rounds tile and halo up to a multiple of it.
 
     Args:
         tile: side of the kept square (the last row/column of tiles may be smaller).
         halo: context on each side, at least the network's receptive radius.
+        multiple: tile and halo are rounded up to multiples of this.
     """
 
-    def __init__(self, tile: int = 512, halo: int = 32) -> None:
-        if tile < 1 or halo < 0:
-            raise ValueError(f"tile must be >= 1 and halo >= 0, got tile={tile}, halo={halo}")
-        self.tile, self.halo = tile, halo
+    def __init__(self, tile: int = 512, halo: int = 32, multiple: int = 1) -> None:
+        if tile < 1 or halo < 0 or multiple < 1:
+            raise ValueError(f"tile and multiple must be >= 1 and halo >= 0, got tile={tile}, "
+                             f"halo={halo}, multiple={multiple}")
+        self.tile, self.halo = -(-tile // multiple) * multiple, -(-halo // multiple) * multiple
+
+    @classmethod
+    def for_network(cls, net: nn.Module, tile: int = 512, halo: int = 32) -> "TiledInferer":
+        """Tiles that reproduce `net`'s whole-image output: the halo grown to the network's
+        `receptive_radius` and aligned to its `size_multiple`, where it declares them."""
+        return cls(tile, max(halo, getattr(net, "receptive_radius", 0)),
+                   getattr(net, "size_multiple", 1))
 
     def __call__(self, image: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
         h, w = image.shape[-2:]
