@@ -4,6 +4,7 @@ import csv
 from pathlib import Path
 
 import pytest
+import torch
 from omegaconf import open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -45,6 +46,19 @@ def test_cli_trains_tests_and_logs(tmp_path, model):
     assert (row["model"], row["lr"], row["epochs"], row["status"]) == (model, 0.001, 1, "done")
     assert row["test_psnr"] == pytest.approx(float(rows[-1]["psnr"]), abs=1e-4)
     assert row["val_psnr_best"] == pytest.approx(max(logged["val/psnr"]))
+
+
+def test_unet_with_a_cosine_schedule_ends_training_at_eta_min(tmp_path):
+    result = run_cli("octsr.train", "model=unet", "scheduler=cosine", "debug=tiny", "optim.lr=0.001",
+                     "test=false", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    steps = last["global_step"]
+    assert steps > 1
+    (schedule,) = last["lr_schedulers"]
+    assert schedule["T_max"] == steps and schedule["last_epoch"] == steps  # stepped per batch
+    assert schedule["_last_lr"] == [pytest.approx(0.0, abs=1e-12)]
+    assert "scheduler: CosineAnnealingLR" in (tmp_path / "hparams.yaml").read_text()
 
 
 def test_same_seed_repeats_metrics_and_resume_continues(tiny_cfg, tmp_path):

@@ -45,17 +45,22 @@ class RestorationModule(pl.LightningModule):
         optimizer: a partial optimizer (Hydra `_partial_: true`), called with the parameters
             (None for a model that is only applied).
         inferer: whole-image strategy, or None to run `net` on whole images as they are.
+        scheduler: a partial learning-rate scheduler stepped every optimizer step, or None
+            for a constant rate; a `T_max` left None is filled with the run's total steps
+            (so a cosine schedule ends at the end of training whatever the data size).
         log_images: log a noisy | output | target panel of the first val image at each validation.
     """
 
     def __init__(self, net: nn.Module, optimizer: Callable[..., torch.optim.Optimizer] | None,
-                 inferer: SlidingWindowInferer | None = None, log_images: bool = True) -> None:
+                 inferer: SlidingWindowInferer | None = None, log_images: bool = True,
+                 scheduler: Callable[..., Any] | None = None) -> None:
         super().__init__()
         # Only plain values go in the checkpoint's hyperparameters: it must load with
         # weights_only=True, which refuses pickled objects such as the optimizer partial.
-        self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "inferer"])
+        self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "inferer", "scheduler"])
         self.net = net
         self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
         self.inferer = inferer
         # The net and inferer configs (plain dicts), saved in checkpoints so a model can be
         # rebuilt from the file alone (`octsr.models.checkpoint.load_model`); set by train.
@@ -113,7 +118,15 @@ class RestorationModule(pl.LightningModule):
             checkpoint["octsr_architecture"] = self.architecture
 
     def configure_optimizers(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer_factory(params=self.parameters())}
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return {"optimizer": optimizer}
+        extra = {}
+        if "T_max" in getattr(self.scheduler_factory, "keywords", {}) and \
+                self.scheduler_factory.keywords["T_max"] is None:
+            extra["T_max"] = max(1, int(self.trainer.estimated_stepping_batches))
+        scheduler = self.scheduler_factory(optimizer=optimizer, **extra)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # -- validation and test ---------------------------------------------------------------
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:

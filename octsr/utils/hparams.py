@@ -34,12 +34,14 @@ def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def run_hparams(cfg: DictConfig, model) -> dict[str, Any]:
-    """What defines a run: model, network, optimizer, data protocol, trainer limits, seed."""
+    """What defines a run: model, network, optimizer and schedule, data protocol, trainer
+    limits, seed."""
     container = OmegaConf.to_container(cfg, resolve=True)
     picked = {
         "model": cfg.model.net._target_.rsplit(".", 1)[-1],
         "net": {k: v for k, v in container["model"]["net"].items() if k != "_target_"},
         "optim": container.get("optim", {}),
+        "scheduler": (container.get("scheduler") or {}).get("_target_", "constant").rsplit(".", 1)[-1],
         "data": {k: v for k, v in container["data"].items() if k in ("name", "protocol", "batch_size")},
         "trainer": {k: container["trainer"].get(k) for k in ("max_epochs", "max_steps", "precision")},
         "seed": cfg.get("seed"),
