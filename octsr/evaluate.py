@@ -98,7 +98,7 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     inferer = TiledInferer.for_network(model.net, cfg.tile, cfg.halo)
     rows = score(model_method(model, device, inferer), test, f"model ({Path(ckpt_path).name})")
     rows += score(lambda noisy: noisy, test, "noisy input")
-    notes = [f"Model: `{ckpt_path}`. Data: `{cfg.data.name}`, {len(test)} test images."]
+    notes = [f"Model: `{ckpt_path}`. Data: `{cfg.data.name}`, {len(test)} test image{'s' * (len(test) != 1)}."]
     if cfg.bm3d.enabled:
         val_pairs = datamodule.splits()["val"][: cfg.bm3d.val_images]
         if not val_pairs:
