@@ -2,7 +2,11 @@
 
 import os
 
+from octsr.utils.allocator import keep_freed_memory
+
 # albumentations otherwise checks PyPI for a newer release at import, which stalls offline.
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+# Before any tensor exists: every entry point and DataLoader worker imports octsr first.
+ALLOCATOR_TUNED = keep_freed_memory()
 
 __version__ = "0.1.0"

@@ -44,8 +44,8 @@ def paper_datamodule():
 
 def test_paper_counts(paper_datamodule):
     dm = paper_datamodule
-    assert len(dm.train_set.noisy) == 600  # 6 pairs x 20 crops x 5 variants
-    assert all(image.shape == (227, 227) for image in dm.train_set.noisy)
+    assert len(dm.train_set.views) == 600  # 6 pairs x 20 crops x 5 variants
+    assert all(view.shape == (227, 227) for _, view in dm.train_set.views)
     assert dm.train_set.grids[0] == (14, 14)  # 196 patches of 41x41 at stride 14 per crop
     assert len(dm.train_set) == 600 * 196 == 117_600
     assert len(dm.val_set) == 10  # 2 pairs x 5 uncropped variants
@@ -55,7 +55,9 @@ def test_paper_counts(paper_datamodule):
 
 def test_train_crops_patches_and_val_variants_stay_paired(paper_datamodule):
     dm = paper_datamodule
-    for noisy, target in zip(dm.train_set.noisy, dm.train_set.target):
+    for k in range(len(dm.train_set.views)):
+        noisy, target = dm.train_set.image(k)
+        assert noisy.shape == (227, 227)
         np.testing.assert_array_equal(target, target_of(noisy))
     for index in [0, 1, 195, 196, 50_000, len(dm.train_set) - 1]:
         item = dm.train_set[index]
@@ -71,8 +73,53 @@ def test_train_crops_patches_and_val_variants_stay_paired(paper_datamodule):
 
 def test_train_patches_come_from_the_top_left_grid(paper_datamodule):
     dm = paper_datamodule
-    item = dm.train_set[1 * 196 + 14 + 2]  # image 1, patch row 1, column 2
-    np.testing.assert_array_equal(item["noisy"][0].numpy(), dm.train_set.noisy[1][14:55, 28:69])
+    for image in range(5):  # one crop's five variants
+        item = dm.train_set[image * 196 + 14 + 2]  # patch row 1, column 2
+        np.testing.assert_array_equal(item["noisy"][0].numpy(), dm.train_set.image(image)[0][14:55, 28:69])
+
+
+def test_a_batch_is_its_patches_stacked(paper_datamodule):
+    train = paper_datamodule.train_set
+    indices = [5, 196 * 3 + 7, 117_599, 42, 5]
+    batch = train.__getitems__(indices)
+    for k, index in enumerate(indices):
+        item = train[index]
+        for key in ("noisy", "target"):
+            np.testing.assert_array_equal(batch[key][k].numpy(), item[key].numpy())
+    with pytest.raises(IndexError):
+        train.__getitems__([len(train)])
+
+
+def test_train_views_are_the_albumentations_crops_and_variants():
+    """Views cut through index maps must give exactly what albumentations makes of the pair."""
+    rng = np.random.default_rng(3)
+    noisy = rng.random((250, 280), dtype=np.float32)
+    protocol = PaperProtocol(crops_per_image=3)
+    views = protocol.train_views(noisy.shape, seed=11, name="x")
+    crops = list(random_crops(noisy, noisy, 227, 3, seed=11))
+    import albumentations as A
+    crop = A.Compose([A.RandomCrop(227, 227)], seed=11)
+    expected = [crop(image=noisy)["image"] for _ in range(3)]
+    for (got, _), want in zip(crops, expected):
+        np.testing.assert_array_equal(got, want)
+    for k, view in enumerate(views):
+        want = next(affine_variants(expected[k // 5], expected[k // 5], [view.variant]))[1]
+        np.testing.assert_array_equal(view.pixels(noisy), want)
+
+
+@pytest.mark.parametrize("budget_mb", [0, 1024])
+def test_train_set_memory_mapped_past_the_budget_gives_the_same_patches(budget_mb):
+    source = ListSource(array_pairs("train", 2, (240, 250), 4), array_pairs("val", 1, (100, 120), 5), [])
+    dm = PairedOCTDataModule(source, PaperProtocol(crops_per_image=2), seed=1, memory_budget_mb=budget_mb)
+    dm.setup("fit")
+    assert dm.train_set.store.spilled == (budget_mb == 0)
+    reference = PairedOCTDataModule(source, PaperProtocol(crops_per_image=2), seed=1)
+    reference.setup("fit")
+    indices = list(range(0, len(dm.train_set), 97))
+    for key in ("noisy", "target"):
+        np.testing.assert_array_equal(dm.train_set.__getitems__(indices)[key],
+                                      reference.train_set.__getitems__(indices)[key])
+    assert dm.noisy_mean == pytest.approx(reference.noisy_mean)
 
 
 def test_variants_are_the_named_flips_and_rotations():

@@ -9,7 +9,7 @@ import numpy as np
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
-from octsr.data.datasets import PatchDataset, WholeImageDataset
+from octsr.data.datasets import PatchDataset, PixelStore, WholeImageDataset, keep_batch
 from octsr.data.pairs import PairSource
 from octsr.data.protocol import PaperProtocol
 from octsr.errors import DataError
@@ -28,7 +28,12 @@ class PairedOCTDataModule(pl.LightningDataModule):
         source: where the pairs come from (`octsr.data.pairs`, `octsr.data.phantom`).
         protocol: crops, variants and patches (`PaperProtocol`).
         batch_size: training patches per batch (val and test run one whole image at a time).
-        num_workers: DataLoader worker processes.
+        num_workers: DataLoader worker processes. 0 (the default) was fastest on a 2-core
+            CPU: the main process cuts a batch in about 2 ms (experiments/bench), and a
+            worker would take a core from the model.
+        memory_budget_mb: train source pairs are held in memory up to this size and
+            memory-mapped from a temporary file beyond it (`spill_dir`, default: the
+            system's temporary folder).
         seed: seeds the random crops, so a seed gives the same training set.
         name: the layout's name, for logs.
         root, splits, phantom: the layout's user-facing settings (`data.root=...`); the
@@ -37,12 +42,14 @@ class PairedOCTDataModule(pl.LightningDataModule):
 
     def __init__(self, source: PairSource, protocol: PaperProtocol, batch_size: int = 128,
                  num_workers: int = 0, pin_memory: bool = False, seed: int = 0, name: str = "",
+                 memory_budget_mb: float = 1024, spill_dir: str | None = None,
                  root: Any = None, splits: Any = None, phantom: Any = None) -> None:
         super().__init__()
         self.name = name
         self.source, self.protocol = source, protocol
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.seed = seed
+        self.memory_budget_mb, self.spill_dir = memory_budget_mb, spill_dir
         self._splits = None
         self.train_set: PatchDataset | None = None
         self.val_set: WholeImageDataset | None = None
@@ -70,31 +77,35 @@ class PairedOCTDataModule(pl.LightningDataModule):
             self.test_set = self._whole_images("test")
 
     def _setup_train(self) -> None:
-        noisy, target = [], []
+        store = PixelStore(self.memory_budget_mb * 2**20, self.spill_dir)
+        views = []
+        # Input statistics over every train image's pixels (a variant only moves them).
+        total, total_sq, pixels = 0.0, 0.0, 0
         pairs = self._require("train")
         for index, pair in enumerate(pairs):
             pair_noisy, pair_target = pair.load()
             seed = int(np.random.SeedSequence([self.seed, index]).generate_state(1)[0])
-            for image_noisy, image_target in self.protocol.train_images(
-                pair_noisy, pair_target, seed, pair.name
-            ):
-                noisy.append(image_noisy)
-                target.append(image_target)
-        pixels = sum(image.size for image in noisy)
-        mean = sum(float(image.sum(dtype=np.float64)) for image in noisy) / pixels
-        var = sum(float(((image - mean) ** 2).sum(dtype=np.float64)) for image in noisy) / pixels
-        if not var > 0:
+            stored = store.add(pair_noisy, pair_target)
+            for view in self.protocol.train_views(pair_noisy.shape, seed, pair.name):
+                views.append((stored, view))
+                box = pair_noisy[view.y : view.y + view.height, view.x : view.x + view.width]
+                total += float(box.sum(dtype=np.float64))
+                total_sq += float(np.square(box, dtype=np.float64).sum())
+                pixels += box.size
+        mean = total / pixels
+        var = total_sq / pixels - mean**2
+        if not var > 1e-12:
             raise DataError("the training inputs are constant: nothing to standardize or learn")
         self.noisy_mean, self.noisy_std = mean, var**0.5
         p = self.protocol
-        self.train_set = PatchDataset(noisy, target, p.patch_size, p.patch_stride)
+        self.train_set = PatchDataset(store.finish(), views, p.patch_size, p.patch_stride)
         if len(self.train_set) == 0:
             raise DataError(
                 f"no {p.patch_size}x{p.patch_size} training patch fits in the train images; "
                 f"lower data.protocol.patch_size"
             )
         log.info("train: %d pairs -> %d images -> %d patches of %dx%d (stride %d); "
-                 "input mean %.4f std %.4f", len(pairs), len(noisy), len(self.train_set),
+                 "input mean %.4f std %.4f", len(pairs), len(views), len(self.train_set),
                  p.patch_size, p.patch_size, p.patch_stride, mean, self.noisy_std)
 
     def _setup_val(self) -> None:
@@ -114,13 +125,14 @@ class PairedOCTDataModule(pl.LightningDataModule):
         log.info("%s: %d whole images", split, len(pairs))
         return WholeImageDataset([p.name for p in pairs], [n for n, _ in loaded], [t for _, t in loaded])
 
-    def _loader(self, dataset, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset, batch_size: int, shuffle: bool, **kwargs: Any) -> DataLoader:
         return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
                           num_workers=self.num_workers, pin_memory=self.pin_memory,
-                          persistent_workers=self.num_workers > 0)
+                          persistent_workers=self.num_workers > 0, **kwargs)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.batch_size, shuffle=True)
+        # The dataset cuts a whole batch per call (`__getitems__`): nothing left to collate.
+        return self._loader(self.train_set, self.batch_size, shuffle=True, collate_fn=keep_batch)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, 1, shuffle=False)

@@ -1,47 +1,171 @@
-"""Torch datasets over images held as arrays: lazy training patches, whole images."""
+"""Torch datasets: training patches cut from views of source pairs, and whole images."""
 
 from __future__ import annotations
 
-from typing import Sequence
+import logging
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from octsr.data.protocol import patch_grid
+from octsr.data.protocol import View, patch_grid, variant_index_map
+
+log = logging.getLogger(__name__)
+
+
+class PixelStore:
+    """Source pairs laid end to end in two flat float32 buffers (noisy, target).
+
+    Pairs are added one at a time and kept in memory until they would pass `budget_bytes`;
+    from then on all of them live in two files under `spill_dir` (a temporary folder by
+    default, removed with the store) that are memory-mapped, so a data set of any size
+    trains with the pages the kernel chooses to keep, not with the whole set in RAM.
+    """
+
+    def __init__(self, budget_bytes: int, spill_dir: str | Path | None = None) -> None:
+        self.budget_bytes, self.spill_dir = int(budget_bytes), spill_dir
+        self.shapes: list[tuple[int, int]] = []
+        self.offsets: list[int] = []
+        self._chunks: list[tuple[np.ndarray, np.ndarray]] = []
+        self._files: list[Any] | None = None
+        self._folder: Path | None = None
+        self.size = 0
+        self.noisy: np.ndarray | None = None
+        self.target: np.ndarray | None = None
+
+    @property
+    def spilled(self) -> bool:
+        return self._folder is not None
+
+    def add(self, noisy: np.ndarray, target: np.ndarray) -> int:
+        """Store a pair (float32 (H, W) each); returns its index."""
+        self.shapes.append(noisy.shape)
+        self.offsets.append(self.size)
+        self.size += noisy.size
+        pair = (np.ascontiguousarray(noisy, np.float32), np.ascontiguousarray(target, np.float32))
+        if self._files is None and 2 * 4 * self.size > self.budget_bytes:
+            self._spill()
+        if self._files is None:
+            self._chunks.append(pair)
+        else:
+            for file, array in zip(self._files, pair):
+                file.write(array.tobytes())
+        return len(self.shapes) - 1
+
+    def _spill(self) -> None:
+        self._folder = Path(tempfile.mkdtemp(prefix="octsr-pixels-", dir=self.spill_dir))
+        weakref.finalize(self, shutil.rmtree, self._folder, True)
+        self._files = [(self._folder / f"{name}.f32").open("wb") for name in ("noisy", "target")]
+        log.info("train pixels pass data.memory_budget_mb: memory-mapped from %s", self._folder)
+        for chunk in self._chunks:
+            for file, array in zip(self._files, chunk):
+                file.write(array.tobytes())
+        self._chunks = []
+
+    def finish(self) -> "PixelStore":
+        """Make `noisy` and `target` (flat arrays) readable; no more `add` after this."""
+        if self._files is None:
+            self.noisy = np.concatenate([n.ravel() for n, _ in self._chunks]) if self._chunks else np.empty(0, np.float32)
+            self.target = np.concatenate([t.ravel() for _, t in self._chunks]) if self._chunks else np.empty(0, np.float32)
+            self._chunks = []
+        else:
+            for file in self._files:
+                file.close()
+            self._files = []
+            self._open_maps()
+        return self
+
+    def _open_maps(self) -> None:
+        self.noisy, self.target = (np.memmap(self._folder / f"{name}.f32", np.float32, "r", shape=(self.size,))
+                                   for name in ("noisy", "target"))
+
+    def image(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pair `index` as (noisy, target) arrays of its shape (views, not copies)."""
+        start, shape = self.offsets[index], self.shapes[index]
+        stop = start + shape[0] * shape[1]
+        return self.noisy[start:stop].reshape(shape), self.target[start:stop].reshape(shape)
+
+    def __getstate__(self) -> dict:
+        # A spawned DataLoader worker reopens the maps instead of receiving a copy of them.
+        state = dict(self.__dict__)
+        if self.spilled:
+            state.update(noisy=None, target=None, _files=[])
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.spilled:
+            self._open_maps()
 
 
 class PatchDataset(Dataset):
-    """size x size patches at `stride` from the top left of each (noisy, target) image.
+    """size x size patches at `stride` from the top left of each train image.
 
-    Patches are cut when indexed, so only the source images are in memory, never the
-    patch set (117,600 patches for the paper's protocol).
+    A train image is a `View` (a box of a stored source pair, flipped or rotated); its
+    patches are cut from the source pixels through the view's index map when asked for, so
+    neither the patches (117,600 for the paper's protocol) nor the cropped and rotated train
+    images (600) are ever held: only the source pairs are, in `store`.
+    `__getitems__` cuts a whole batch in one vectorized gather (the DataLoader calls it);
+    give the loader `collate_fn=keep_batch`.
+
     Items: {"noisy": (1, size, size), "target": (1, size, size)} float32 tensors.
     """
 
-    def __init__(self, noisy: Sequence[np.ndarray], target: Sequence[np.ndarray],
-                 size: int, stride: int) -> None:
-        self.noisy, self.target = noisy, target
+    def __init__(self, store: PixelStore, views: Sequence[tuple[int, View]], size: int,
+                 stride: int) -> None:
+        self.store, self.views = store, list(views)
         self.size, self.stride = size, stride
-        self.grids = [patch_grid(*image.shape, size, stride) for image in noisy]
+        self.grids = [patch_grid(*view.shape, size, stride) for _, view in self.views]
         counts = np.array([r * c for r, c in self.grids], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(counts)])
+        self._columns = np.array([c for _, c in self.grids] or [1], dtype=np.int64)
+        maps = [variant_index_map(view.variant, view.height, view.width) for _, view in self.views]
+        self._rows = np.array([m[0] for m in maps] or np.zeros((1, 3)), dtype=np.int64)
+        self._cols = np.array([m[1] for m in maps] or np.zeros((1, 3)), dtype=np.int64)
+        # Flat position of each view's box corner in the store, and its source row length.
+        self._corner = np.array([store.offsets[i] + v.y * store.shapes[i][1] + v.x
+                                 for i, v in self.views] or [0], dtype=np.int64)
+        self._pitch = np.array([store.shapes[i][1] for i, _ in self.views] or [1], dtype=np.int64)
+        self._steps = np.arange(size, dtype=np.int64)
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
+    def image(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Train image `index` as pixels (noisy, target), for checks and figures."""
+        pair, view = self.views[index]
+        noisy, target = self.store.image(pair)
+        return view.pixels(noisy), view.pixels(target)
+
+    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        index = np.asarray(indices, dtype=np.int64)
+        if index.size and (index.min() < 0 or index.max() >= len(self)):
+            raise IndexError(f"patch index out of range 0..{len(self) - 1}")
+        view = np.searchsorted(self.offsets, index, side="right") - 1
+        row, col = np.divmod(index - self.offsets[view], self._columns[view])
+        i = (row * self.stride)[:, None, None] + self._steps[None, :, None]  # (B, size, 1)
+        j = (col * self.stride)[:, None, None] + self._steps[None, None, :]  # (B, 1, size)
+        r, c = self._rows[view][:, :, None, None], self._cols[view][:, :, None, None]
+        source_row = r[:, 0] + r[:, 1] * i + r[:, 2] * j
+        source_col = c[:, 0] + c[:, 1] * i + c[:, 2] * j
+        flat = self._corner[view][:, None, None] + source_row * self._pitch[view][:, None, None] + source_col
+        return {"noisy": torch.from_numpy(self.store.noisy[flat])[:, None],
+                "target": torch.from_numpy(self.store.target[flat])[:, None]}
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         if not 0 <= index < len(self):
             raise IndexError(index)
-        image = int(np.searchsorted(self.offsets, index, side="right") - 1)
-        local = index - int(self.offsets[image])
-        row, col = divmod(local, self.grids[image][1])
-        y, x = row * self.stride, col * self.stride
-        window = np.s_[y : y + self.size, x : x + self.size]
-        return {
-            "noisy": torch.from_numpy(np.ascontiguousarray(self.noisy[image][window]))[None],
-            "target": torch.from_numpy(np.ascontiguousarray(self.target[image][window]))[None],
-        }
+        return {key: value[0] for key, value in self.__getitems__([index]).items()}
+
+
+def keep_batch(batch: Any) -> Any:
+    """collate_fn for datasets whose `__getitems__` already returns a batch."""
+    return batch
 
 
 class WholeImageDataset(Dataset):
