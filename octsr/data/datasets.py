@@ -124,14 +124,27 @@ class PatchDataset(Dataset):
         counts = np.array([r * c for r, c in self.grids], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(counts)])
         self._columns = np.array([c for _, c in self.grids] or [1], dtype=np.int64)
-        maps = [variant_index_map(view.variant, view.height, view.width) for _, view in self.views]
-        self._rows = np.array([m[0] for m in maps] or np.zeros((1, 3)), dtype=np.int64)
-        self._cols = np.array([m[1] for m in maps] or np.zeros((1, 3)), dtype=np.int64)
-        # Flat position of each view's box corner in the store, and its source row length.
-        self._corner = np.array([store.offsets[i] + v.y * store.shapes[i][1] + v.x
-                                 for i, v in self.views] or [0], dtype=np.int64)
-        self._pitch = np.array([store.shapes[i][1] for i, _ in self.views] or [1], dtype=np.int64)
-        self._steps = np.arange(size, dtype=np.int64)
+        # Within a view, a patch's pixels sit at fixed flat distances from its first pixel:
+        # one (size, size) template per (variant map, source row length). A batch is then
+        # one add and one gather per image kind.
+        steps = np.arange(size, dtype=np.int64)
+        templates: dict[tuple, int] = {}
+        kinds, corners, origins = [], [], []
+        for pair, view in self.views:
+            rows, cols = variant_index_map(view.variant, view.height, view.width)
+            pitch = store.shapes[pair][1]
+            key = (*rows[1:], *cols[1:], pitch)
+            kinds.append(templates.setdefault(key, len(templates)))
+            # Flat position of the view's pixel (0, 0), and how it moves per patch row/column.
+            corner = store.offsets[pair] + (view.y + rows[0]) * pitch + view.x + cols[0]
+            corners.append(corner)
+            origins.append(((rows[1] * pitch + cols[1]) * stride, (rows[2] * pitch + cols[2]) * stride))
+        self._templates = np.stack([
+            (r1 * steps[:, None] + r2 * steps[None, :]) * pitch + c1 * steps[:, None] + c2 * steps[None, :]
+            for r1, r2, c1, c2, pitch in templates] or [np.zeros((size, size), np.int64)])
+        self._kind = np.array(kinds or [0], dtype=np.int64)
+        self._corner = np.array(corners or [0], dtype=np.int64)
+        self._step = np.array(origins or [(0, 0)], dtype=np.int64)
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -148,12 +161,8 @@ class PatchDataset(Dataset):
             raise IndexError(f"patch index out of range 0..{len(self) - 1}")
         view = np.searchsorted(self.offsets, index, side="right") - 1
         row, col = np.divmod(index - self.offsets[view], self._columns[view])
-        i = (row * self.stride)[:, None, None] + self._steps[None, :, None]  # (B, size, 1)
-        j = (col * self.stride)[:, None, None] + self._steps[None, None, :]  # (B, 1, size)
-        r, c = self._rows[view][:, :, None, None], self._cols[view][:, :, None, None]
-        source_row = r[:, 0] + r[:, 1] * i + r[:, 2] * j
-        source_col = c[:, 0] + c[:, 1] * i + c[:, 2] * j
-        flat = self._corner[view][:, None, None] + source_row * self._pitch[view][:, None, None] + source_col
+        start = self._corner[view] + row * self._step[view, 0] + col * self._step[view, 1]
+        flat = self._templates[self._kind[view]] + start[:, None, None]
         return {"noisy": torch.from_numpy(self.store.noisy[flat])[:, None],
                 "target": torch.from_numpy(self.store.target[flat])[:, None]}
 

@@ -39,10 +39,6 @@ class SRCNN(nn.Module):
         self.body = nn.Sequential(*layers)
         # An output pixel sees this many input pixels each way (TiledInferer's halo).
         self.receptive_radius = sum(k // 2 for k in kernel_sizes)
-        # Whole-image inference in tiles of this side: a 450x900 B-scan's 64 feature maps
-        # (100 MB) spill out of the CPU caches and the convolutions wait on memory; in tiles
-        # they run 2.8x faster (experiments/bench), with the same output.
-        self.inference_tile = 224
 
     def forward(self, x: Tensor) -> Tensor:
         return self.body(x)

@@ -1,0 +1,518 @@
+"""Speed and memory of octsr on this machine, each row against a reference measured in the
+same run (timings on shared machines drift; the ratios are the claims).
+
+    python experiments/bench/bench.py            # quick mode (make bench): about 5 minutes
+    python experiments/bench/bench.py --full     # the committed table: longer runs, 1,100 pairs
+    python experiments/bench/bench.py --tiny     # seconds; what the test suite runs
+
+Writes results.md and results.csv to --out (default: this folder in --full mode, else
+logs/bench/). Sections: train (the project's training step vs a bare PyTorch loop), data
+(patches per second, worker settings, peak RSS of the default run, scaling with the number
+of pairs), sweep (1 worker x 2 threads vs 2 workers x 1 thread), inference (ms and GFLOP/s
+per 450x900 B-scan, enhance vs BM3D).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import os
+import platform
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import octsr  # noqa: E402  (allocator settings, as every entry point gets them)
+
+DUKE = (REPO / ".." / "shared" / "data" / "duke-bioptigen").resolve()
+
+
+@dataclass
+class Mode:
+    name: str
+    warmup: int          # training steps before the clock starts
+    steps: int           # training steps timed
+    data_batches: int    # batches drawn for the data rate
+    rss_batches: int     # train batches of the peak-RSS run (0: the whole default run)
+    scaling: tuple       # phantom pair counts
+    scaling_size: tuple  # their height, width
+    sweep_lrs: tuple
+    sweep_batches: int
+    repeats: int         # inference repeats (best of)
+    pages: int           # B-scans through enhance for its marginal time
+    overrides: list = field(default_factory=list)  # shrink every training run (tiny mode)
+
+
+MODES = {
+    "tiny": Mode("tiny", 1, 2, 3, 2, (11, 22), (96, 128), (0.001,), 2, 1, 2,
+                 ["debug=tiny", "callbacks.model_summary=null"]),
+    "quick": Mode("quick", 5, 30, 40, 40, (11, 110, 1100), (160, 200), (0.0002, 0.0004), 30, 3, 6),
+    "full": Mode("full", 10, 120, 200, 0, (11, 110, 1100), (339, 424), (0.0002, 0.0003, 0.0004, 0.0005, 0.0006),
+                 150, 5, 11),
+}
+
+
+class Table:
+    """Rows of (section, measure, value, reference, ratio, target, met, command)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def add(self, section: str, measure: str, value: str, reference: str = "", ratio: float | None = None,
+            target: str = "", met: bool | None = None, command: str = "") -> None:
+        row = dict(section=section, measure=measure, value=value, reference=reference,
+                   ratio="" if ratio is None else f"{ratio:.3g}", target=target,
+                   met="" if met is None else ("yes" if met else "NO"), command=command)
+        self.rows.append(row)
+        print(" | ".join(str(v) for v in row.values()), flush=True)
+
+    def write(self, out: Path, header: str) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        with (out / "results.csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(self.rows[0]))
+            writer.writeheader()
+            writer.writerows(self.rows)
+        lines = [header, "", "| section | measure | value | reference (same run) | ratio | target | met | command |",
+                 "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row.values()) + " |" for row in self.rows]
+        (out / "results.md").write_text("\n".join(lines) + "\n")
+
+
+def machine() -> str:
+    cpu = platform.processor() or "cpu"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+            f"python {platform.python_version()}")
+
+
+def run_child(args: list[str], env: dict | None = None, cwd: Path = REPO) -> tuple[float, int, str]:
+    """Run a command; (wall seconds, its own peak RSS in MB, output tail). Raises if it fails."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - start
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{output[-3000:]}")
+    return seconds, usage.ru_maxrss // 1024, output[-4000:]
+
+
+def cpu_times() -> tuple[float, float]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime, usage.ru_stime
+
+
+def best_ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * min(times)
+
+
+def matmul_gflops(repeats: int = 5, n: int = 2048) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2 * n**3 / best_ms(lambda: a @ b, repeats) / 1e6
+
+
+# -- 1. training step ------------------------------------------------------------------------
+def compose(*overrides: str):
+    from hydra import compose as hydra_compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return hydra_compose(config_name="train", overrides=list(overrides))
+
+
+def bench_train(table: Table, mode: Mode, out: Path) -> float:
+    """Returns the model's consumption in patches per second (the bare loop's rate)."""
+    import pytorch_lightning as pl
+    from omegaconf import open_dict
+
+    from octsr.train import train
+
+    total = mode.warmup + mode.steps
+
+    class StepClock(pl.Callback):
+        """Wall and CPU time from the end of warm-up to the end of the last timed step."""
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if batch_idx == mode.warmup - 1:
+                self.start, self.cpu_start = time.perf_counter(), cpu_times()
+            if batch_idx == total - 1:
+                self.seconds, cpu_end = time.perf_counter() - self.start, cpu_times()
+                self.user, self.system = (e - s for e, s in zip(cpu_end, self.cpu_start))
+
+    results = {}
+    for workers in (0, 1):
+        cfg = compose(*mode.overrides, "trainer=cpu", f"data.num_workers={workers}", "test=false")
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(out / "runs" / f"train_workers{workers}")
+            cfg.trainer.limit_train_batches = total
+            cfg.trainer.val_check_interval = 1.0
+            cfg.trainer.limit_val_batches = 1
+            cfg.trainer.num_sanity_val_steps = 0
+        clock = StepClock()
+        _, objects = train_with_callback(train, cfg, clock)
+        results[workers] = clock
+        if workers == 0:
+            datamodule, model = objects["datamodule"], objects["model"]
+    project = results[0]
+    step_ms = 1000 * project.seconds / mode.steps
+    kernel_share = project.system / (project.user + project.system)
+
+    # The bare loop: the same network (fresh weights), optimizer, batch size and patches, no
+    # Lightning, no logging, batches already cut.
+    torch.manual_seed(0)
+    net = type(model.net)(**{k: v for k, v in cfg.model.net.items() if k != "_target_"})
+    net = net.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.optim.lr)
+    batches = list(draw(datamodule, total))
+    mean, std = datamodule.noisy_mean, datamodule.noisy_std
+
+    def bare_step(batch):
+        optimizer.zero_grad()
+        x = ((batch["noisy"] - mean) / std).contiguous(memory_format=torch.channels_last)
+        loss = F.mse_loss(torch.sigmoid(net(x)), batch["target"])
+        loss.backward()
+        optimizer.step()
+
+    for batch in batches[: mode.warmup]:
+        bare_step(batch)
+    start, cpu0 = time.perf_counter(), cpu_times()
+    for batch in batches[mode.warmup:]:
+        bare_step(batch)
+    bare_ms = 1000 * (time.perf_counter() - start) / mode.steps
+    cpu1 = cpu_times()
+    bare_kernel = (cpu1[1] - cpu0[1]) / max(1e-9, sum(cpu1) - sum(cpu0))
+    batch_size = cfg.data.batch_size
+    command = "python experiments/bench/bench.py (section train)"
+    table.add("1 train", f"project training step ({cfg.model.net._target_.rsplit('.', 1)[-1]}, "
+              f"batch {batch_size}, {cfg.data.protocol.patch_size}px; DataModule, callbacks, logger, progress bar)",
+              f"{step_ms:.1f} ms", f"bare loop {bare_ms:.1f} ms", step_ms / bare_ms, "<= 1.05",
+              step_ms / bare_ms <= 1.05, command)
+    table.add("1 train", "kernel share of CPU time during training steps", f"{100 * kernel_share:.1f}%",
+              f"bare loop {100 * bare_kernel:.1f}%", None, "< 5%", kernel_share < 0.05, command)
+    worker_ms = 1000 * results[1].seconds / mode.steps
+    table.add("2 data", "training step with data.num_workers=1 (vs 0, the default)", f"{worker_ms:.1f} ms",
+              f"num_workers=0 {step_ms:.1f} ms", worker_ms / step_ms, "default = the faster", step_ms <= worker_ms,
+              command + " data.num_workers=0|1")
+    consumed = batch_size / (bare_ms / 1000)
+
+    # What the DataModule delivers with no model to feed.
+    start = time.perf_counter()
+    for _ in draw(datamodule, mode.data_batches):
+        pass
+    delivered = mode.data_batches * batch_size / (time.perf_counter() - start)
+    table.add("2 data", "patches per second the DataModule delivers (num_workers=0)", f"{delivered:,.0f}/s",
+              f"model consumes {consumed:,.0f}/s", delivered / consumed, ">= 5", delivered / consumed >= 5, command)
+
+    # The same bare loop as plain PyTorch writes it: default layout, glibc's default allocator.
+    seconds, _, tail = run_child([sys.executable, __file__, "--plain-loop", str(mode.warmup), str(mode.steps),
+                                  str(batch_size)], env={"OCTSR_KEEP_FREED_MEMORY": "0"})
+    plain_ms = float(re.search(r"plain_ms=([\d.]+)", tail).group(1))
+    plain_kernel = float(re.search(r"kernel=([\d.]+)", tail).group(1))
+    table.add("1 train", "plain PyTorch loop on random patches: contiguous layout, glibc defaults "
+              f"(kernel {100 * plain_kernel:.0f}% of CPU)", f"{plain_ms:.1f} ms",
+              f"project step {step_ms:.1f} ms", plain_ms / step_ms, "(speed-up of this work)", None,
+              "OCTSR_KEEP_FREED_MEMORY=0 python experiments/bench/bench.py --plain-loop")
+    return consumed
+
+
+def draw(datamodule, count: int):
+    """`count` training batches, going round the loader as often as it takes."""
+    while count > 0:
+        for batch in datamodule.train_dataloader():
+            yield batch
+            count -= 1
+            if count == 0:
+                return
+
+
+def train_with_callback(train, cfg, callback):
+    """octsr.train.train with one more callback (the bench's clock)."""
+    from octsr.utils import instantiators
+
+    original = instantiators.instantiate_callbacks
+
+    def with_clock(config):
+        return [*original(config), callback]
+
+    import octsr.train as train_module
+
+    train_module.instantiate_callbacks = with_clock
+    try:
+        return train(cfg)
+    finally:
+        train_module.instantiate_callbacks = original
+
+
+def plain_loop(warmup: int, steps: int, batch_size: int) -> None:
+    from octsr.models.components.srcnn import SRCNN
+
+    torch.manual_seed(0)
+    net = SRCNN()
+    optimizer = torch.optim.Adam(net.parameters(), lr=2e-4)
+    x, y = torch.randn(batch_size, 1, 41, 41), torch.rand(batch_size, 1, 41, 41)
+
+    def step():
+        optimizer.zero_grad()
+        F.mse_loss(torch.sigmoid(net(x)), y).backward()
+        optimizer.step()
+
+    for _ in range(warmup):
+        step()
+    start, cpu0 = time.perf_counter(), cpu_times()
+    for _ in range(steps):
+        step()
+    seconds, cpu1 = time.perf_counter() - start, cpu_times()
+    kernel = (cpu1[1] - cpu0[1]) / (sum(cpu1) - sum(cpu0))
+    print(f"plain_ms={1000 * seconds / steps:.2f} kernel={kernel:.4f}")
+
+
+# -- 2. data: peak RSS and scaling -------------------------------------------------------------
+def bench_memory(table: Table, mode: Mode, out: Path) -> None:
+    args = [sys.executable, "-m", "octsr.train", *mode.overrides, "trainer=cpu",
+            f"hydra.run.dir={out / 'runs' / 'default_run'}", "callbacks.progress_bar=null",
+            "++trainer.enable_progress_bar=false"]
+    if mode.rss_batches:
+        args.append(f"++trainer.limit_train_batches={mode.rss_batches}")
+    seconds, rss, _ = run_child(args)
+    shown = " ".join(a for a in args[1:] if not a.startswith(("hydra.run", "callbacks.prog", "trainer.enable")))
+    what = "whole default run" if not mode.rss_batches else f"default run, {mode.rss_batches} train batches (all of setup, val, test)"
+    table.add("2 data", f"peak RSS, {what}", f"{rss} MB", f"{seconds:.0f} s wall", None, "<= 1024 MB",
+              rss <= 1024, "python " + shown)
+
+    h, w = mode.scaling_size
+    crop = min(227, h - 8, w - 8)
+    rows = []
+    for count in mode.scaling:
+        n_train, n_val = max(1, 6 * count // 11), max(1, 2 * count // 11)
+        args = [sys.executable, "-m", "octsr.train", *mode.overrides, "trainer=cpu", "test=false",
+                f"data.phantom.count={count}", f"data.phantom.n_train={n_train}", f"data.phantom.n_val={n_val}",
+                f"data.phantom.height={h}", f"data.phantom.width={w}", f"data.protocol.crop_size={crop}",
+                "++trainer.max_steps=20", "trainer.val_check_interval=1.0", "++trainer.limit_val_batches=4",
+                "trainer.num_sanity_val_steps=0", f"hydra.run.dir={out / 'runs' / f'scaling_{count}'}",
+                "callbacks.progress_bar=null", "++trainer.enable_progress_bar=false"]
+        seconds, rss, _ = run_child(args)
+        rows.append((count, seconds, rss))
+    base_count, base_s, base_rss = rows[0]
+    for count, seconds, rss in rows:
+        growth = count / base_count
+        ok = seconds / base_s <= 1.25 * growth and rss / base_rss <= max(1.25, 1.25 * growth)
+        table.add("2 data", f"scaling: {count} phantom pairs of {h}x{w} ({max(1, 6 * count // 11)} train; "
+                  "setup, 20 steps, 4 val images)", f"{seconds:.1f} s, {rss} MB",
+                  f"{base_count} pairs: {base_s:.1f} s, {base_rss} MB",
+                  None if count == base_count else (seconds / base_s) / growth,
+                  "time and RSS grow at most linearly (ratio = time growth / pair growth <= 1)",
+                  None if count == base_count else ok,
+                  f"python -m octsr.train data.phantom.count={count} ... (bench section scaling)")
+
+
+# -- 3. sweeps on one machine -------------------------------------------------------------------
+def bench_sweep(table: Table, mode: Mode, out: Path) -> None:
+    lrs = ",".join(str(lr) for lr in mode.sweep_lrs)
+    base = [sys.executable, "-m", "octsr.train", "-m", *mode.overrides, "trainer=cpu", "model=cae,srcnn",
+            f"optim.lr={lrs}", f"++trainer.limit_train_batches={mode.sweep_batches}", "trainer.val_check_interval=1.0",
+            "callbacks.progress_bar=null", "++trainer.enable_progress_bar=false"]
+    runs = 2 * len(mode.sweep_lrs)
+    results = {}
+    for label, extra in (("1 worker x 2 threads", ["hydra/launcher=basic"]),
+                         ("2 workers x 1 thread", ["hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2"])):
+        sweep_dir = out / "runs" / f"sweep_{label.split()[0]}workers"
+        shutil.rmtree(sweep_dir, ignore_errors=True)
+        seconds, _, _ = run_child([*base, *extra, f"hydra.sweep.dir={sweep_dir}"])
+        results[label] = seconds
+    serial, parallel = results["1 worker x 2 threads"], results["2 workers x 1 thread"]
+    table.add("3 sweep", f"{runs}-run sweep (cae, srcnn x {len(mode.sweep_lrs)} lr, {mode.sweep_batches} "
+              "train batches each): 2 workers x 1 thread", f"{parallel:.0f} s", f"1 worker x 2 threads {serial:.0f} s",
+              parallel / serial, "default = the faster", None,
+              "python -m octsr.train -m model=cae,srcnn optim.lr=... hydra/launcher=basic|local_parallel")
+
+
+# -- 4. inference ----------------------------------------------------------------------------------
+def bscan() -> tuple[np.ndarray, np.ndarray | None, str]:
+    """A real 450x900 Duke B-scan and its target where available, else a phantom one."""
+    if (DUKE / "01" / "test.tif").is_file():
+        from octsr.data.image_io import read_grayscale
+
+        return read_grayscale(DUKE / "01" / "test.tif"), read_grayscale(DUKE / "01" / "average.tif"), "Duke 01"
+    from octsr.data.phantom import PhantomPair
+
+    noisy, target = PhantomPair("bench", 0, 0, 450, 900, 8).load()
+    return noisy[:450, :900], target[:450, :900], "phantom"
+
+
+def psnr_db(output: np.ndarray, target: np.ndarray) -> float:
+    return float(10 * np.log10(1 / np.mean((output.astype(np.float64) - target) ** 2)))
+
+
+def bench_inference(table: Table, mode: Mode, out: Path) -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from octsr.models.checkpoint import load_model
+    from octsr.models.components.unet import UNet
+    from octsr.models.restoration_module import RestorationModule
+    from octsr.weights import default_weights
+
+    noisy, target, name = bscan()
+    x = torch.from_numpy(noisy)[None, None]
+    reference_gflops = matmul_gflops(mode.repeats)
+    shipped = load_model(default_weights())
+    unet = RestorationModule(UNet(width=16), optimizer=None, log_images=False).eval()
+    command = "python experiments/bench/bench.py (section inference)"
+    for label, model in (("SRCNN (shipped weights)", shipped), ("U-Net width 16 (random weights)", unet)):
+        with FlopCounterMode(display=False) as counter:
+            with torch.inference_mode():
+                model.restore_tile(x)
+        gflop = counter.get_total_flops() / 1e9
+        with torch.inference_mode():
+            ms = best_ms(lambda: model(x), mode.repeats)
+            fast = model(x)[0, 0].numpy()
+            net_plain = type(model.net)(**({"width": 16} if isinstance(model.net, UNet) else {}))
+            net_plain.load_state_dict(model.net.state_dict())
+            net_plain.eval()
+            plain = lambda: torch.sigmoid(net_plain((x - model.input_mean) / model.input_std))  # noqa: E731
+            plain_ms = best_ms(plain, mode.repeats)
+            plain_out = plain()[0, 0].numpy()
+        achieved = gflop / (ms / 1000)
+        target_ratio = 0.5 if "SRCNN" in label else None
+        ratio = achieved / reference_gflops
+        table.add("4 inference", f"{label}: one 450x900 B-scan ({name}), {gflop:.2f} GFLOP, "
+                  "RestorationModule.forward (channels_last)",
+                  f"{ms:.1f} ms = {achieved:.1f} GFLOP/s",
+                  f"fp32 matmul {reference_gflops:.0f} GFLOP/s", ratio,
+                  ">= 0.5 of matmul" if target_ratio else "", ratio >= target_ratio if target_ratio else None, command)
+        table.add("4 inference", f"{label}: same net in plain PyTorch (contiguous layout); "
+                  f"max |diff| to the above {np.abs(plain_out - fast).max():.1e}",
+                  f"{plain_ms:.1f} ms", f"forward {ms:.1f} ms", plain_ms / ms,
+                  "(speed-up)", None, command)
+        if "SRCNN" not in label:
+            continue
+        # What else was tried, kept only if within 0.05 dB of fp32.
+        base_db = psnr_db(fast, target)
+        with torch.inference_mode():
+            bf16 = RestorationModule(type(model.net)(), optimizer=None, log_images=False).eval()
+            bf16.load_state_dict(model.state_dict(), strict=False)
+            bf16 = bf16.to(torch.bfloat16)
+            xb = x.to(torch.bfloat16)
+            bf16_ms = best_ms(lambda: bf16(xb), mode.repeats)
+            bf16_db = psnr_db(bf16(xb)[0, 0].float().numpy(), target)
+        table.add("4 inference", "SRCNN in bfloat16 (avx512_bf16 CPU); PSNR vs fp32 "
+                  f"{bf16_db - base_db:+.3f} dB", f"{bf16_ms:.1f} ms", f"fp32 {ms:.1f} ms", bf16_ms / ms,
+                  "faster and within 0.05 dB to keep", bf16_ms < ms and abs(bf16_db - base_db) <= 0.05, command)
+        try:
+            import onnxruntime as ort
+
+            onnx_path = out / "runs" / "srcnn.onnx"
+            onnx_path.parent.mkdir(parents=True, exist_ok=True)
+            torch.onnx.export(_Wrapped(model), (x,), str(onnx_path), input_names=["noisy"],
+                              dynamic_axes={"noisy": {2: "h", 3: "w"}}, dynamo=False)
+            session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+            feed = {"noisy": noisy[None, None]}
+            ort_ms = best_ms(lambda: session.run(None, feed), mode.repeats)
+            ort_db = psnr_db(session.run(None, feed)[0][0, 0], target)
+            table.add("4 inference", f"SRCNN in ONNX Runtime, whole image; PSNR vs fp32 {ort_db - base_db:+.3f} dB",
+                      f"{ort_ms:.1f} ms", f"forward {ms:.1f} ms", ort_ms / ms, "faster to keep", ort_ms < ms, command)
+        except Exception as err:  # noqa: BLE001  (a missing optional runtime is a row, not a crash)
+            table.add("4 inference", "SRCNN in ONNX Runtime", f"not measured: {err}"[:120])
+    bench_enhance(table, mode, out, noisy, name)
+
+
+class _Wrapped(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model.restore_tile(x)
+
+
+def bench_enhance(table: Table, mode: Mode, out: Path, noisy: np.ndarray, name: str) -> None:
+    """octsr.enhance's marginal seconds per B-scan (a volume of N pages minus one of 1 page)
+    against BM3D on the same scan."""
+    import bm3d
+
+    from octsr.data.image_io import write_pages
+
+    folder = Path(tempfile.mkdtemp(prefix="octsr-bench-"))
+    scan8 = np.round(noisy * 255).astype(np.uint8)
+    (folder / "in").mkdir()
+    for pages in (1, mode.pages):
+        write_pages(folder / "in" / f"volume{pages}.tif", np.repeat(scan8[None], pages, axis=0))
+    times = {}
+    for pages in (1, mode.pages):
+        args = [sys.executable, "-m", "octsr.enhance", f"input={folder / 'in' / f'volume{pages}.tif'}",
+                f"output={folder / 'out'}"]
+        _, _, tail = run_child(args)
+        times[pages] = float(re.search(r"in ([\d.]+) s", tail).group(1))
+    marginal = (times[mode.pages] - times[1]) / (mode.pages - 1)
+    start = time.perf_counter()
+    bm3d.bm3d(noisy, 0.4 * noisy.std())
+    bm3d_s = time.perf_counter() - start
+    shutil.rmtree(folder, ignore_errors=True)
+    table.add("4 inference", f"octsr.enhance, shipped weights: marginal time per 450x900 B-scan ({name}; "
+              f"{mode.pages}-page volume vs 1 page, startup excluded)", f"{1000 * marginal:.0f} ms",
+              f"BM3D {bm3d_s:.1f} s", bm3d_s / marginal, ">= 100x faster than BM3D", bm3d_s / marginal >= 100,
+              "python -m octsr.enhance input=<volume.tif> output=<dir>")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--full", action="store_true", help="the committed table (about 30 minutes)")
+    group.add_argument("--tiny", action="store_true", help="seconds; for the test suite")
+    group.add_argument("--plain-loop", nargs=3, type=int, metavar=("WARMUP", "STEPS", "BATCH"), help=argparse.SUPPRESS)
+    parser.add_argument("--sections", default="train,memory,sweep,inference",
+                        help="comma-separated: train, memory, sweep, inference")
+    parser.add_argument("--out", type=Path, help="where results.md/.csv go (default: experiments/bench "
+                        "with --full, else logs/bench)")
+    args = parser.parse_args()
+    if args.plain_loop:
+        return plain_loop(*args.plain_loop)
+    mode = MODES["full" if args.full else "tiny" if args.tiny else "quick"]
+    out = args.out or (REPO / "experiments" / "bench" if args.full else REPO / "logs" / "bench")
+    work = out if args.out else REPO / "logs" / "bench"
+    table = Table()
+    start = time.perf_counter()
+    sections = args.sections.split(",")
+    print(f"octsr bench, {mode.name} mode, on {machine()}", flush=True)
+    if "train" in sections:
+        bench_train(table, mode, work)
+    if "memory" in sections:
+        bench_memory(table, mode, work)
+    if "sweep" in sections:
+        bench_sweep(table, mode, work)
+    if "inference" in sections:
+        bench_inference(table, mode, work)
+    table.add("5 gpu", "paper-protocol epoch and B-scans per second with mixed precision",
+              "not measured: no GPU lent to this session" if not torch.cuda.is_available() else "see --gpu (not built)")
+    header = (f"# octsr bench ({mode.name} mode)\n\nMachine: {machine()}.  \n"
+              f"Date: {datetime.date.today()}; total {time.perf_counter() - start:.0f} s.  \n"
+              f"Command: `python experiments/bench/bench.py{' --full' if args.full else ' --tiny' if args.tiny else ''}`")
+    table.write(out, header)
+    print(f"\n{header}\n-> {out / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main()
