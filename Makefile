@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.13.0
 LOGDIR ?= logs
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all tensorboard clean
+.PHONY: help install train test test-all bench tensorboard clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ test: ## run the fast test suite (slow tests excluded)
 
 test-all: ## run every test, slow ones (real Duke training) included
 	$(PYTHON) -m pytest $(ARGS); rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
+
+bench: ## speed and memory table (about 5 min; experiments/bench/bench.py --full for the committed one)
+	$(PYTHON) experiments/bench/bench.py $(ARGS)
 
 tensorboard: ## open TensorBoard on every run under logs/ (LOGDIR=... for another root)
 	$(PYTHON) -m tensorboard.main --logdir $(LOGDIR)

@@ -39,6 +39,9 @@ class SRCNN(nn.Module):
         self.body = nn.Sequential(*layers)
         # An output pixel sees this many input pixels each way (TiledInferer's halo).
         self.receptive_radius = sum(k // 2 for k in kernel_sizes)
+        # Whole images in tiles of this side (RestorationModule): its `width` feature maps
+        # at full resolution would otherwise take 100-150 MB each on a B-scan.
+        self.inference_tile = 256
 
     def forward(self, x: Tensor) -> Tensor:
         return self.body(x)

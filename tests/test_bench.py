@@ -1,0 +1,23 @@
+"""The benchmark script runs end to end on tiny inputs (no timing is asserted: timings
+belong in experiments/bench/results.md, not in tests)."""
+
+import csv
+import sys
+
+from tests.conftest import REPO
+
+
+def test_bench_tiny_writes_every_section(tmp_path):
+    import subprocess
+
+    result = subprocess.run([sys.executable, str(REPO / "experiments" / "bench" / "bench.py"), "--tiny",
+                             "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    with (tmp_path / "results.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    sections = {row["section"] for row in rows}
+    assert sections == {"1 train", "2 data", "3 sweep", "4 inference", "5 gpu"}
+    measured = [row for row in rows if row["ratio"]]
+    assert len(measured) >= 10 and all(float(row["ratio"]) > 0 for row in measured)
+    markdown = (tmp_path / "results.md").read_text()
+    assert "Machine:" in markdown and "| 1 train |" in markdown
