@@ -105,17 +105,29 @@ def machine() -> str:
 
 
 def run_child(args: list[str], env: dict | None = None, cwd: Path = REPO) -> tuple[float, int, str]:
-    """Run a command; (wall seconds, its own peak RSS in MB, output tail). Raises if it fails."""
+    """Run a command; (wall seconds, its own peak RSS in MB, output tail). Raises if it fails.
+
+    The peak is the child's VmHWM, polled: wait4's ru_maxrss would also count the copy of
+    this (large) process that the child was forked from before it exec'd.
+    """
     start = time.perf_counter()
-    proc = subprocess.Popen(args, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+    log = tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen(args, cwd=cwd, env={**os.environ, **(env or {})}, stdout=log,
                             stderr=subprocess.STDOUT, text=True)
-    output = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    peak_kb = 0
+    while proc.poll() is None:
+        try:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            peak_kb = max(peak_kb, int(re.search(r"VmHWM:\s+(\d+)", status).group(1)))
+        except (OSError, AttributeError):
+            pass
+        time.sleep(0.05)
     seconds = time.perf_counter() - start
+    log.seek(0)
+    output = log.read()
     if proc.returncode:
         raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{output[-3000:]}")
-    return seconds, usage.ru_maxrss // 1024, output[-4000:]
+    return seconds, peak_kb // 1024, output[-4000:]
 
 
 def cpu_times() -> tuple[float, float]:
@@ -499,7 +511,8 @@ def main() -> None:
         return plain_loop(*args.plain_loop)
     mode = MODES["full" if args.full else "tiny" if args.tiny else "quick"]
     out = args.out or (REPO / "experiments" / "bench" if args.full else REPO / "logs" / "bench")
-    work = out if args.out else REPO / "logs" / "bench"
+    # The runs themselves are throwaway: only the table is kept.
+    work = Path(tempfile.mkdtemp(prefix="octsr-bench-runs-"))
     table = Table()
     start = time.perf_counter()
     sections = args.sections.split(",")
@@ -518,6 +531,7 @@ def main() -> None:
               f"Date: {datetime.date.today()}; total {time.perf_counter() - start:.0f} s.  \n"
               f"Command: `python experiments/bench/bench.py{' --full' if args.full else ' --tiny' if args.tiny else ''}`")
     table.write(out, header)
+    shutil.rmtree(work, ignore_errors=True)
     print(f"\n{header}\n-> {out / 'results.md'}")
 
 
