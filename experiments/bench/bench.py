@@ -15,6 +15,7 @@ per 450x900 B-scan, enhance vs BM3D).
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import datetime
 import os
@@ -33,6 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
+import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
@@ -150,6 +152,20 @@ def matmul_gflops(repeats: int = 5, n: int = 2048) -> float:
     return 2 * n**3 / best_ms(lambda: a @ b, repeats) / 1e6
 
 
+class StepClock(pl.Callback):
+    """Wall and CPU time from the end of warm-up to the end of the last timed step."""
+
+    def __init__(self, warmup: int, last: int) -> None:
+        self.warmup, self.last = warmup, last
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if batch_idx == self.warmup - 1:
+            self.start, self.cpu_start = time.perf_counter(), cpu_times()
+        if batch_idx == self.last:
+            self.seconds, cpu_end = time.perf_counter() - self.start, cpu_times()
+            self.user, self.system = (e - s for e, s in zip(cpu_end, self.cpu_start))
+
+
 # -- 1. training step ------------------------------------------------------------------------
 def compose(*overrides: str):
     from hydra import compose as hydra_compose, initialize_config_dir
@@ -160,23 +176,11 @@ def compose(*overrides: str):
 
 def bench_train(table: Table, mode: Mode, out: Path) -> float:
     """Returns the model's consumption in patches per second (the bare loop's rate)."""
-    import pytorch_lightning as pl
     from omegaconf import open_dict
 
     from octsr.train import train
 
     total = mode.warmup + mode.steps
-
-    class StepClock(pl.Callback):
-        """Wall and CPU time from the end of warm-up to the end of the last timed step."""
-
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            if batch_idx == mode.warmup - 1:
-                self.start, self.cpu_start = time.perf_counter(), cpu_times()
-            if batch_idx == total - 1:
-                self.seconds, cpu_end = time.perf_counter() - self.start, cpu_times()
-                self.user, self.system = (e - s for e, s in zip(cpu_end, self.cpu_start))
-
     results = {}
     for workers in (0, 1):
         cfg = compose(*mode.overrides, "trainer=cpu", f"data.num_workers={workers}", "test=false")
@@ -186,9 +190,10 @@ def bench_train(table: Table, mode: Mode, out: Path) -> float:
             cfg.trainer.val_check_interval = 1.0
             cfg.trainer.limit_val_batches = 1
             cfg.trainer.num_sanity_val_steps = 0
-        clock = StepClock()
-        _, objects = train_with_callback(train, cfg, clock)
-        results[workers] = clock
+            # The clock rides in the run's own callbacks config (this script is __main__).
+            cfg.callbacks.step_clock = {"_target_": "__main__.StepClock", "warmup": mode.warmup, "last": total - 1}
+        _, objects = train(cfg)
+        results[workers] = next(c for c in objects["callbacks"] if isinstance(c, StepClock))
         if workers == 0:
             datamodule, model = objects["datamodule"], objects["model"]
     project = results[0]
@@ -261,24 +266,6 @@ def draw(datamodule, count: int):
             count -= 1
             if count == 0:
                 return
-
-
-def train_with_callback(train, cfg, callback):
-    """octsr.train.train with one more callback (the bench's clock)."""
-    from octsr.utils import instantiators
-
-    original = instantiators.instantiate_callbacks
-
-    def with_clock(config):
-        return [*original(config), callback]
-
-    import octsr.train as train_module
-
-    train_module.instantiate_callbacks = with_clock
-    try:
-        return train(cfg)
-    finally:
-        train_module.instantiate_callbacks = original
 
 
 def plain_loop(warmup: int, steps: int, batch_size: int) -> None:
@@ -407,9 +394,7 @@ def bench_inference(table: Table, mode: Mode, out: Path) -> None:
         with torch.inference_mode():
             ms = best_ms(lambda: model(x), mode.repeats)
             fast = model(x)[0, 0].numpy()
-            net_plain = type(model.net)(**({"width": 16} if isinstance(model.net, UNet) else {}))
-            net_plain.load_state_dict(model.net.state_dict())
-            net_plain.eval()
+            net_plain = copy.deepcopy(model.net).to(memory_format=torch.contiguous_format)
             plain = lambda: torch.sigmoid(net_plain((x - model.input_mean) / model.input_std))  # noqa: E731
             plain_ms = best_ms(plain, mode.repeats)
             plain_out = plain()[0, 0].numpy()
@@ -430,9 +415,7 @@ def bench_inference(table: Table, mode: Mode, out: Path) -> None:
         # What else was tried, kept only if within 0.05 dB of fp32.
         base_db = psnr_db(fast, target)
         with torch.inference_mode():
-            bf16 = RestorationModule(type(model.net)(), optimizer=None, log_images=False).eval()
-            bf16.load_state_dict(model.state_dict(), strict=False)
-            bf16 = bf16.to(torch.bfloat16)
+            bf16 = copy.deepcopy(model).to(torch.bfloat16)
             xb = x.to(torch.bfloat16)
             bf16_ms = best_ms(lambda: bf16(xb), mode.repeats)
             bf16_db = psnr_db(bf16(xb)[0, 0].float().numpy(), target)

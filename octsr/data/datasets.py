@@ -70,8 +70,8 @@ class PixelStore:
     def finish(self) -> "PixelStore":
         """Make `noisy` and `target` (flat arrays) readable; no more `add` after this."""
         if self._files is None:
-            self.noisy = np.concatenate([n.ravel() for n, _ in self._chunks]) if self._chunks else np.empty(0, np.float32)
-            self.target = np.concatenate([t.ravel() for _, t in self._chunks]) if self._chunks else np.empty(0, np.float32)
+            self.noisy, self.target = (np.concatenate([pair[k].ravel() for pair in self._chunks] or
+                                                      [np.empty(0, np.float32)]) for k in (0, 1))
             self._chunks = []
         else:
             for file in self._files:
