@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from hydra.types import RunMode
 
 from octsr.report import main as report_main
 from tests.conftest import compose_train, run_cli
@@ -167,11 +168,16 @@ def test_threads_per_run_follow_the_launcher(monkeypatch):
     for n_jobs, expected in ((2, 2), (4, 4), (-1, 16), (None, 1)):
         monkeypatch.setattr(threads, "HydraConfig", _FakeHydra(n_jobs))
         assert threads.runs_in_parallel() == expected
+    # A single run keeps every core, whatever launcher a sweep would use.
+    monkeypatch.setattr(threads, "HydraConfig", _FakeHydra(2, mode=RunMode.RUN))
+    assert threads.runs_in_parallel() == 1
 
 
 class _FakeHydra:
-    def __init__(self, n_jobs):
-        self.n_jobs = n_jobs
+    def __init__(self, n_jobs, mode=None):
+        from hydra.types import RunMode
+
+        self.n_jobs, self.mode = n_jobs, mode or RunMode.MULTIRUN
 
     def initialized(self):
         return True
@@ -179,4 +185,5 @@ class _FakeHydra:
     def get(self):
         from omegaconf import OmegaConf
 
-        return OmegaConf.create({"launcher": {} if self.n_jobs is None else {"n_jobs": self.n_jobs}})
+        return OmegaConf.create({"mode": self.mode,
+                                 "launcher": {} if self.n_jobs is None else {"n_jobs": self.n_jobs}})

@@ -167,11 +167,12 @@ class StepClock(pl.Callback):
 
 
 # -- 1. training step ------------------------------------------------------------------------
-def compose(*overrides: str):
+def compose(*overrides: str, return_hydra_config: bool = False):
     from hydra import compose as hydra_compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return hydra_compose(config_name="train", overrides=list(overrides))
+        return hydra_compose(config_name="train", overrides=list(overrides),
+                             return_hydra_config=return_hydra_config)
 
 
 def bench_train(table: Table, mode: Mode, out: Path) -> float:
@@ -345,9 +346,12 @@ def bench_sweep(table: Table, mode: Mode, out: Path) -> None:
         seconds, _, _ = run_child([*base, *extra, f"hydra.sweep.dir={sweep_dir}"])
         results[label] = seconds
     serial, parallel = results["1 worker x 2 threads"], results["2 workers x 1 thread"]
+    launcher = compose(*mode.overrides, return_hydra_config=True).hydra.launcher._target_
+    default_parallel = launcher.endswith("JoblibLauncher")
     table.add("3 sweep", f"{runs}-run sweep (cae, srcnn x {len(mode.sweep_lrs)} lr, {mode.sweep_batches} "
               "train batches each): 2 workers x 1 thread", f"{parallel:.0f} s", f"1 worker x 2 threads {serial:.0f} s",
-              parallel / serial, "default = the faster", None,
+              parallel / serial, f"default ({launcher.rsplit('.', 1)[-1]}) = the faster",
+              default_parallel == (parallel < serial),
               "python -m octsr.train -m model=cae,srcnn optim.lr=... hydra/launcher=basic|local_parallel")
 
 

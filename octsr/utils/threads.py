@@ -7,14 +7,15 @@ import os
 
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 
 log = logging.getLogger(__name__)
 
 
 def runs_in_parallel() -> int:
     """How many runs the Hydra launcher runs at once on this machine (1 if not a joblib sweep)."""
-    if not HydraConfig.initialized():
-        return 1
+    if not HydraConfig.initialized() or HydraConfig.get().get("mode") != RunMode.MULTIRUN:
+        return 1  # a single run: the launcher (joblib by default) only matters for sweeps
     n_jobs = HydraConfig.get().launcher.get("n_jobs")
     if not n_jobs:
         return 1
