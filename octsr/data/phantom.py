@@ -85,7 +85,11 @@ class PhantomPair:
         w = self.width + int(rng.integers(-self.width // 40, self.width // 40 + 1))
         scene = phantom_scene(h, w, rng)
         noisy = speckle_frame(scene, rng)
-        target = np.mean([speckle_frame(scene, rng) for _ in range(self.frames)], axis=0)
+        # A running sum, not a stack of every frame (32 frames of a B-scan: 73 MB held at once).
+        total = np.zeros(scene.shape, np.float64)
+        for _ in range(self.frames):
+            total += speckle_frame(scene, rng)
+        target = total / self.frames
         return noisy.astype(np.float32), target.astype(np.float32)
 
 
