@@ -524,7 +524,7 @@ def main() -> None:
               f"Command: `python experiments/bench/bench.py{' --full' if args.full else ' --tiny' if args.tiny else ''}`")
     table.write(out, header)
     shutil.rmtree(work, ignore_errors=True)
-    print(f"\n{header}\n-> {out / 'results.md'}")
+    print("\n" + (out / "results.md").read_text() + f"\n-> {out / 'results.md'}")
 
 
 if __name__ == "__main__":
