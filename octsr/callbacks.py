@@ -11,6 +11,8 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import EMAWeightAveraging
+from pytorch_lightning.trainer.states import TrainerFn
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +84,18 @@ class EpochTimer(pl.Callback):
         pl_module.log("time/train_epoch_s", seconds)
         log.info("epoch %d: %.1f s training, %.1f s validating", trainer.current_epoch, seconds,
                  self._val_total)
+
+
+class EMAWeights(EMAWeightAveraging):
+    """Lightning's exponential moving average of the weights, tested as it was validated.
+
+    Lightning saves the average as the checkpoint's `state_dict` (what validation scored
+    and what `octsr.enhance` loads), but when the same Trainer then tests a checkpoint it
+    puts the raw, un-averaged weights back. Outside fitting there is nothing to resume, so
+    the loaded `state_dict`, the average, is left as it is.
+    """
+
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        if trainer.state.fn == TrainerFn.FITTING:
+            super().on_load_checkpoint(trainer, pl_module, checkpoint)

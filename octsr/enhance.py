@@ -61,7 +61,7 @@ def restore_pages(model, pages: np.ndarray, inferer: TiledInferer, batch_size: i
     restored = np.empty_like(unit)
     for start in range(0, len(unit), batch_size):
         batch = torch.from_numpy(unit[start : start + batch_size])[:, None].to(device)
-        restored[start : start + batch_size] = inferer(batch, model)[:, 0].float().cpu().numpy()
+        restored[start : start + batch_size] = model(batch, tiler=inferer)[:, 0].float().cpu().numpy()
     return from_unit_range(restored, pages.dtype)
 
 

@@ -62,7 +62,7 @@ def model_method(model, device: torch.device, inferer: TiledInferer) -> Method:
     @torch.no_grad()
     def restore(noisy: np.ndarray) -> np.ndarray:
         batch = torch.from_numpy(noisy)[None, None].to(device)
-        output = inferer(batch, model)[0, 0].float().cpu().numpy()
+        output = model(batch, tiler=inferer)[0, 0].float().cpu().numpy()
         if device.type == "cuda":
             torch.cuda.synchronize()
         return output

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 import octsr  # noqa: F401
 from octsr.errors import ConfigError
 from octsr.models.checkpoint import ARCHITECTURE_KEY, load_model, read_checkpoint, save_weights
-from octsr.models.restoration_module import RestorationModule
+from octsr.models.restoration_module import RestorationModule, apply_network
 from octsr.utils.failures import exit_on_user_error
 from octsr.weights import default_weights
 
@@ -30,16 +30,22 @@ FORMATS = ("all", "torchscript", "onnx", "weights")
 
 
 class ExportedRestorer(nn.Module):
-    """The network with its input standardization and sigmoid, as one plain module."""
+    """The network with its input standardization and output step (sigmoid, or the
+    residual subtracted and clamped), as one plain module."""
 
     def __init__(self, model: RestorationModule) -> None:
         super().__init__()
         self.net = model.net
+        self.residual = model.residual
+        self.match_input_mean = model.match_input_mean
         self.register_buffer("input_mean", model.input_mean.clone())
         self.register_buffer("input_std", model.input_std.clone())
 
     def forward(self, noisy: Tensor) -> Tensor:
-        return torch.sigmoid(self.net((noisy - self.input_mean) / self.input_std))
+        output = apply_network(self.net, noisy, self.input_mean, self.input_std, self.residual)
+        if self.match_input_mean:  # a whole image: RestorationModule.match_input_mean
+            output = output + (noisy.mean(dim=(-2, -1), keepdim=True) - output.mean(dim=(-2, -1), keepdim=True))
+        return output.clamp(0.0, 1.0) if (self.residual or self.match_input_mean) else output
 
 
 def example_input(model: RestorationModule) -> tuple[Tensor, bool]:
@@ -78,6 +84,10 @@ def export(cfg: DictConfig) -> list[Path]:
         return [output]
     module = ExportedRestorer(model).eval()
     example, any_size = example_input(model)
+    if model.match_input_mean and not any_size:
+        raise ConfigError(f"{ckpt_path}: this model matches each whole image's brightness, which a "
+                          f"file taking {example.shape[-1]}x{example.shape[-1]} tiles cannot do; use "
+                          f"format=weights")
     written = []
     with torch.no_grad():
         if cfg.format in ("all", "torchscript"):

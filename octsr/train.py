@@ -49,6 +49,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     model.architecture = {
         "net": OmegaConf.to_container(cfg.model.net, resolve=True),
         "inferer": OmegaConf.to_container(cfg.model.inferer, resolve=True) if cfg.model.get("inferer") else None,
+        "residual": bool(cfg.model.get("residual", False)),
+        "match_input_mean": bool(cfg.model.get("match_input_mean", False)),
     }
     callbacks = instantiate_callbacks(cfg.get("callbacks"))
     loggers = instantiate_loggers(cfg.get("logger"))

@@ -2,11 +2,14 @@ import functools
 
 import pytest
 import torch
+from torch import nn
 
 from octsr.models.components.cae import ConvAutoencoder
+from octsr.models.components.dncnn import DnCNN
 from octsr.models.components.srcnn import SRCNN
 from octsr.models.components.unet import UNet
 from octsr.models.inference import SlidingWindowInferer, TiledInferer
+from octsr.models.losses import CharbonnierLoss, SSIML1Loss
 from octsr.models.restoration_module import RestorationModule
 
 
@@ -58,12 +61,23 @@ def test_tiles_reproduce_a_downsampling_network_on_a_real_size_bscan():
 
 
 @torch.no_grad()
-@pytest.mark.parametrize("name", ["srcnn", "cae", "unet"])
+def test_residual_dncnn_in_tiles_equals_the_whole_image():
+    torch.manual_seed(0)
+    model = RestorationModule(DnCNN(depth=6, width=8), None, residual=True).eval()
+    image = torch.rand(1, 1, 300, 410)
+    tiled = TiledInferer.for_network(model.net, tile=128, halo=0)
+    assert (tiled(image, model.restore_tile) - model.restore_tile(image)).abs().max().item() < 1e-5
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("name", ["srcnn", "cae", "unet", "dncnn"])
 def test_whole_450x900_bscan_in_unit_range(name):
     if name == "srcnn":
         model = module(SRCNN())
     elif name == "unet":
         model = module(UNet())
+    elif name == "dncnn":
+        model = RestorationModule(DnCNN(), None, residual=True).eval()
     else:
         model = module(ConvAutoencoder(input_size=41), SlidingWindowInferer(41, 14))
     output = model(torch.rand(1, 1, 450, 900))
@@ -92,3 +106,43 @@ def test_module_standardizes_with_stored_statistics():
         torch.testing.assert_close(model(x), torch.sigmoid(net((x - 0.3) / 0.2)))
     state = model.state_dict()
     assert state["input_mean"] == pytest.approx(0.3) and state["input_std"] == pytest.approx(0.2)
+
+
+def test_dncnn_keeps_the_size_and_declares_its_reach():
+    net = DnCNN(depth=5, width=8).eval()
+    x = torch.rand(1, 1, 41, 57)
+    assert net(x).shape == x.shape
+    bumped = x.clone()
+    bumped[0, 0, 20, 20 + net.receptive_radius + 1] += 1.0  # just out of the centre's reach
+    assert torch.equal(net(x)[0, 0, 20, 20], net(bumped)[0, 0, 20, 20])
+
+
+def test_residual_module_subtracts_the_predicted_noise_and_clamps_whole_images():
+    class Constant(nn.Module):  # predicts the same noise (in standardized units) everywhere
+        def forward(self, x):
+            return torch.full_like(x, 0.5)
+
+    model = RestorationModule(Constant(), None, residual=True).eval()
+    model.input_std.fill_(0.2)
+    noisy = torch.rand(1, 1, 8, 8)
+    assert torch.allclose(model.restore_tile(noisy), noisy - 0.1)  # 0.5 std = 0.1 intensity
+    assert model(noisy).min() >= 0.0  # pixels below 0.1 go negative in the tile, not in the image
+
+
+@pytest.mark.parametrize("loss", [CharbonnierLoss(eps=1e-3), SSIML1Loss(alpha=0.84)], ids=["charbonnier", "ssim_l1"])
+def test_losses_are_least_on_the_target_and_have_gradients(loss):
+    target = torch.rand(2, 1, 32, 32)
+    output = (target + 0.1 * torch.randn_like(target)).requires_grad_()
+    assert loss(target, target) < 2e-3 < loss(output, target)
+    loss(output, target).backward()
+    assert output.grad.abs().sum() > 0
+
+
+def test_charbonnier_is_l1_far_from_zero_and_ssim_l1_mixes_as_documented():
+    output, target = torch.zeros(1, 1, 16, 16), torch.full((1, 1, 16, 16), 0.5)
+    assert CharbonnierLoss(eps=1e-3)(output, target) == pytest.approx(0.5, abs=1e-5)
+    assert SSIML1Loss(alpha=0.0)(output, target) == pytest.approx(0.5)
+    noisy = torch.rand(1, 1, 16, 16)
+    from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+    expected = 0.84 * (1 - ssim(noisy, target, data_range=1.0)) + 0.16 * (noisy - target).abs().mean()
+    assert SSIML1Loss(alpha=0.84)(noisy, target) == pytest.approx(expected.item(), rel=1e-5)

@@ -4,7 +4,7 @@ import pytest
 
 from octsr.data.pairs import DukePairs, FolderPairs
 from octsr.data.phantom import PhantomPairs
-from octsr.errors import DataError
+from octsr.errors import ConfigError, DataError
 from tests.conftest import DUKE_ROOT, needs_duke
 
 DUKE_SPLITS = dict(train=["01", "02", "03", "04", "05", "06"], val=["07", "08"],
@@ -83,3 +83,52 @@ def test_phantom_is_deterministic_and_shaped_like_oct():
     # Averaging many frames removes most speckle: far less pixel-to-pixel variation.
     assert cv2.Laplacian(target, cv2.CV_32F).var() < 0.2 * cv2.Laplacian(noisy, cv2.CV_32F).var()
     assert abs(noisy.mean() - target.mean()) < 0.05 * target.mean()  # speckle keeps brightness
+
+
+@needs_duke
+def test_duke_all_frames_train_on_every_noisy_frame_and_score_on_test_tif():
+    splits = DukePairs(DUKE_ROOT, ["01", "02"], ["07"], ["09"], frames="all").splits()
+    assert [p.name for p in splits["train"]] == ["01", "01_1", "01_2", "01_3", "01_4",
+                                                 "02", "02_1", "02_2", "02_3", "02_4"]
+    assert {p.target_path.name for p in splits["train"]} == {"average.tif"}
+    assert [p.noisy_path.name for p in splits["val"] + splits["test"]] == ["test.tif", "test.tif"]
+    frame, target = splits["train"][1].load()
+    first, _ = splits["train"][0].load()
+    assert frame.shape == target.shape and not np.array_equal(frame, first)
+
+
+@needs_duke
+def test_duke_noise2noise_pairs_each_frame_with_the_next_and_never_the_average():
+    splits = DukePairs(DUKE_ROOT, ["03"], ["07"], ["09"], train_target="next_frame").splits()
+    inputs = [p.noisy_path.name for p in splits["train"]]
+    targets = [p.target_path.name for p in splits["train"]]
+    assert inputs == ["test.tif", "1.tif", "2.tif", "3.tif", "4.tif"]
+    assert targets == ["1.tif", "2.tif", "3.tif", "4.tif", "test.tif"]
+    assert splits["val"][0].target_path.name == "average.tif"  # scored against the average
+
+
+def test_frame_options_are_checked_and_single_frames_refuse_noise2noise(tmp_path):
+    with pytest.raises(ConfigError, match="data.frames=every: choose one of one, all"):
+        DukePairs(tmp_path, ["01"], [], [], frames="every")
+    with pytest.raises(ConfigError, match="data.train_target=noisy"):
+        FolderPairs(tmp_path, train_target="noisy")
+    write_folder(tmp_path, ["a", "b"])
+    with pytest.raises(DataError, match="a: data.train_target=next_frame needs at least two noisy frames"):
+        FolderPairs(tmp_path, train=["a"], val=["b"], train_target="next_frame").splits()
+
+
+def test_folder_extra_frames_are_named_after_their_clean_partner(tmp_path):
+    write_folder(tmp_path, ["scan1", "scan2", "v1.5"])  # "v1.5" has its own clean partner
+    for extra in ("scan1.1", "scan1.2", "scan2.7"):
+        cv2.imwrite(str(tmp_path / "noisy" / f"{extra}.png"), np.full((16, 20), 30, np.uint8))
+    split = dict(train=["scan1", "v1.5"], val=["scan2"], test=[])
+    one = FolderPairs(tmp_path, **split).splits()
+    assert [p.name for p in one["train"]] == ["scan1", "v1.5"]
+    every = FolderPairs(tmp_path, frames="all", **split).splits()
+    assert [(p.name, p.noisy_path.name, p.target_path.name) for p in every["train"]] == [
+        ("scan1", "scan1.png", "scan1.tif"), ("scan1_scan1.1", "scan1.1.png", "scan1.tif"),
+        ("scan1_scan1.2", "scan1.2.png", "scan1.tif"), ("v1.5", "v1.5.png", "v1.5.tif")]
+    assert [p.noisy_path.name for p in every["val"]] == ["scan2.png"]  # extra frames never scored
+    cv2.imwrite(str(tmp_path / "noisy" / "orphan.3.png"), np.zeros((16, 20), np.uint8))
+    with pytest.raises(DataError, match="orphan.3.png: no partner named orphan.3.* .*NAME.K"):
+        FolderPairs(tmp_path, **split).splits()

@@ -10,7 +10,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from octsr.report import summarize_run
 from octsr.train import train
-from tests.conftest import DUKE_ROOT, needs_duke, run_cli
+from octsr.utils.hparams import run_hparams
+from tests.conftest import DUKE_ROOT, compose_train, needs_duke, run_cli
 
 
 def scalars(run_dir: Path) -> dict[str, list[float]]:
@@ -143,3 +144,32 @@ def test_folder_layout_trains_through_the_cli(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     rows = read_csv(tmp_path / "run" / "test_metrics.csv")
     assert len(rows) == 2 and rows[-1]["image"] == "mean"  # 1 test pair (20%) + the mean
+
+
+def test_ema_run_validates_saves_and_tests_the_averaged_weights(tmp_path):
+    """A residual DnCNN with an L1 loss and EMA: the checkpoint holds the average, and the
+    run's test scores are those of the average, as `octsr.enhance` would load it."""
+    from octsr.crossval import scores
+    from octsr.models.checkpoint import load_model
+
+    cfg = compose_train("debug=tiny", "trainer=cpu", "model=dncnn", "model.net.depth=4",
+                        "loss=l1", "callbacks=ema", "callbacks.ema.update_starting_at_step=0",
+                        "callbacks.ema.decay=0.5", "optim.lr=0.01")
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path)
+        cfg.callbacks.progress_bar = None
+        cfg.trainer.enable_progress_bar = False
+    metrics, objects = train(cfg)
+    best = objects["trainer"].checkpoint_callback.best_model_path
+    checkpoint = torch.load(best, weights_only=True)
+    averaged, raw = checkpoint["state_dict"], checkpoint["current_model_state"]
+    assert not torch.equal(averaged["net.body.0.weight"], raw["net.body.0.weight"])
+    model = load_model(best)
+    assert model.residual and torch.equal(model.net.body[0].weight, averaged["net.body.0.weight"])
+    test_set = objects["datamodule"].test_set
+    with torch.no_grad():
+        psnrs = [scores(model(item["noisy"][None]).numpy()[0, 0], item["target"][0].numpy())["psnr"]
+                 for item in test_set]
+    assert metrics["test/psnr"] == pytest.approx(sum(psnrs) / len(psnrs), abs=1e-4)
+    hparams = run_hparams(cfg, objects["model"])
+    assert hparams["loss/name"] == "L1Loss" and hparams["residual"] is True

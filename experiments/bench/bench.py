@@ -19,7 +19,6 @@ import copy
 import csv
 import datetime
 import os
-import platform
 import re
 import resource
 import shutil
@@ -39,6 +38,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import octsr  # noqa: E402  (allocator settings, as every entry point gets them)
+from octsr.utils.machine import machine  # noqa: E402
 
 DUKE = (REPO / ".." / "shared" / "data" / "duke-bioptigen").resolve()
 
@@ -94,16 +94,6 @@ class Table:
                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row.values()) + " |" for row in self.rows]
         (out / "results.md").write_text("\n".join(lines) + "\n")
-
-
-def machine() -> str:
-    cpu = platform.processor() or "cpu"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-            f"python {platform.python_version()}")
 
 
 def run_child(args: list[str], env: dict | None = None, cwd: Path = REPO) -> tuple[float, int, str]:

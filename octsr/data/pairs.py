@@ -16,11 +16,13 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from octsr.data.image_io import IMAGE_SUFFIXES, read_grayscale
-from octsr.errors import DataError
+from octsr.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
+FRAMES = ("one", "all")
+TRAIN_TARGETS = ("average", "next_frame")
 
 
 class ImagePair(Protocol):
@@ -82,6 +84,33 @@ def check_disjoint(names: dict[str, Sequence[str]]) -> None:
                     "optimistic", ", ".join(shared))
 
 
+def check_frame_options(frames: str, train_target: str) -> None:
+    if frames not in FRAMES:
+        raise ConfigError(f"data.frames={frames}: choose one of {', '.join(FRAMES)}")
+    if train_target not in TRAIN_TARGETS:
+        raise ConfigError(f"data.train_target={train_target}: choose one of {', '.join(TRAIN_TARGETS)}")
+
+
+def training_pairs(name: str, frames: Sequence[Path], target: Path, use: str,
+                   train_target: str) -> list[FilePair]:
+    """The train pairs of one scan location from its noisy `frames` (the primary frame
+    first) and averaged `target`.
+
+    `use`="one": the primary frame -> target; "all": every frame -> target (the extra
+    pairs are named NAME_STEM). `train_target`="next_frame" (Noise2Noise, Lehtinen et al.
+    2018): every frame -> the next frame (the last -> the first), no average used; the
+    network can only learn what the frames share, which on average is the clean scan.
+    """
+    if train_target == "next_frame":
+        if len(frames) < 2:
+            raise DataError(f"{name}: data.train_target=next_frame needs at least two noisy frames, "
+                            f"found {len(frames)} ({frames[0] if frames else 'none'})")
+        return [FilePair(name if i == 0 else f"{name}_{path.stem}", path, frames[(i + 1) % len(frames)])
+                for i, path in enumerate(frames)]
+    chosen = frames if use == "all" else frames[:1]
+    return [FilePair(name if i == 0 else f"{name}_{path.stem}", path, target) for i, path in enumerate(chosen)]
+
+
 def _existing_dir(root: str | Path, key: str) -> Path:
     path = Path(root).expanduser()
     if not path.is_dir():
@@ -90,12 +119,19 @@ def _existing_dir(root: str | Path, key: str) -> Path:
 
 
 class DukePairs:
-    """The Duke layout: one folder per subject holding `test.tif` (noisy) and `average.tif`.
+    """The Duke layout: one folder per subject holding `test.tif` (noisy) and `average.tif`,
+    and possibly more noisy frames of the same location (`1.tif` ... `4.tif`).
 
     Args:
         root: folder holding the subject folders.
         train, val, test: subject folder names per split.
         noisy_name, target_name: file names inside each subject folder.
+        frames: "one" trains on `noisy_name` only; "all" also on every extra frame (files
+            matching `extra_frames`), each paired with the same target. Val and test always
+            use `noisy_name`, so scores stay comparable.
+        train_target: "average" (supervised) or "next_frame" (Noise2Noise: each of the
+            subject's noisy frames is trained towards another; see `training_pairs`).
+        extra_frames: glob for the extra noisy frames inside a subject folder.
     """
 
     def __init__(
@@ -106,11 +142,16 @@ class DukePairs:
         test: Sequence[str],
         noisy_name: str = "test.tif",
         target_name: str = "average.tif",
+        frames: str = "one",
+        train_target: str = "average",
+        extra_frames: str = "[0-9]*.tif",
     ) -> None:
+        check_frame_options(frames, train_target)
         self.root = root
         self.subjects = {"train": list(train), "val": list(val), "test": list(test)}
         self.noisy_name = noisy_name
         self.target_name = target_name
+        self.frames, self.train_target, self.extra_frames = frames, train_target, extra_frames
 
     def splits(self) -> dict[str, list[ImagePair]]:
         root = _existing_dir(self.root, "data.root")
@@ -131,12 +172,23 @@ class DukePairs:
                 for path, role in ((noisy, "noisy input"), (target, "averaged target")):
                     if not path.is_file():
                         raise DataError(f"{path}: missing ({role} of subject {subject})")
-                out[split].append(FilePair(subject, noisy, target))
+                if split != "train":
+                    out[split].append(FilePair(subject, noisy, target))
+                    continue
+                extra = sorted(p for p in folder.glob(self.extra_frames)
+                               if p.is_file() and p.name not in (self.noisy_name, self.target_name))
+                out[split] += training_pairs(subject, [noisy, *extra], target, self.frames, self.train_target)
         return out
 
 
 class FolderPairs:
     """A generic layout: `root/noisy/NAME` paired with `root/clean/NAME` (same stem).
+
+    More noisy frames of the same location are named `root/noisy/NAME.K.ext` (K a number:
+    `scan7.png`, `scan7.1.png`, `scan7.2.png` all pair with `clean/scan7.png`); they are
+    used for training with `frames`="all" or `train_target`="next_frame" (see
+    `DukePairs`), never for val or test. A noisy name that has its own clean partner is a
+    primary frame even if it ends in `.K`.
 
     Split either by explicit name lists (`train`, `val`, `test`: file stems) or, when those
     are empty, by a seeded shuffle with `val_fraction` and `test_fraction`.
@@ -153,7 +205,12 @@ class FolderPairs:
         val_fraction: float = 0.2,
         test_fraction: float = 0.2,
         seed: int = 0,
+        frames: str = "one",
+        train_target: str = "average",
     ) -> None:
+        check_frame_options(frames, train_target)
+        self.frames, self.train_target = frames, train_target
+        self.extra: dict[str, list[Path]] = {}
         self.root = root
         self.noisy_dir, self.clean_dir = noisy_dir, clean_dir
         self.names = {"train": list(train or []), "val": list(val or []), "test": list(test or [])}
@@ -180,9 +237,16 @@ class FolderPairs:
                     f"{root}/{self.clean_dir}/ with matching file names"
                 )
         noisy, clean = self._images_by_stem(noisy_root), self._images_by_stem(clean_root)
-        for stem, path in noisy.items():
-            if stem not in clean:
-                raise DataError(f"{path}: no partner named {stem}.* in {clean_root}")
+        self.extra = {}
+        for stem, path in list(noisy.items()):
+            if stem in clean:
+                continue
+            base, _, number = stem.rpartition(".")
+            if number.isdigit() and base in clean:
+                self.extra.setdefault(base, []).append(noisy.pop(stem))
+                continue
+            raise DataError(f"{path}: no partner named {stem}.* in {clean_root} (an extra noisy "
+                            f"frame of clean NAME is named NAME.K, K a number)")
         for stem, path in clean.items():
             if stem not in noisy:
                 raise DataError(f"{path}: no partner named {stem}.* in {noisy_root}")
@@ -190,11 +254,21 @@ class FolderPairs:
             raise DataError(f"{noisy_root}: no images (PNG or TIFF) found")
         return {stem: FilePair(stem, noisy[stem], clean[stem]) for stem in noisy}
 
+    def _training(self, pairs: list[FilePair]) -> list[FilePair]:
+        return [training_pair for pair in pairs for training_pair in
+                training_pairs(pair.name, [pair.noisy_path, *self.extra.get(pair.name, [])],
+                               pair.target_path, self.frames, self.train_target)]
+
     def splits(self) -> dict[str, list[ImagePair]]:
+        out = self._splits()
+        out["train"] = self._training(out["train"])
+        return out
+
+    def _splits(self) -> dict[str, list[FilePair]]:
         pairs = self.pairs()
         if any(self.names.values()):
             check_disjoint(self.names)
-            out: dict[str, list[ImagePair]] = {}
+            out: dict[str, list[FilePair]] = {}
             for split in SPLITS:
                 for name in self.names[split]:
                     if name not in pairs:

@@ -49,7 +49,7 @@ def load_model(path: str | Path, architecture: dict[str, Any] | None = None) -> 
     """A trained RestorationModule in eval mode on the CPU, from a training checkpoint
     (`*.ckpt`) or a weights file written by `save_weights`.
 
-    `architecture` ({"net": ..., "inferer": ...} configs) is used only for a file without
+    `architecture` ({"net": ..., "inferer": ..., "residual": ..., "match_input_mean": ...}) is used only for a file without
     its own record (checkpoints from before the record existed)."""
     checkpoint = read_checkpoint(path, require_architecture=architecture is None)
     architecture = checkpoint.get(ARCHITECTURE_KEY, architecture)
@@ -58,7 +58,9 @@ def load_model(path: str | Path, architecture: dict[str, Any] | None = None) -> 
         inferer = hydra.utils.instantiate(architecture["inferer"]) if architecture.get("inferer") else None
     except Exception as err:
         raise DataError(f"{path}: cannot rebuild its network {architecture.get('net')}: {err}") from err
-    model = RestorationModule(net, optimizer=None, inferer=inferer, log_images=False)
+    model = RestorationModule(net, optimizer=None, inferer=inferer, log_images=False,
+                              residual=bool(architecture.get("residual", False)),
+                              match_input_mean=bool(architecture.get("match_input_mean", False)))
     weights = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("net.") or k.startswith("input_")}
     expected = {k: v.shape for k, v in model.state_dict().items() if k.startswith("net.") or k.startswith("input_")}
     got = {k: v.shape for k, v in weights.items()}

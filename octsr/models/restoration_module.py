@@ -1,4 +1,4 @@
-"""One LightningModule for every restoration network: MSE on patches, metrics on whole images."""
+"""One LightningModule for every restoration network: a loss on patches, metrics on whole images."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any, Callable
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric
@@ -20,6 +19,21 @@ log = logging.getLogger(__name__)
 
 # The paper's SSIM: L = 1 (data_range), K1 = 0.01, K2 = 0.03, torchmetrics' 11x11 Gaussian window.
 SSIM_ARGS = dict(data_range=1.0, k1=0.01, k2=0.03)
+
+
+def apply_network(net: nn.Module, noisy: Tensor, mean: Tensor, std: Tensor, residual: bool) -> Tensor:
+    """The network on inputs it accepts as they are: [0, 1] in, restored out.
+
+    The input is standardized with the training set's `mean` and `std`. Direct: a sigmoid
+    maps the network's output to [0, 1]. Residual: the network predicts the noise (in
+    standardized units) and it is subtracted from the input, so what the network does not
+    learn passes through unchanged (DnCNN); the result is not clamped, so the loss keeps
+    its gradient at the ends of the range (whole-image inference clamps it).
+    """
+    standardized = ((noisy - mean) / std).contiguous(memory_format=torch.channels_last)
+    if residual:
+        return noisy - net(standardized) * std
+    return torch.sigmoid(net(standardized))
 
 
 def psnr(output: Tensor, target: Tensor) -> Tensor:
@@ -36,7 +50,8 @@ class RestorationModule(pl.LightningModule):
     """Noisy B-scan in [0, 1] -> restored B-scan in [0, 1].
 
     `forward` standardizes the input with the training set's mean and std (buffers, so they
-    travel in the checkpoint), runs the network, and applies a sigmoid. Training uses
+    travel in the checkpoint), runs the network, and applies a sigmoid, or, with `residual`,
+    subtracts the network's output (the predicted noise) from the input. Training uses
     patches; validation and test use whole images, through `inferer` when the network has
     a fixed input size (CAE) or directly when it is fully convolutional (SRCNN).
 
@@ -49,15 +64,24 @@ class RestorationModule(pl.LightningModule):
             for a constant rate; a `T_max` left None is filled with the run's total steps
             (so a cosine schedule ends at the end of training whatever the data size).
         log_images: log a noisy | output | target panel of the first val image at each validation.
+        loss: the training loss (output, target) -> scalar (`conf/loss/`); None: MSE, the paper's.
+        residual: the network predicts the noise instead of the clean image (`apply_network`).
+        match_input_mean: shift each whole restored image so its mean brightness is its
+            input's. Averaging frames does not change the mean, but on Duke the averaged
+            targets' means differ from their noisy scans' by -7.8 to +6.4 grey levels, with
+            no sign in the input of which way (experiments/quality); a network learns its
+            train subjects' shifts and applies them to new scans. The shift is applied to
+            validation, test and inference, not to training patches.
     """
 
     def __init__(self, net: nn.Module, optimizer: Callable[..., torch.optim.Optimizer] | None,
                  inferer: SlidingWindowInferer | None = None, log_images: bool = True,
-                 scheduler: Callable[..., Any] | None = None) -> None:
+                 scheduler: Callable[..., Any] | None = None, loss: nn.Module | None = None,
+                 residual: bool = False, match_input_mean: bool = False) -> None:
         super().__init__()
         # Only plain values go in the checkpoint's hyperparameters: it must load with
         # weights_only=True, which refuses pickled objects such as the optimizer partial.
-        self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "inferer", "scheduler"])
+        self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "inferer", "scheduler", "loss"])
         # channels_last puts a pixel's feature maps side by side, the layout oneDNN's CPU
         # convolutions are fastest in: 1.4x per SRCNN and U-Net training step here
         # (experiments/bench). Only 4-D weights change layout; the values are the same.
@@ -71,6 +95,9 @@ class RestorationModule(pl.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.inferer = inferer
+        self.loss = loss if loss is not None else nn.MSELoss()
+        self.residual = residual
+        self.match_input_mean = match_input_mean
         # The net and inferer configs (plain dicts), saved in checkpoints so a model can be
         # rebuilt from the file alone (`octsr.models.checkpoint.load_model`); set by train.
         self.architecture: dict[str, Any] | None = None
@@ -88,17 +115,24 @@ class RestorationModule(pl.LightningModule):
 
     # -- inference -------------------------------------------------------------------------
     def restore_tile(self, noisy: Tensor) -> Tensor:
-        """The network on inputs it accepts as they are (patches): [0, 1] in, [0, 1] out."""
-        standardized = (noisy - self.input_mean) / self.input_std
-        return torch.sigmoid(self.net(standardized.contiguous(memory_format=torch.channels_last)))
+        """The network on inputs it accepts as they are (patches); see `apply_network`."""
+        return apply_network(self.net, noisy, self.input_mean, self.input_std, self.residual)
 
-    def forward(self, noisy: Tensor) -> Tensor:
-        """Whole images (B, 1, H, W) in [0, 1] -> restored, same shape, in [0, 1]."""
+    def _network_output(self, noisy: Tensor) -> Tensor:
         if self.inferer is not None:
             return self.inferer(noisy, self.restore_tile)
-        if self.whole_image_tiler is not None:
-            return self.whole_image_tiler(noisy, self.restore_tile)
         return self.restore_tile(noisy)
+
+    def forward(self, noisy: Tensor, tiler: TiledInferer | None = None) -> Tensor:
+        """Whole images (B, 1, H, W) in [0, 1] -> restored, same shape, in [0, 1].
+
+        `tiler` (e.g. `octsr.enhance`'s tile setting) replaces the network's own tiling;
+        the output step (brightness, clamp) is applied to the whole image after it."""
+        tiler = tiler or self.whole_image_tiler
+        output = tiler(noisy, self._network_output) if tiler is not None else self._network_output(noisy)
+        if self.match_input_mean:
+            output = output + (noisy.mean(dim=(-2, -1), keepdim=True) - output.mean(dim=(-2, -1), keepdim=True))
+        return output.clamp(0.0, 1.0) if (self.residual or self.match_input_mean) else output
 
     # -- training --------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -115,7 +149,7 @@ class RestorationModule(pl.LightningModule):
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         output = self.restore_tile(batch["noisy"])
-        loss = F.mse_loss(output, batch["target"])
+        loss = self.loss(output, batch["target"])
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"training loss became {loss.item()} at step {self.global_step}; "

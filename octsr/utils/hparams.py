@@ -40,6 +40,9 @@ def run_hparams(cfg: DictConfig, model) -> dict[str, Any]:
     picked = {
         "model": cfg.model.net._target_.rsplit(".", 1)[-1],
         "net": {k: v for k, v in container["model"]["net"].items() if k != "_target_"},
+        "residual": bool(container["model"].get("residual", False)),
+        "loss": {"name": (container.get("loss") or {}).get("_target_", "torch.nn.MSELoss").rsplit(".", 1)[-1],
+                 **{k: v for k, v in (container.get("loss") or {}).items() if k != "_target_"}},
         "optim": container.get("optim", {}),
         "scheduler": (container.get("scheduler") or {}).get("_target_", "constant").rsplit(".", 1)[-1],
         "data": {k: v for k, v in container["data"].items() if k in ("name", "protocol", "batch_size")},
