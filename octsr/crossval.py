@@ -15,6 +15,7 @@ command with `hydra.run.dir=<that folder>` picks up where a killed run stopped.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ import random
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from statistics import fmean, pstdev
 from typing import Any
@@ -169,6 +170,14 @@ def markdown(rows: list[dict[str, Any]], subjects: list[str], notes: list[str]) 
     return "\n".join(lines + [""] + notes) + "\n"
 
 
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
     subjects = [str(s) for s in cfg.subjects]
     data_root = str(Path(cfg.data_root).expanduser().resolve())
@@ -193,6 +202,14 @@ def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
                    for row, overrides in rows.items() for k, splits in enumerate(folds)}
         bm3d = {k: pool.submit(bm3d_fold, splits, data_root, list(cfg.bm3d.sigmas), out / "bm3d" / f"fold{k}")
                 for k, splits in enumerate(folds)} if cfg.bm3d.enabled else {}
+        # Report each run as it ends: a full cross-validation takes an hour or more.
+        names = {future: f"{row} fold {k}" for (row, k), future in trained.items()}
+        names.update({future: f"BM3D fold {k}" for k, future in bm3d.items()})
+        start = time.perf_counter()
+        for done, future in enumerate(as_completed(names), 1):
+            future.result()  # a failed run stops here, naming its log
+            log.info("%s done (%d of %d runs, %.1f min so far)", names[future], done, len(names),
+                     (time.perf_counter() - start) / 60)
         results = {key: future.result() for key, future in trained.items()}
         bm3d_results = {k: future.result() for k, future in bm3d.items()}
 
@@ -224,7 +241,7 @@ def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
             # matching itself is worth, from the same weights.
             settings = {row: model.match_input_mean}
             if model.match_input_mean:
-                settings[f"{row}, no mean matching"] = False
+                settings[f"{row} (no mean matching)"] = False
             for name, match in settings.items():
                 model.match_input_mean = match
                 restore = model_method(model, torch.device("cpu"), TiledInferer.for_network(model.net, 512, 32))
@@ -252,12 +269,8 @@ def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
                          f"fold {k}: {r['sigma']:g}" for k, r in bm3d_results.items()) + ".")
     text = markdown(table, subjects, notes)
     (out / "crossval.md").write_text(text)
-    columns = list(dict.fromkeys(k for r in table for k in r))
-    lines = [",".join(columns)] + [",".join(str(r.get(c, "")) for c in columns) for r in table]
-    (out / "crossval.csv").write_text("\n".join(lines) + "\n")
-    image_columns = list(per_image[0])
-    (out / "per_image.csv").write_text("\n".join(
-        [",".join(image_columns)] + [",".join(str(r[c]) for c in image_columns) for r in per_image]) + "\n")
+    write_csv(out / "crossval.csv", table)
+    write_csv(out / "per_image.csv", per_image)
     print(text)
     print(f"wrote {out / 'crossval.md'}, {out / 'crossval.csv'} and {out / 'per_image.csv'}")
     return table

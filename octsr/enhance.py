@@ -24,7 +24,7 @@ from octsr.models.checkpoint import load_model
 from octsr.models.inference import TiledInferer
 from octsr.utils.device import pick_device
 from octsr.utils.failures import exit_on_user_error
-from octsr.weights import default_weights
+from octsr.weights import shipped_weights
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def enhance(cfg: DictConfig) -> list[Path]:
     """Restore every input B-scan; returns the files written."""
     inputs = list_inputs(cfg.input)
     out = check_output(inputs, cfg.output)
-    ckpt_path = cfg.ckpt_path or default_weights()
+    ckpt_path = cfg.ckpt_path or shipped_weights(cfg.get("weights", "best"))
     model = load_model(ckpt_path)
     device = pick_device(cfg.device)
     model.to(device)

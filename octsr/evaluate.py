@@ -26,7 +26,7 @@ from octsr.models.inference import TiledInferer
 from octsr.models.restoration_module import psnr, ssim
 from octsr.utils.device import pick_device
 from octsr.utils.failures import exit_on_user_error
-from octsr.weights import default_weights
+from octsr.weights import shipped_weights
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def markdown(rows: list[dict], means: list[dict], notes: list[str]) -> str:
 
 
 def evaluate(cfg: DictConfig) -> list[dict]:
-    ckpt_path = cfg.ckpt_path or default_weights()
+    ckpt_path = cfg.ckpt_path or shipped_weights(cfg.get("weights", "best"))
     model = load_model(ckpt_path)
     device = pick_device(cfg.device)
     model.to(device)

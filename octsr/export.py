@@ -23,7 +23,7 @@ from octsr.errors import ConfigError
 from octsr.models.checkpoint import ARCHITECTURE_KEY, load_model, read_checkpoint, save_weights
 from octsr.models.restoration_module import RestorationModule, apply_network
 from octsr.utils.failures import exit_on_user_error
-from octsr.weights import default_weights
+from octsr.weights import shipped_weights
 
 log = logging.getLogger(__name__)
 FORMATS = ("all", "torchscript", "onnx", "weights")
@@ -74,7 +74,7 @@ def export_onnx(module: ExportedRestorer, example: Tensor, any_size: bool, path:
 def export(cfg: DictConfig) -> list[Path]:
     if cfg.format not in FORMATS:
         raise ConfigError(f"format={cfg.format}: choose one of {', '.join(FORMATS)}")
-    ckpt_path = cfg.ckpt_path or default_weights()
+    ckpt_path = cfg.ckpt_path or shipped_weights(cfg.get("weights", "best"))
     model = load_model(ckpt_path)
     output = Path(cfg.output)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,64 @@
+"""Subject-wise cross-validation: fold arithmetic, and the real CLI on a tiny setting."""
+
+import csv
+
+import pytest
+
+from octsr.crossval import fold_splits, scores
+from octsr.errors import ConfigError
+from tests.conftest import DUKE_ROOT, needs_duke, run_cli
+
+SUBJECTS = [f"{i:02d}" for i in range(1, 13)]
+
+
+def test_folds_test_every_subject_once_and_never_train_on_it():
+    folds = [fold_splits(SUBJECTS, 3, k, 2, seed=0) for k in range(3)]
+    assert sorted(s for f in folds for s in f["test"]) == SUBJECTS
+    for f in folds:
+        assert len(f["test"]) == 4 and len(f["val"]) == 2 and len(f["train"]) == 6
+        assert not set(f["test"]) & (set(f["val"]) | set(f["train"]))
+        assert not set(f["val"]) & set(f["train"])
+    assert fold_splits(SUBJECTS, 3, 1, 2, seed=0) == folds[1]  # seeded
+    with pytest.raises(ConfigError, match="val_subjects=8"):
+        fold_splits(SUBJECTS, 3, 0, 8, seed=0)
+
+
+def test_brightness_matched_psnr_forgives_only_a_constant_shift():
+    import numpy as np
+
+    target = np.random.default_rng(0).random((32, 32), dtype=np.float32) * 0.5
+    shifted = scores(target + 0.1, target)
+    assert shifted["psnr"] == pytest.approx(20.0, abs=1e-3) and shifted["psnr_matched"] > 60
+    noisy = target + np.random.default_rng(1).normal(0, 0.1, target.shape).astype(np.float32)
+    assert scores(noisy, target)["psnr_matched"] == pytest.approx(scores(noisy, target)["psnr"], abs=0.1)
+
+
+@needs_duke
+def test_crossval_cli_trains_every_fold_and_writes_one_table(tmp_path):
+    """Two tiny rows x 2 folds on 4 subjects (BM3D is slow; its path is tested in evaluate)."""
+    args = ["subjects=[01,02,03,04]", "folds=2", "val_subjects=1", f"data_root={DUKE_ROOT}",
+            "~rows", '+rows={srcnn:"model=srcnn",resunet:"model=unet model.residual=true model.match_input_mean=true"}',
+            'train_overrides="debug=tiny trainer=cpu data.protocol.crop_size=64 callbacks.progress_bar=null"',
+            "bm3d.enabled=false", f"hydra.run.dir={tmp_path}"]
+    result = run_cli("octsr.crossval", *args)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    with (tmp_path / "crossval.csv").open() as f:
+        rows = {r["row"]: r for r in csv.DictReader(f)}
+    assert list(rows) == ["noisy input", "srcnn", "resunet", "resunet (no mean matching)"]
+    for name, row in rows.items():
+        per_subject = [float(row[f"psnr_{s}"]) for s in SUBJECTS[:4]]
+        assert float(row["psnr"]) == pytest.approx(sum(per_subject) / 4, abs=1e-6), name
+    assert int(rows["srcnn"]["params"]) == 8129 and float(rows["srcnn"]["ms_per_bscan"]) > 0
+    assert "| srcnn | 8,129 |" in (tmp_path / "crossval.md").read_text()
+    assert len((tmp_path / "per_image.csv").read_text().splitlines()) == 1 + 4 * 4
+    assert " done (4 of 4 runs, " in result.stderr + result.stdout
+    # Finished folds are kept: the same command again trains nothing.
+    marks = {p: p.stat().st_mtime for p in tmp_path.glob("*/fold*/fold_result.json")}
+    assert len(marks) == 4
+    again = run_cli("octsr.crossval", *args)
+    assert again.returncode == 0 and {p: p.stat().st_mtime for p in marks} == marks
+
+
+def test_crossval_without_rows_is_one_line(tmp_path):
+    result = run_cli("octsr.crossval", "~rows", f"data_root={tmp_path}", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 2 and "octsr: error: rows is empty" in result.stderr
