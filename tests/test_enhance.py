@@ -11,7 +11,7 @@ from octsr.models.checkpoint import load_model, save_weights
 from octsr.models.components.unet import UNet
 from octsr.models.inference import TiledInferer
 from octsr.models.restoration_module import RestorationModule
-from octsr.weights import DEFAULT_WEIGHTS
+from octsr.weights import SHIPPED
 from tests.conftest import DUKE_ROOT, needs_duke, run_cli
 
 
@@ -86,22 +86,32 @@ def test_evaluate_rows_for_model_noisy_and_bm3d(trained_tiny, tmp_path):
     assert sum(",mean," in r for r in rows) == 3 and len(rows) == 1 + 3 * 2 + 3
 
 
-@pytest.fixture
-def unet_weights(tmp_path):
-    """An untrained U-Net weights file: the downsampling network kind, unlike SRCNN."""
+def untrained_unet(path, **switches):
     torch.manual_seed(0)
-    architecture = {"net": {"_target_": "octsr.models.components.unet.UNet", "width": 4}, "inferer": None}
-    path = tmp_path / "unet.pt"
-    save_weights(RestorationModule(UNet(width=4), optimizer=None), architecture, path)
+    architecture = {"net": {"_target_": "octsr.models.components.unet.UNet", "width": 4},
+                    "inferer": None, **switches}
+    save_weights(RestorationModule(UNet(width=4), optimizer=None, **switches), architecture, path)
     return path
 
 
-@pytest.mark.parametrize("network", ["srcnn", "unet"])
+@pytest.fixture
+def unet_weights(tmp_path):
+    """An untrained U-Net weights file: the downsampling network kind, unlike SRCNN."""
+    return untrained_unet(tmp_path / "unet.pt")
+
+
+@pytest.fixture
+def residual_matched_unet_weights(tmp_path):
+    """The same, predicting the noise and matching each image's mean brightness."""
+    return untrained_unet(tmp_path / "unet_rm.pt", residual=True, match_input_mean=True)
+
+
+@pytest.mark.parametrize("network", ["srcnn", "unet", "residual_matched_unet"])
 def test_export_matches_the_eager_model_on_a_real_size_bscan(network, request, tmp_path):
     import onnxruntime
 
     ckpt = request.getfixturevalue("trained_tiny")["best"] if network == "srcnn" else \
-        request.getfixturevalue("unet_weights")
+        request.getfixturevalue(f"{network}_weights")
     result = run_cli("octsr.export", f"ckpt_path={ckpt}", f"output={tmp_path}/model")
     assert result.returncode == 0, result.stderr[-3000:]
     model = load_model(ckpt)
@@ -116,7 +126,9 @@ def test_export_matches_the_eager_model_on_a_real_size_bscan(network, request, t
         assert np.abs(session.run(None, {"noisy": image.numpy()})[0] - eager).max() < 1e-5
 
 
-def test_enhance_tiles_a_unet_without_seams(unet_weights, tmp_path):
+@pytest.mark.parametrize("weights", ["unet_weights", "residual_matched_unet_weights"])
+def test_enhance_tiles_a_unet_without_seams(weights, request, tmp_path):
+    unet_weights = request.getfixturevalue(weights)
     scan = tmp_path / "scan.tif"
     tifffile.imwrite(scan, np.random.default_rng(1).integers(0, 65536, (401, 900), dtype=np.uint16))
     for tile in (128, 1024):
@@ -129,13 +141,17 @@ def test_enhance_tiles_a_unet_without_seams(unet_weights, tmp_path):
 
 
 @needs_duke
-@pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="no shipped weights in this checkout")
-def test_shipped_weights_enhance_a_duke_scan(tmp_path):
+@pytest.mark.parametrize("weights", ["best", "fast"])
+def test_shipped_weights_enhance_a_duke_scan(tmp_path, weights):
     """Right after install, no checkpoint: a real scan comes out the same size and depth and
-    far cleaner. (The quality target itself is tracked in experiments/shipped_weights.)"""
+    far cleaner. (The quality targets themselves are tracked in experiments/quality.)"""
+    if not SHIPPED[weights].is_file():
+        pytest.skip(f"no {SHIPPED[weights].name} in this checkout")
     scan = DUKE_ROOT / "09" / "test.tif"
-    result = run_cli("octsr.enhance", f"input={scan}", f"output={tmp_path}")
+    args = [f"input={scan}", f"output={tmp_path}"] + ([] if weights == "best" else [f"weights={weights}"])
+    result = run_cli("octsr.enhance", *args)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert SHIPPED[weights].name in result.stdout + result.stderr  # the log names the model used
     output = tifffile.imread(tmp_path / "test.tif")
     assert output.dtype == np.uint8 and output.shape == (401, 900)
     target = read_grayscale(DUKE_ROOT / "09" / "average.tif")
@@ -144,3 +160,10 @@ def test_shipped_weights_enhance_a_duke_scan(tmp_path):
         return 10 * np.log10(1 / np.mean((image - target) ** 2))
 
     assert psnr(output / 255.0) >= psnr(read_grayscale(scan)) + 6
+
+
+def test_unknown_shipped_weights_is_one_line(tmp_path):
+    scan = tmp_path / "scan.png"
+    cv2.imwrite(str(scan), np.zeros((16, 16), np.uint8))
+    result = run_cli("octsr.enhance", f"input={scan}", f"output={tmp_path / 'out'}", "weights=fastest")
+    assert result.returncode == 2 and "octsr: error: weights=fastest: choose one of best, fast" in result.stderr
