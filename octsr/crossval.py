@@ -184,7 +184,7 @@ def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
     if not Path(data_root).is_dir():
         raise ConfigError(f"data_root={cfg.data_root}: no such folder ({data_root})")
     rows = {str(name): str(overrides or "").split() + str(cfg.train_overrides or "").split()
-            for name, overrides in (cfg.rows or {}).items()}
+            for name, overrides in (cfg.get("rows") or {}).items()}
     if not rows:
         raise ConfigError("rows is empty: give at least one, e.g. '+rows.srcnn=\"model=srcnn\"'")
     bad = [name for name in rows if not name.replace("_", "").replace("-", "").isalnum()]

@@ -371,13 +371,13 @@ def bench_inference(table: Table, mode: Mode, out: Path) -> None:
     from octsr.models.checkpoint import load_model
     from octsr.models.components.unet import UNet
     from octsr.models.restoration_module import RestorationModule
-    from octsr.weights import default_weights
+    from octsr.weights import shipped_weights
 
     noisy, target, name = bscan(mode.scan)
     size = f"{noisy.shape[0]}x{noisy.shape[1]}"
     x = torch.from_numpy(noisy)[None, None]
     reference_gflops = matmul_gflops(mode.repeats)
-    shipped = load_model(default_weights())
+    shipped = load_model(shipped_weights("fast"))
     unet = RestorationModule(UNet(width=16), optimizer=None, log_images=False).eval()
     command = "python experiments/bench/bench.py (section inference)"
     for label, model in (("SRCNN (shipped weights)", shipped), ("U-Net width 16 (random weights)", unet)):
@@ -467,7 +467,7 @@ def bench_enhance(table: Table, mode: Mode, out: Path, noisy: np.ndarray, name: 
     bm3d_s = time.perf_counter() - start
     shutil.rmtree(folder, ignore_errors=True)
     size = f"{noisy.shape[0]}x{noisy.shape[1]}"
-    what = (f"octsr.enhance, shipped weights: marginal time per {size} B-scan ({name}; "
+    what = (f"octsr.enhance, shipped default weights: marginal time per {size} B-scan ({name}; "
             f"{mode.pages}-page volume vs 1 page, startup excluded)")
     command = "python -m octsr.enhance input=<volume.tif> output=<dir>"
     if marginal <= 0:  # a tiny scan: below enhance's 10 ms log resolution

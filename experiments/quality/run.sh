@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The cross-validation table of experiments/quality (issue 8): subject-wise 3-fold CV over
+# the 12 Duke subjects, 2 runs at a time with 1 thread each, then the figure.
+# Run from anywhere: bash experiments/quality/run.sh   (about 60 min on 2 idle CPU cores)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+run=logs/crossval/quality
+python -m octsr.crossval hydra.run.dir="$run"
+cp "$run"/crossval.md "$run"/crossval.csv "$run"/per_image.csv experiments/quality/
+python experiments/quality/figure.py "$run" --subject 10 --rows srcnn unet --out experiments/quality/figure.png
