@@ -72,7 +72,12 @@ def train_fold(row: str, overrides: list[str], splits: dict[str, list[str]], dat
     """Train and test one row on one fold in its own process; the run's summary."""
     result_path = run_dir / "fold_result.json"
     if result_path.is_file():
-        return json.loads(result_path.read_text())
+        result = json.loads(result_path.read_text())
+        if result.get("overrides", overrides) != overrides:
+            raise ConfigError(f"row {row!r} was trained in {run_dir} with other settings "
+                              f"({' '.join(result['overrides'])}); give the new settings another row "
+                              f"name, or the run another hydra.run.dir")
+        return result
     run_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "octsr.train", "data=duke", f"data.root={data_root}",
                f"data.splits.train={_list(splits['train'])}", f"data.splits.val={_list(splits['val'])}",
@@ -88,7 +93,7 @@ def train_fold(row: str, overrides: list[str], splits: dict[str, list[str]], dat
         raise RuntimeError(f"row {row!r} failed on test subjects {splits['test']} "
                            f"(exit {done.returncode}; {run_dir / 'train.log'}): {tail[0]}")
     best = [p for p in (run_dir / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt"]
-    result = {"row": row, "splits": splits, "train_seconds": seconds, "threads": threads,
+    result = {"row": row, "overrides": overrides, "splits": splits, "train_seconds": seconds, "threads": threads,
               "checkpoint": str(max(best, key=lambda p: p.stat().st_mtime) if best
                                 else run_dir / "checkpoints" / "last.ckpt"),
               "command": " ".join(command)}

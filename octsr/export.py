@@ -21,7 +21,7 @@ from torch import Tensor, nn
 import octsr  # noqa: F401
 from octsr.errors import ConfigError
 from octsr.models.checkpoint import ARCHITECTURE_KEY, load_model, read_checkpoint, save_weights
-from octsr.models.restoration_module import RestorationModule, apply_network
+from octsr.models.restoration_module import RestorationModule, apply_network, finish_whole_image
 from octsr.utils.failures import exit_on_user_error
 from octsr.weights import shipped_weights
 
@@ -43,9 +43,7 @@ class ExportedRestorer(nn.Module):
 
     def forward(self, noisy: Tensor) -> Tensor:
         output = apply_network(self.net, noisy, self.input_mean, self.input_std, self.residual)
-        if self.match_input_mean:  # a whole image: RestorationModule.match_input_mean
-            output = output + (noisy.mean(dim=(-2, -1), keepdim=True) - output.mean(dim=(-2, -1), keepdim=True))
-        return output.clamp(0.0, 1.0) if (self.residual or self.match_input_mean) else output
+        return finish_whole_image(output, noisy, self.residual, self.match_input_mean)
 
 
 def example_input(model: RestorationModule) -> tuple[Tensor, bool]:

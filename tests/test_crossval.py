@@ -57,6 +57,10 @@ def test_crossval_cli_trains_every_fold_and_writes_one_table(tmp_path):
     assert len(marks) == 4
     again = run_cli("octsr.crossval", *args)
     assert again.returncode == 0 and {p: p.stat().st_mtime for p in marks} == marks
+    # ...but a row whose settings changed is not silently scored from the old runs.
+    changed = [a.replace('"model=srcnn"', '"model=srcnn model.net.width=8"') for a in args]
+    refused = run_cli("octsr.crossval", *changed)
+    assert refused.returncode == 2 and "row 'srcnn' was trained in" in refused.stderr
 
 
 def test_crossval_without_rows_is_one_line(tmp_path):

@@ -36,6 +36,14 @@ def apply_network(net: nn.Module, noisy: Tensor, mean: Tensor, std: Tensor, resi
     return torch.sigmoid(net(standardized))
 
 
+def finish_whole_image(output: Tensor, noisy: Tensor, residual: bool, match_input_mean: bool) -> Tensor:
+    """The output step on whole images: each shifted to its input's mean brightness
+    (`match_input_mean`), then clamped to [0, 1] (a sigmoid output already is)."""
+    if match_input_mean:
+        output = output + (noisy.mean(dim=(-2, -1), keepdim=True) - output.mean(dim=(-2, -1), keepdim=True))
+    return output.clamp(0.0, 1.0) if (residual or match_input_mean) else output
+
+
 def psnr(output: Tensor, target: Tensor) -> Tensor:
     """Per-image PSNR in dB (MAX_I = 1) of (B, 1, H, W) tensors in [0, 1]; shape (B,)."""
     return peak_signal_noise_ratio(output, target, data_range=1.0, reduction="none", dim=(1, 2, 3))
@@ -130,9 +138,7 @@ class RestorationModule(pl.LightningModule):
         the output step (brightness, clamp) is applied to the whole image after it."""
         tiler = tiler or self.whole_image_tiler
         output = tiler(noisy, self._network_output) if tiler is not None else self._network_output(noisy)
-        if self.match_input_mean:
-            output = output + (noisy.mean(dim=(-2, -1), keepdim=True) - output.mean(dim=(-2, -1), keepdim=True))
-        return output.clamp(0.0, 1.0) if (self.residual or self.match_input_mean) else output
+        return finish_whole_image(output, noisy, self.residual, self.match_input_mean)
 
     # -- training --------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
