@@ -51,6 +51,11 @@ class SlidingWindowInferer:
         return (summed / counts)[..., :h, :w]
 
 
+# Tile side and halo for networks that declare no `inference_tile` or `receptive_radius`.
+DEFAULT_TILE = 512
+DEFAULT_HALO = 32
+
+
 class TiledInferer:
     """Bound memory on large images: run `fn` on tile x tile pieces, each with `halo` pixels
     of surrounding image as context, and keep only each piece's own tile.
@@ -74,11 +79,15 @@ class TiledInferer:
         self.tile, self.halo = -(-tile // multiple) * multiple, -(-halo // multiple) * multiple
 
     @classmethod
-    def for_network(cls, net: nn.Module, tile: int = 512, halo: int = 32) -> "TiledInferer":
+    def for_network(cls, net: nn.Module, tile: int | None = None, halo: int | None = None) -> "TiledInferer":
         """Tiles that reproduce `net`'s whole-image output: the halo grown to the network's
-        `receptive_radius` and aligned to its `size_multiple`, where it declares them."""
-        return cls(tile, max(halo, getattr(net, "receptive_radius", 0)),
-                   getattr(net, "size_multiple", 1))
+        `receptive_radius` and aligned to its `size_multiple`, where it declares them.
+        None takes the network's own: `inference_tile` (else DEFAULT_TILE) and its reach
+        as the halo (else DEFAULT_HALO)."""
+        tile = tile or getattr(net, "inference_tile", None) or DEFAULT_TILE
+        reach = getattr(net, "receptive_radius", None)
+        halo = max(halo if halo is not None else (DEFAULT_HALO if reach is None else 0), reach or 0)
+        return cls(tile, halo, getattr(net, "size_multiple", 1))
 
     def __call__(self, image: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
         h, w = image.shape[-2:]

@@ -53,6 +53,10 @@ class UNet(nn.Module):
             for level in reversed(range(depth)))
         self.head = nn.Conv2d(widths[0], in_channels, 1)
         self.size_multiple = 2**depth
+        # Whole images in tiles of this side: a 450x900 B-scan in one piece (125 ms here
+        # against 143 ms in 512-px tiles, whose halos are computed twice), while a
+        # 4000x4000 scan still runs in bounded memory.
+        self.inference_tile = 1024
         # Convolutions at level l reach 2**l pixels each, on the way down and up; each pool
         # and upsampling adds at most one more pixel of its level.
         self.receptive_radius = sum(
