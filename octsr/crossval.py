@@ -36,7 +36,7 @@ from omegaconf import DictConfig, OmegaConf
 import octsr  # noqa: F401
 from octsr.data.pairs import DukePairs
 from octsr.errors import ConfigError
-from octsr.evaluate import bm3d_method, model_method
+from octsr.evaluate import bm3d_method, choose_bm3d_sigma, model_method
 from octsr.models.checkpoint import load_model
 from octsr.models.inference import TiledInferer
 from octsr.models.restoration_module import psnr, ssim
@@ -109,13 +109,7 @@ def bm3d_fold(splits: dict[str, list[str]], data_root: str, sigmas: list[float],
         return json.loads(result_path.read_text())
     out.mkdir(parents=True, exist_ok=True)
     pairs = DukePairs(data_root, [], splits["val"], splits["test"]).splits()
-    tried = {}
-    for sigma in sigmas:
-        restore = bm3d_method(sigma)
-        tried[sigma] = fmean(psnr(*(torch.from_numpy(a)[None, None] for a in
-                                    (np.clip(restore(noisy), 0, 1).astype(np.float32), target))).item()
-                             for noisy, target in (p.load() for p in pairs["val"]))
-    sigma = max(tried, key=tried.get)
+    sigma, tried = choose_bm3d_sigma(sigmas, [(p.name, *p.load()) for p in pairs["val"]])
     restore, seconds = bm3d_method(sigma), []
     for pair in pairs["test"]:
         noisy, _ = pair.load()

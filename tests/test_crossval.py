@@ -66,3 +66,24 @@ def test_crossval_cli_trains_every_fold_and_writes_one_table(tmp_path):
 def test_crossval_without_rows_is_one_line(tmp_path):
     result = run_cli("octsr.crossval", "~rows", f"data_root={tmp_path}", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 2 and "octsr: error: rows is empty" in result.stderr
+
+
+@pytest.mark.slow
+@needs_duke
+def test_bm3d_fold_chooses_sigma_on_val_and_keeps_its_test_outputs(tmp_path):
+    import numpy as np
+
+    from octsr.crossval import bm3d_fold
+
+    splits = {"train": [], "val": ["07"], "test": ["10"]}
+    result = bm3d_fold(splits, str(DUKE_ROOT), [0.1, 0.3], tmp_path)
+    assert set(result["val_psnr"]) == {0.1, 0.3} and result["sigma"] == max(result["val_psnr"], key=result["val_psnr"].get)
+    output = np.load(tmp_path / "10.npy")
+    assert output.shape == (450, 900) and 0 <= output.min() and output.max() <= 1
+    assert bm3d_fold(splits, str(DUKE_ROOT), [0.1, 0.3], tmp_path) == json_roundtrip(result)
+
+
+def json_roundtrip(result):
+    import json
+
+    return json.loads(json.dumps(result))
