@@ -15,7 +15,6 @@ command with `hydra.run.dir=<that folder>` picks up where a killed run stopped.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -31,7 +30,7 @@ from typing import Any
 import hydra
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 import octsr  # noqa: F401
 from octsr.data.pairs import DukePairs
@@ -42,6 +41,7 @@ from octsr.models.inference import TiledInferer
 from octsr.models.restoration_module import psnr, ssim
 from octsr.utils.failures import exit_on_user_error
 from octsr.utils.machine import machine
+from octsr.utils.tables import write_csv
 
 log = logging.getLogger(__name__)
 
@@ -169,14 +169,6 @@ def markdown(rows: list[dict[str, Any]], subjects: list[str], notes: list[str]) 
     return "\n".join(lines + [""] + notes) + "\n"
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
     subjects = [str(s) for s in cfg.subjects]
     data_root = str(Path(cfg.data_root).expanduser().resolve())
@@ -213,17 +205,18 @@ def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
         bm3d_results = {k: future.result() for k, future in bm3d.items()}
 
     torch.set_num_threads(os.cpu_count() or 1)
-    test_pairs = {p.name: p for p in DukePairs(data_root, [], [], subjects).splits()["test"]}
+    # Every test scan, read once: (noisy, target) by subject.
+    test_images = {p.name: p.load() for p in DukePairs(data_root, [], [], subjects).splits()["test"]}
     table: list[dict[str, Any]] = []
     per_image: list[dict[str, Any]] = []
-    noisy = {s: scores(*test_pairs[s].load()) for s in subjects}
+    noisy = {s: scores(*test_images[s]) for s in subjects}
     table.append(summarize("noisy input", noisy))
     per_image += [{"row": "noisy input", "subject": s, **v} for s, v in noisy.items()]
     if bm3d_results:
         bm3d_scores = {}
         for k, result in bm3d_results.items():
             for s in result["splits"]["test"]:
-                bm3d_scores[s] = scores(np.load(out / "bm3d" / f"fold{k}" / f"{s}.npy"), test_pairs[s].load()[1])
+                bm3d_scores[s] = scores(np.load(out / "bm3d" / f"fold{k}" / f"{s}.npy"), test_images[s][1])
         sigmas = ", ".join(f"{r['sigma']:g}" for r in bm3d_results.values())
         table.append(summarize(f"BM3D (sigma {sigmas} by fold)", bm3d_scores,
                                ms_per_bscan=1000 * fmean(r["seconds_per_scan"] for r in bm3d_results.values())))
@@ -245,7 +238,7 @@ def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
                 model.match_input_mean = match
                 restore = model_method(model, torch.device("cpu"), TiledInferer.for_network(model.net))
                 for s in splits["test"]:
-                    noisy_image, target = test_pairs[s].load()
+                    noisy_image, target = test_images[s]
                     variants.setdefault(name, {})[s] = scores(np.clip(restore(noisy_image), 0, 1), target)
         minutes = fmean(results[(row, k)]["train_seconds"] for k in range(len(folds))) / 60
         for name, row_scores in variants.items():

@@ -7,7 +7,6 @@ definitions) and seconds per image.
 
 from __future__ import annotations
 
-import csv
 import logging
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from octsr.models.inference import TiledInferer
 from octsr.models.restoration_module import psnr, ssim
 from octsr.utils.device import pick_device
 from octsr.utils.failures import exit_on_user_error
+from octsr.utils.tables import write_csv
 from octsr.weights import shipped_weights
 
 log = logging.getLogger(__name__)
@@ -113,13 +113,8 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     means = summary(rows)
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["method", "image", "psnr", "ssim", "seconds"])
-        writer.writeheader()
-        writer.writerows(rows)
-        for m in means:
-            writer.writerow({"method": m["method"], "image": "mean", "psnr": m["psnr"],
-                             "ssim": m["ssim"], "seconds": m["seconds"]})
+    write_csv(out / "results.csv", rows + [{"method": m["method"], "image": "mean", "psnr": m["psnr"],
+                                            "ssim": m["ssim"], "seconds": m["seconds"]} for m in means])
     table = markdown(rows, means, notes)
     (out / "results.md").write_text(table)
     print(table)

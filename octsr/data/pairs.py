@@ -210,7 +210,6 @@ class FolderPairs:
     ) -> None:
         check_frame_options(frames, train_target)
         self.frames, self.train_target = frames, train_target
-        self.extra: dict[str, list[Path]] = {}
         self.root = root
         self.noisy_dir, self.clean_dir = noisy_dir, clean_dir
         self.names = {"train": list(train or []), "val": list(val or []), "test": list(test or [])}
@@ -227,7 +226,8 @@ class FolderPairs:
                 found[path.stem] = path
         return found
 
-    def pairs(self) -> dict[str, FilePair]:
+    def pairs(self) -> tuple[dict[str, FilePair], dict[str, list[Path]]]:
+        """(the pairs by name, each name's extra noisy frames)."""
         root = _existing_dir(self.root, "data.root")
         noisy_root, clean_root = root / self.noisy_dir, root / self.clean_dir
         for folder in (noisy_root, clean_root):
@@ -237,13 +237,13 @@ class FolderPairs:
                     f"{root}/{self.clean_dir}/ with matching file names"
                 )
         noisy, clean = self._images_by_stem(noisy_root), self._images_by_stem(clean_root)
-        self.extra = {}
+        extra: dict[str, list[Path]] = {}
         for stem, path in list(noisy.items()):
             if stem in clean:
                 continue
             base, _, number = stem.rpartition(".")
             if number.isdigit() and base in clean:
-                self.extra.setdefault(base, []).append(noisy.pop(stem))
+                extra.setdefault(base, []).append(noisy.pop(stem))
                 continue
             raise DataError(f"{path}: no partner named {stem}.* in {clean_root} (an extra noisy "
                             f"frame of clean NAME is named NAME.K, K a number)")
@@ -252,20 +252,17 @@ class FolderPairs:
                 raise DataError(f"{path}: no partner named {stem}.* in {noisy_root}")
         if not noisy:
             raise DataError(f"{noisy_root}: no images (PNG or TIFF) found")
-        return {stem: FilePair(stem, noisy[stem], clean[stem]) for stem in noisy}
-
-    def _training(self, pairs: list[FilePair]) -> list[FilePair]:
-        return [training_pair for pair in pairs for training_pair in
-                training_pairs(pair.name, [pair.noisy_path, *self.extra.get(pair.name, [])],
-                               pair.target_path, self.frames, self.train_target)]
+        return {stem: FilePair(stem, noisy[stem], clean[stem]) for stem in noisy}, extra
 
     def splits(self) -> dict[str, list[ImagePair]]:
-        out = self._splits()
-        out["train"] = self._training(out["train"])
+        pairs, extra = self.pairs()
+        out = self._split(pairs)
+        out["train"] = [training_pair for pair in out["train"] for training_pair in
+                        training_pairs(pair.name, [pair.noisy_path, *extra.get(pair.name, [])],
+                                       pair.target_path, self.frames, self.train_target)]
         return out
 
-    def _splits(self) -> dict[str, list[FilePair]]:
-        pairs = self.pairs()
+    def _split(self, pairs: dict[str, FilePair]) -> dict[str, list[FilePair]]:
         if any(self.names.values()):
             check_disjoint(self.names)
             out: dict[str, list[FilePair]] = {}
