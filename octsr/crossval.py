@@ -39,6 +39,8 @@ from octsr.evaluate import bm3d_method, choose_bm3d_sigma, model_method
 from octsr.models.checkpoint import load_model
 from octsr.models.inference import TiledInferer
 from octsr.models.restoration_module import psnr, ssim
+from octsr.settings import CrossvalSettings, check_settings
+from octsr.utils.atomic import write_text_atomic
 from octsr.utils.failures import exit_on_user_error
 from octsr.utils.machine import machine
 from octsr.utils.tables import write_csv
@@ -97,7 +99,7 @@ def train_fold(row: str, overrides: list[str], splits: dict[str, list[str]], dat
               "checkpoint": str(max(best, key=lambda p: p.stat().st_mtime) if best
                                 else run_dir / "checkpoints" / "last.ckpt"),
               "command": " ".join(command)}
-    result_path.write_text(json.dumps(result, indent=1))
+    write_text_atomic(result_path, json.dumps(result, indent=1))
     return result
 
 
@@ -118,7 +120,7 @@ def bm3d_fold(splits: dict[str, list[str]], data_root: str, sigmas: list[float],
         seconds.append(time.perf_counter() - start)
         np.save(out / f"{pair.name}.npy", output)
     result = {"sigma": sigma, "val_psnr": tried, "seconds_per_scan": fmean(seconds), "splits": splits}
-    result_path.write_text(json.dumps(result, indent=1))
+    write_text_atomic(result_path, json.dumps(result, indent=1))
     return result
 
 
@@ -170,6 +172,7 @@ def markdown(rows: list[dict[str, Any]], subjects: list[str], notes: list[str]) 
 
 
 def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
+    check_settings(cfg, CrossvalSettings)
     subjects = [str(s) for s in cfg.subjects]
     data_root = str(Path(cfg.data_root).expanduser().resolve())
     if not Path(data_root).is_dir():
@@ -260,7 +263,7 @@ def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
                      f"{list(cfg.bm3d.sigmas)}: " + "; ".join(
                          f"fold {k}: {r['sigma']:g}" for k, r in bm3d_results.items()) + ".")
     text = markdown(table, subjects, notes)
-    (out / "crossval.md").write_text(text)
+    write_text_atomic(out / "crossval.md", text)
     write_csv(out / "crossval.csv", table)
     write_csv(out / "per_image.csv", per_image)
     print(text)

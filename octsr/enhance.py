@@ -1,13 +1,17 @@
 """Denoise B-scans with a trained model: `python -m octsr.enhance input=scan.tif output=out/`.
 
-Reads PNG and TIFF (8- or 16-bit; multi-page TIFF volumes, each page a B-scan), restores
-every B-scan, and writes each result under the output folder with its input's file name,
-size and bit depth. Without `ckpt_path` it uses the weights shipped with octsr.
+Reads PNG and TIFF (8- or 16-bit; multi-page TIFF volumes, each page a B-scan, pages may
+differ in size), restores every B-scan, and writes each result under the output folder at
+its input's relative path, with its size, bit depth and every page. Outputs are written to a
+temporary name and renamed, never through a symbolic link, never over an input. Without
+`ckpt_path` it uses the weights shipped with octsr.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,72 +26,141 @@ from octsr.data.image_io import IMAGE_SUFFIXES, from_unit_range, read_pages, to_
 from octsr.errors import ConfigError, DataError
 from octsr.models.checkpoint import load_model
 from octsr.models.inference import TiledInferer
+from octsr.settings import EnhanceSettings, check_settings
 from octsr.utils.device import pick_device
-from octsr.utils.failures import exit_on_user_error
+from octsr.utils.failures import exit_on_user_error, user_error_message
 from octsr.weights import shipped_weights
 
 log = logging.getLogger(__name__)
 
 
-def list_inputs(input_path: str | Path) -> list[Path]:
+def list_inputs(input_path: str | Path, exclude: Path | None = None) -> list[tuple[Path, Path]]:
+    """(file, its path relative to the input) for a file, or every PNG/TIFF under a folder,
+    subfolders included (symbolic links to folders are not followed; `exclude`, the output
+    folder when it lies inside the input, is skipped)."""
     path = Path(input_path).expanduser()
     if path.is_file():
-        return [path]
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise DataError(f"input={input_path}: no PNG or TIFF files in this folder")
-        return files
-    raise DataError(f"input={input_path}: no such file or folder")
+        return [(path, Path(path.name))]
+    if not path.is_dir():
+        raise DataError(f"input={input_path}: no such file or folder")
+    skip = exclude.resolve() if exclude is not None else None
+    if skip == path.resolve():
+        raise ConfigError(f"output={exclude} is the input folder; choose another folder so no "
+                          f"input scan is overwritten")
+    files = []
+    for folder, subfolders, names in os.walk(path):
+        if skip is not None and Path(folder).resolve() == skip:
+            subfolders.clear()
+            continue
+        subfolders.sort()
+        files += [Path(folder) / name for name in sorted(names)
+                  if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith(".")]
+    if not files:
+        raise DataError(f"input={input_path}: no PNG or TIFF files in this folder or its subfolders")
+    return [(f, f.relative_to(path)) for f in files]
 
 
-def check_output(inputs: list[Path], output: str | Path) -> Path:
-    """The output folder, refusing any setting that could overwrite an input."""
+def prepare_output(output: str | Path) -> Path:
+    """The output folder, created and checked writable before any work is done."""
     out = Path(output).expanduser()
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output={output}: exists and is not a folder")
-    input_dirs = {p.resolve().parent for p in inputs}
-    if out.resolve() in input_dirs:
-        raise ConfigError(f"output={output} is the input folder; choose another folder so no "
-                          f"input scan is overwritten")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise ConfigError(f"output={output}: cannot write there ({err.strerror or err})") from err
     return out
 
 
+def plan_outputs(inputs: list[tuple[Path, Path]], out: Path) -> list[tuple[Path, Path]]:
+    """(input, output file) pairs: each output at its input's relative path under `out`.
+    Refuses any plan that could overwrite an input, write two inputs to one file, or write
+    through a symbolic link or outside `out`."""
+    root = out.resolve()
+    sources = {p.resolve() for p, _ in inputs}
+    seen: dict[str, Path] = {}
+    plan = []
+    for path, relative in inputs:
+        target = out / relative
+        key = str(relative).casefold()  # one file on case-insensitive file systems
+        if key in seen:
+            raise ConfigError(f"{path} and {seen[key]} would both be written to {target}; "
+                              f"rename one of them")
+        seen[key] = path
+        if target.resolve() in sources:
+            raise ConfigError(f"output={out}: {target} is an input; choose an output folder "
+                              f"where no input scan can be overwritten")
+        plan.append((path, target))
+    for _, target in plan:
+        # Symbolic links (a file, or a folder on the way) would send the output elsewhere.
+        for part in [target, *target.parents]:
+            if part == out:
+                break
+            if part.is_symlink():
+                raise ConfigError(f"{part} is a symbolic link; octsr does not write through links "
+                                  f"(remove it or choose another output folder)")
+        if not target.parent.resolve().is_relative_to(root) and target.parent.exists():
+            raise ConfigError(f"{target} lies outside output={out}")
+    return plan
+
+
 @torch.no_grad()
-def restore_pages(model, pages: np.ndarray, inferer: TiledInferer, batch_size: int,
-                  device: torch.device, path: Path) -> np.ndarray:
-    """(pages, H, W) as stored -> restored, same shape and dtype."""
-    unit = to_unit_range(pages, path)
-    restored = np.empty_like(unit)
-    for start in range(0, len(unit), batch_size):
-        batch = torch.from_numpy(unit[start : start + batch_size])[:, None].to(device)
-        restored[start : start + batch_size] = model(batch, tiler=inferer)[:, 0].float().cpu().numpy()
-    return from_unit_range(restored, pages.dtype)
+def restore_pages(model, pages: list[np.ndarray], inferer: TiledInferer, batch_size: int,
+                  device: torch.device, path: Path) -> list[np.ndarray]:
+    """Every page restored, in its own size and dtype; pages of one size go in batches."""
+    restored: list[np.ndarray | None] = [None] * len(pages)
+    by_shape: dict[tuple[int, int], list[int]] = {}
+    for i, page in enumerate(pages):
+        by_shape.setdefault(page.shape, []).append(i)
+    for indices in by_shape.values():
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start : start + batch_size]
+            unit = np.stack([to_unit_range(pages[i], path) for i in chunk])
+            batch = torch.from_numpy(unit)[:, None].to(device)
+            output = model(batch, tiler=inferer)[:, 0].float().cpu().numpy()
+            for i, page in zip(chunk, output):
+                restored[i] = from_unit_range(page, pages[i].dtype)
+    return restored
 
 
 def enhance(cfg: DictConfig) -> list[Path]:
-    """Restore every input B-scan; returns the files written."""
-    inputs = list_inputs(cfg.input)
-    out = check_output(inputs, cfg.output)
+    """Restore every input B-scan; returns the files written. With `on_error=skip`, a file
+    that cannot be read or restored is reported and skipped, and the run ends with an error
+    that counts them."""
+    check_settings(cfg, EnhanceSettings)
+    inputs = list_inputs(cfg.input, exclude=Path(cfg.output).expanduser())
+    out = prepare_output(cfg.output)
+    plan = plan_outputs(inputs, out)
     ckpt_path = cfg.ckpt_path or shipped_weights(cfg.get("weights", "best"))
     model = load_model(ckpt_path)
     device = pick_device(cfg.device)
     model.to(device)
     inferer = TiledInferer.for_network(model.net, cfg.tile, cfg.halo)
-    log.info("model %s on %s, %d input file(s) -> %s", ckpt_path, device, len(inputs), out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in tqdm(inputs, desc="enhance", unit="file", disable=len(inputs) < 2):
-        target = out / path.name  # the name only: nothing lands outside the output folder
-        if target.exists() and target.resolve() == path.resolve():
-            raise ConfigError(f"{target} is an input; refusing to overwrite it")
-        pages = read_pages(path)
-        start = time.perf_counter()
-        restored = restore_pages(model, pages, inferer, cfg.batch_size, device, path)
-        write_pages(target, restored, like=path)
-        log.info("%s: %d B-scan(s) of %dx%d %s in %.2f s -> %s", path.name, len(pages),
-                 *pages.shape[1:], pages.dtype, time.perf_counter() - start, target)
+    log.info("model %s on %s, %d input file(s) -> %s", ckpt_path, device, len(plan), out)
+    written, skipped = [], []
+    for path, target in tqdm(plan, desc="enhance", unit="file", disable=len(plan) < 2):
+        try:
+            pages = read_pages(path)
+            start = time.perf_counter()
+            restored = restore_pages(model, pages, inferer, cfg.batch_size, device, path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_pages(target, restored, like=path)
+        except (DataError, OSError) as err:
+            if cfg.on_error != "skip":
+                raise
+            reason = user_error_message(err) or str(err)
+            log.warning("skipped %s: %s", path, reason)
+            skipped.append(path)
+            continue
+        sizes = sorted({f"{w}x{h}" for h, w in (p.shape for p in pages)})
+        log.info("%s: %d B-scan(s) of %s %s in %.2f s -> %s", path, len(pages), ", ".join(sizes),
+                 pages[0].dtype, time.perf_counter() - start, target)
         written.append(target)
+    if skipped:
+        raise DataError(f"{len(skipped)} of {len(plan)} input file(s) skipped (reasons above), "
+                        f"{len(written)} written to {out}")
     return written
 
 

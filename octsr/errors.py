@@ -11,3 +11,7 @@ class DataError(OctsrError):
 
 class ConfigError(OctsrError):
     """A config value cannot work (the message names the key to change)."""
+
+
+class TrainingDiverged(OctsrError):
+    """The loss, a metric or the weights became NaN or infinite; nothing was saved from them."""

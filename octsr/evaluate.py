@@ -23,6 +23,8 @@ import octsr  # noqa: F401
 from octsr.models.checkpoint import load_model
 from octsr.models.inference import TiledInferer
 from octsr.models.restoration_module import psnr, ssim
+from octsr.settings import EvaluateSettings, check_settings
+from octsr.utils.atomic import write_text_atomic
 from octsr.utils.device import pick_device
 from octsr.utils.failures import exit_on_user_error
 from octsr.utils.tables import write_csv
@@ -87,6 +89,7 @@ def markdown(rows: list[dict], means: list[dict], notes: list[str]) -> str:
 
 
 def evaluate(cfg: DictConfig) -> list[dict]:
+    check_settings(cfg, EvaluateSettings)
     ckpt_path = cfg.ckpt_path or shipped_weights(cfg.get("weights", "best"))
     model = load_model(ckpt_path)
     device = pick_device(cfg.device)
@@ -116,7 +119,7 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     write_csv(out / "results.csv", rows + [{"method": m["method"], "image": "mean", "psnr": m["psnr"],
                                             "ssim": m["ssim"], "seconds": m["seconds"]} for m in means])
     table = markdown(rows, means, notes)
-    (out / "results.md").write_text(table)
+    write_text_atomic(out / "results.md", table)
     print(table)
     print(f"wrote {out / 'results.csv'} and {out / 'results.md'}")
     return rows

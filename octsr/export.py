@@ -22,11 +22,12 @@ import octsr  # noqa: F401
 from octsr.errors import ConfigError
 from octsr.models.checkpoint import ARCHITECTURE_KEY, load_model, read_checkpoint, save_weights
 from octsr.models.restoration_module import RestorationModule, apply_network, finish_whole_image
+from octsr.settings import ExportSettings, check_settings
+from octsr.utils.atomic import atomic_path
 from octsr.utils.failures import exit_on_user_error
 from octsr.weights import shipped_weights
 
 log = logging.getLogger(__name__)
-FORMATS = ("all", "torchscript", "onnx", "weights")
 
 
 class ExportedRestorer(nn.Module):
@@ -56,25 +57,29 @@ def example_input(model: RestorationModule) -> tuple[Tensor, bool]:
 
 def export_torchscript(module: ExportedRestorer, example: Tensor, path: Path) -> Path:
     traced = torch.jit.trace(module, example)
-    traced.save(str(path))
+    with atomic_path(path) as tmp:
+        traced.save(str(tmp))
     return path
 
 
 def export_onnx(module: ExportedRestorer, example: Tensor, any_size: bool, path: Path,
                 opset: int = 17) -> Path:
     axes = {0: "batch", 2: "height", 3: "width"} if any_size else {0: "batch"}
-    torch.onnx.export(module, (example,), str(path), input_names=["noisy"],
-                      output_names=["restored"], dynamic_axes={"noisy": axes, "restored": axes},
-                      opset_version=opset, dynamo=False)
+    with atomic_path(path) as tmp:
+        torch.onnx.export(module, (example,), str(tmp), input_names=["noisy"],
+                          output_names=["restored"], dynamic_axes={"noisy": axes, "restored": axes},
+                          opset_version=opset, dynamo=False)
     return path
 
 
 def export(cfg: DictConfig) -> list[Path]:
-    if cfg.format not in FORMATS:
-        raise ConfigError(f"format={cfg.format}: choose one of {', '.join(FORMATS)}")
+    check_settings(cfg, ExportSettings)
+    output = Path(cfg.output).expanduser()
+    if output.is_dir() or str(cfg.output).endswith(("/", "\\")):
+        raise ConfigError(f"output={cfg.output} is a folder; give a file path (without an extension "
+                          f"for torchscript/onnx, e.g. output={output / 'model'})")
     ckpt_path = cfg.ckpt_path or shipped_weights(cfg.get("weights", "best"))
     model = load_model(ckpt_path)
-    output = Path(cfg.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     if cfg.format == "weights":
         save_weights(model, read_checkpoint(ckpt_path)[ARCHITECTURE_KEY], output,

@@ -20,10 +20,13 @@ import csv
 import sys
 from pathlib import Path
 from statistics import fmean
+from typing import NoReturn
 
 from omegaconf import OmegaConf
 
+from octsr.utils.atomic import write_text_atomic
 from octsr.utils.failures import FAILURE_FILE
+from octsr.utils.tables import write_csv
 
 COLUMNS = ("model", "lr", "epochs", "steps", "train_s_per_epoch", "wall_s", "val_psnr_best",
            "val_ssim", "test_psnr", "test_ssim", "noisy_psnr", "noisy_ssim", "status", "run")
@@ -48,11 +51,23 @@ def _scalars(run: Path) -> dict[str, list[tuple[int, float]]]:
 
 
 def summarize_run(run: Path) -> dict:
-    cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
-    overrides = OmegaConf.load(run / ".hydra" / "hydra.yaml").hydra.runtime.choices
-    row: dict = {"run": run.name, "model": overrides.get("model"), "data": overrides.get("data"),
-                 "lr": float(cfg.optim.lr)}
-    scalars = _scalars(run) if any(run.glob("events.out.tfevents.*")) else {}
+    """The run's row; a run whose files are missing, half-written or damaged still gets one,
+    with what could be read and the reason in `status`."""
+    try:
+        cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
+    except Exception as err:
+        return {"run": run.name, "status": f"unreadable .hydra/config.yaml ({_one_line(err)})"}
+    choices = _group_choices(run)
+    net = OmegaConf.select(cfg, "model.net._target_", default=None)
+    lr = OmegaConf.select(cfg, "optim.lr", default=None)
+    row: dict = {"run": run.name,
+                 "model": choices.get("model") or (net.rsplit(".", 1)[-1].lower() if net else None),
+                 "data": choices.get("data") or OmegaConf.select(cfg, "data.name", default=None),
+                 "lr": float(lr) if isinstance(lr, (int, float)) else None}
+    try:
+        scalars = _scalars(run) if any(run.glob("events.out.tfevents.*")) else {}
+    except Exception:  # a damaged events file: the table goes on without its numbers
+        scalars = {}
     val_psnr, val_ssim = scalars.get("val/psnr", []), dict(scalars.get("val/ssim", []))
     if val_psnr:
         step, best = max(val_psnr, key=lambda sv: sv[1])
@@ -66,22 +81,44 @@ def summarize_run(run: Path) -> dict:
     metrics_csv = run / "test_metrics.csv"
     failure = run / FAILURE_FILE
     if failure.is_file():
-        row["status"] = "failed: " + failure.read_text().splitlines()[0]
+        reason = (failure.read_text(errors="replace").strip().splitlines() or ["(no reason written)"])[0]
+        row["status"] = "failed: " + reason
     elif metrics_csv.is_file():
-        with metrics_csv.open() as f:
-            mean = [r for r in csv.DictReader(f) if r["image"] == "mean"][0]
-        row.update(test_psnr=float(mean["psnr"]), test_ssim=float(mean["ssim"]),
-                   noisy_psnr=float(mean["psnr_noisy"]), noisy_ssim=float(mean["ssim_noisy"]))
-        row["status"] = "done"
+        try:
+            with metrics_csv.open() as f:
+                mean = next(r for r in csv.DictReader(f) if r.get("image") == "mean")
+            row.update(test_psnr=float(mean["psnr"]), test_ssim=float(mean["ssim"]),
+                       noisy_psnr=float(mean["psnr_noisy"]), noisy_ssim=float(mean["ssim_noisy"]))
+            row["status"] = "done"
+        except (StopIteration, KeyError, ValueError, TypeError, csv.Error):
+            row["status"] = "unfinished (test_metrics.csv is incomplete)"
     else:
         row["status"] = "unfinished (no test results)"
     return row
 
 
+def _group_choices(run: Path) -> dict:
+    """Which config group options the run used (model=..., data=...): from Hydra's record,
+    else from the command line's overrides, else nothing."""
+    try:
+        return dict(OmegaConf.load(run / ".hydra" / "hydra.yaml").hydra.runtime.choices)
+    except Exception:
+        pass
+    try:
+        overrides = OmegaConf.load(run / ".hydra" / "overrides.yaml")
+        return dict(o.split("=", 1) for o in overrides if isinstance(o, str) and "=" in o)
+    except Exception:
+        return {}
+
+
+def _one_line(err: BaseException) -> str:
+    return f"{type(err).__name__}: {' '.join(str(err).split())}"[:200]
+
+
 def _wall_seconds(run: Path) -> float | None:
     """From the run's start (Hydra writes its config first) to its last written file."""
     start = (run / ".hydra" / "config.yaml").stat().st_mtime
-    files = [p for p in run.rglob("*") if p.is_file() and ".hydra" not in p.parts]
+    files = [p for p in run.rglob("*") if p.is_file() and not p.is_symlink() and ".hydra" not in p.parts]
     return max(p.stat().st_mtime for p in files) - start if files else None
 
 
@@ -123,6 +160,11 @@ def write_panel(rows: list[dict], runs: dict[str, Path], path: Path) -> bool:
     return True
 
 
+def _fail(message: str) -> NoReturn:
+    print(f"octsr: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", type=Path, help="run or sweep directories")
@@ -131,10 +173,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for path in args.paths:
         if not path.is_dir():
-            sys.exit(f"octsr: error: {path}: no such directory")
+            _fail(f"{path}: no such directory")
     runs = find_runs(args.paths)
     if not runs:
-        sys.exit(f"octsr: error: no run directories (with .hydra/config.yaml) under {args.paths}")
+        _fail(f"no run directories (with .hydra/config.yaml) under {', '.join(map(str, args.paths))}")
     by_name = {}
     for run in runs:
         by_name[str(run.relative_to(args.paths[0]) if run.is_relative_to(args.paths[0]) else run)] = run
@@ -143,17 +185,17 @@ def main(argv: list[str] | None = None) -> None:
         row = summarize_run(run)
         row["run"] = name
         rows.append(row)
-    rows.sort(key=lambda r: (str(r["model"]), r["lr"]))
+    rows.sort(key=lambda r: (str(r.get("model")), r.get("lr") is None, r.get("lr") or 0.0, r["run"]))
     table = markdown_table(rows)
     print(table)
 
     out = args.out or args.paths[0] / "report"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.md").write_text(table)
-    with (out / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows({c: row.get(c) for c in COLUMNS} for row in rows)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        _fail(f"--out {out}: cannot create it ({err.strerror or err})")
+    write_text_atomic(out / "results.md", table)
+    write_csv(out / "results.csv", [{c: row.get(c) for c in COLUMNS} for row in rows])
     from octsr.report_figures import plot_metrics_vs_lr
 
     plot_metrics_vs_lr(rows, out / "metrics_vs_lr.png")

@@ -11,15 +11,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from octsr.utils.atomic import atomic_path  # noqa: E402
+
 
 def plot_metrics_vs_lr(rows: list[dict], path: Path) -> None:
     """PSNR and SSIM (test solid, best val dashed) against learning rate, a line per model."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    models = sorted({r["model"] for r in rows if r.get("test_psnr") is not None})
+    plotted = [r for r in rows if r.get("test_psnr") is not None and r.get("lr") is not None]
+    models = sorted({str(r.get("model")) for r in plotted})
     for ax, metric, label in ((axes[0], "psnr", "PSNR (dB)"), (axes[1], "ssim", "SSIM")):
         for i, model in enumerate(models):
-            done = sorted((r for r in rows if r["model"] == model and r.get("test_psnr") is not None),
-                          key=lambda r: r["lr"])
+            done = sorted((r for r in plotted if str(r.get("model")) == model), key=lambda r: r["lr"])
             lrs = [r["lr"] for r in done]
             color = f"C{i}"
             ax.plot(lrs, [r[f"test_{metric}"] for r in done], "o-", color=color, label=f"{model} test")
@@ -35,7 +37,8 @@ def plot_metrics_vs_lr(rows: list[dict], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("Metrics against learning rate")
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
 
 
@@ -70,7 +73,8 @@ def panel(images: dict[str, np.ndarray], path: Path, title: str) -> None:
             spine.set_edgecolor("yellow")
         ax.indicate_inset_zoom(inset, edgecolor="yellow")
     fig.suptitle(title, fontsize=11)
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
 
 

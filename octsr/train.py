@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 import octsr  # noqa: F401  (sets environment defaults before albumentations is imported)
 from octsr.errors import ConfigError
 from octsr.models.checkpoint import ARCHITECTURE_KEY, architecture_name, read_checkpoint
+from octsr.settings import TrainSettings, check_settings
 from octsr.utils.failures import exit_on_user_error, in_multirun, record_failure
 from octsr.utils.hparams import log_final_metrics, log_hyperparameters
 from octsr.utils.instantiators import instantiate_callbacks, instantiate_loggers
@@ -24,19 +25,33 @@ from octsr.utils.threads import configure_threads
 log = logging.getLogger(__name__)
 
 
-def check_checkpoint_fits(path: str, net_target: str) -> None:
-    """Fail early, in one line, if the checkpoint is unreadable or of another network."""
+def check_checkpoint_fits(path: str, cfg: DictConfig) -> None:
+    """Fail early, in one line, if the checkpoint is unreadable, of another network, or
+    (to resume training) holds no training state or has nothing left to train."""
     checkpoint = read_checkpoint(path)
-    saved = checkpoint[ARCHITECTURE_KEY]["net"]["_target_"]
-    if saved != net_target:
+    saved, wanted = checkpoint[ARCHITECTURE_KEY]["net"]["_target_"], cfg.model.net._target_
+    if saved != wanted:
         raise ConfigError(f"ckpt_path={path} holds a {architecture_name(checkpoint)}, but the "
-                          f"config builds a {net_target.rsplit('.', 1)[-1]}; pick the matching model=")
+                          f"config builds a {wanted.rsplit('.', 1)[-1]}; pick the matching model=")
+    if not cfg.get("train", True):
+        return
+    if "loops" not in checkpoint or "optimizer_states" not in checkpoint:
+        raise ConfigError(f"ckpt_path={path} holds weights only (no optimizer or loop state), so "
+                          f"training cannot resume from it; resume from a run's checkpoints/last.ckpt, "
+                          f"or test these weights with train=false")
+    epochs_done = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]
+    max_epochs, max_steps = cfg.trainer.get("max_epochs"), cfg.trainer.get("max_steps") or -1
+    if (max_epochs not in (None, -1) and epochs_done >= max_epochs) or 0 < max_steps <= checkpoint["global_step"]:
+        raise ConfigError(f"ckpt_path={path} has already trained {epochs_done} epoch(s), "
+                          f"{checkpoint['global_step']} steps: nothing is left under "
+                          f"trainer.max_epochs={max_epochs}; raise it to train on, or test the "
+                          f"checkpoint with train=false")
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit and test as `cfg` says. Returns (metrics, objects built)."""
     if cfg.get("ckpt_path"):
-        check_checkpoint_fits(cfg.ckpt_path, cfg.model.net._target_)
+        check_checkpoint_fits(cfg.ckpt_path, cfg)
     if not cfg.get("train", True) and cfg.get("test", True) and not cfg.get("ckpt_path"):
         raise ConfigError("train=false tests a trained model: give it as ckpt_path=<checkpoint>")
     if cfg.get("seed") is not None:
@@ -83,8 +98,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    configure_threads(cfg.get("threads"))
     try:
+        check_settings(cfg, TrainSettings)  # before anything is loaded or built
+        configure_threads(cfg.get("threads"))
         metrics, _ = train(cfg)
     except Exception as err:
         if in_multirun():

@@ -23,7 +23,8 @@ def scans(tmp_path):
     cv2.imwrite(str(folder / "a.png"), rng.integers(0, 256, (70, 90), dtype=np.uint8))
     tifffile.imwrite(folder / "b16.tif", rng.integers(0, 65536, (60, 80), dtype=np.uint16),
                      compression="zlib")
-    tifffile.imwrite(folder / "volume.tif", rng.integers(0, 256, (3, 50, 64), dtype=np.uint8))
+    tifffile.imwrite(folder / "volume.tif", rng.integers(0, 256, (3, 50, 64), dtype=np.uint8),
+                     photometric="minisblack")  # a volume of 3 B-scans, not an RGB image
     return folder
 
 
@@ -55,7 +56,67 @@ def test_enhance_refuses_to_write_into_the_input_folder(trained_tiny, scans):
     assert {p.name: p.read_bytes() for p in scans.iterdir()} == before
     single = run_cli("octsr.enhance", f"input={scans / 'a.png'}", f"output={scans}/",
                      f"ckpt_path={trained_tiny['best']}")
-    assert single.returncode == 2 and "is the input folder" in single.stderr
+    assert single.returncode == 2 and "is an input" in single.stderr
+
+
+def test_enhance_keeps_every_file_and_page_of_a_folder_tree(trained_tiny, tmp_path):
+    rng = np.random.default_rng(3)
+    scans = tmp_path / "scans"
+    for sub in ("left", "right"):  # the same file name twice: two outputs
+        (scans / sub).mkdir(parents=True)
+        cv2.imwrite(str(scans / sub / "bscan.png"), rng.integers(0, 256, (40, 60), dtype=np.uint8))
+    with tifffile.TiffWriter(scans / "mixed.tif") as tif:  # pages of three sizes
+        for shape in ((40, 60), (52, 30), (40, 60), (33, 71)):
+            tif.write(rng.integers(0, 65536, shape, dtype=np.uint16), photometric="minisblack")
+    tifffile.imwrite(scans / "signed.tif", rng.integers(0, 32768, (40, 60), dtype=np.int16))
+    out = scans / "enhanced"  # inside the input: a second run must not enhance the outputs
+    (out / "left").mkdir(parents=True)
+    cv2.imwrite(str(out / "left" / "bscan.png"), np.zeros((5, 5), np.uint8))  # a stale result
+    for _ in range(2):
+        result = run_cli("octsr.enhance", f"input={scans}", f"output={out}", f"ckpt_path={trained_tiny['best']}")
+        assert result.returncode == 0, result.stderr[-3000:]
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == ["left/bscan.png", "mixed.tif", "right/bscan.png", "signed.tif"]
+    assert cv2.imread(str(out / "left" / "bscan.png"), cv2.IMREAD_UNCHANGED).shape == (40, 60)
+    with tifffile.TiffFile(out / "mixed.tif") as tif:
+        assert [p.shape for p in tif.pages] == [(40, 60), (52, 30), (40, 60), (33, 71)]
+        assert {p.dtype for p in tif.pages} == {np.dtype(np.uint16)}
+    signed = tifffile.imread(out / "signed.tif")
+    assert signed.dtype == np.int16 and signed.min() >= 0 and signed.max() > 255
+    assert not [p for p in out.rglob(".*")], "temporary files left behind"
+
+
+def test_enhance_skips_bad_files_on_request_and_says_so(trained_tiny, tmp_path):
+    rng = np.random.default_rng(4)
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    cv2.imwrite(str(scans / "good.png"), rng.integers(0, 256, (40, 60), dtype=np.uint8))
+    (scans / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    tifffile.imwrite(scans / "negative.tif", rng.integers(-500, 500, (40, 60), dtype=np.int16))
+    tifffile.imwrite(scans / "wide.tif", rng.integers(0, 1 << 20, (40, 60), dtype=np.uint32))
+    args = [f"input={scans}", f"ckpt_path={trained_tiny['best']}"]
+    stopped = run_cli("octsr.enhance", *args, f"output={tmp_path / 'stop'}")
+    assert stopped.returncode == 2 and "broken.png: not a readable image" in stopped.stderr
+    skipped = run_cli("octsr.enhance", *args, f"output={tmp_path / 'skip'}", "on_error=skip")
+    errors = [line for line in skipped.stderr.splitlines() if line.startswith("octsr: error:")]
+    assert skipped.returncode == 2 and len(errors) == 1, skipped.stderr[-3000:]
+    assert "3 of 4 input file(s) skipped" in errors[0] and "1 written" in errors[0]
+    assert "signed int16 pixels with negative values" in skipped.stdout
+    assert "uint32 pixels" in skipped.stdout
+    assert sorted(p.name for p in (tmp_path / "skip").iterdir()) == ["good.png"]
+
+
+def test_enhance_never_writes_through_a_symbolic_link(trained_tiny, tmp_path):
+    scan = tmp_path / "scan.png"
+    cv2.imwrite(str(scan), np.full((40, 60), 100, np.uint8))
+    precious = tmp_path / "precious.png"
+    precious.write_bytes(b"keep me")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "scan.png").symlink_to(precious)
+    result = run_cli("octsr.enhance", f"input={scan}", f"output={out}", f"ckpt_path={trained_tiny['best']}")
+    assert result.returncode == 2 and "is a symbolic link" in result.stderr
+    assert precious.read_bytes() == b"keep me" and (out / "scan.png").is_symlink()
 
 
 def test_enhance_bad_input_is_one_line(trained_tiny, tmp_path):
@@ -166,4 +227,4 @@ def test_unknown_shipped_weights_is_one_line(tmp_path):
     scan = tmp_path / "scan.png"
     cv2.imwrite(str(scan), np.zeros((16, 16), np.uint8))
     result = run_cli("octsr.enhance", f"input={scan}", f"output={tmp_path / 'out'}", "weights=fastest")
-    assert result.returncode == 2 and "octsr: error: weights=fastest: choose one of best, fast" in result.stderr
+    assert result.returncode == 2 and "octsr: error: weights=fastest: expected one of best, fast" in result.stderr

@@ -49,7 +49,7 @@ def test_errors_name_the_file(tmp_path):
     (tmp_path / "broken.tif").write_bytes(b"II*\x00garbage")
     with pytest.raises(DataError, match="broken.tif: cannot read TIFF"):
         read_grayscale(tmp_path / "broken.tif")
-    tifffile.imwrite(tmp_path / "volume.tif", np.zeros((3, 8, 8), np.uint8))
+    tifffile.imwrite(tmp_path / "volume.tif", np.zeros((3, 8, 8), np.uint8), photometric="minisblack")
     with pytest.raises(DataError, match="volume.tif: a volume of 3 B-scans"):
         read_grayscale(tmp_path / "volume.tif")
     tifffile.imwrite(tmp_path / "float.tif", np.full((8, 8), 3.0, np.float32))

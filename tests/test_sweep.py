@@ -91,17 +91,39 @@ def test_report_tables_and_plots(lr_sweep, tmp_path, capsys):
 
 
 def test_a_failing_run_does_not_stop_the_sweep(tmp_path):
-    # An infinite learning rate turns the weights and the loss into NaN at the first step.
-    result = run_cli("octsr.train", "-m", "model=srcnn", "optim.lr=inf,0.001", "debug=tiny",
+    # A huge learning rate turns the weights and the loss into NaN in the first steps.
+    result = run_cli("octsr.train", "-m", "model=srcnn", "optim.lr=1e30,0.001", "debug=tiny",
                      f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 0, result.stderr[-3000:]
-    failed = tmp_path / "debug=tiny,model=srcnn,optim.lr=inf"
-    assert "training loss became nan" in (failed / "FAILED.txt").read_text()
+    failed = tmp_path / "debug=tiny,model=srcnn,optim.lr=1e+30"
+    assert "training diverged: the training loss is nan" in (failed / "FAILED.txt").read_text()
     assert (tmp_path / "debug=tiny,model=srcnn,optim.lr=0.001" / "test_metrics.csv").is_file()
     report_main([str(tmp_path), "--out", str(tmp_path / "report"), "--no-panel"])
     table = (tmp_path / "report" / "results.md").read_text()
-    assert "failed: FloatingPointError: training loss became nan at step" in table
+    assert "failed: training diverged: the training loss is nan at epoch 0" in table
     assert "| done |" in table
+
+
+def test_report_reads_half_written_and_damaged_runs(lr_sweep, tmp_path):
+    import shutil
+
+    runs = sorted(p for p in lr_sweep.iterdir() if (p / ".hydra").is_dir())[:5]
+    copies = [Path(shutil.copytree(run, tmp_path / "sweep" / run.name)) for run in runs]
+    (copies[0] / ".hydra" / "hydra.yaml").unlink()  # a run without Hydra's own record
+    metrics = copies[1] / "test_metrics.csv"
+    metrics.write_text(metrics.read_text()[:40])  # killed while writing its test results
+    (copies[2] / "FAILED.txt").write_text("")  # killed while recording its failure
+    (copies[3] / ".hydra" / "config.yaml").write_text("model: [unclosed")  # damaged config
+    result = run_cli("octsr.report", str(tmp_path / "sweep"), "--out", str(tmp_path / "report"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = (tmp_path / "report" / "results.md").read_text()
+    row = {line.split("|")[-2].strip(): line for line in table.splitlines()[2:]}
+    assert "| cae |" in row[copies[0].name] and "| done |" in row[copies[0].name]
+    assert "unfinished (test_metrics.csv is incomplete)" in row[copies[1].name]
+    assert "failed: (no reason written)" in row[copies[2].name]
+    assert "unreadable .hydra/config.yaml" in row[copies[3].name]
+    assert "| done |" in row[copies[4].name]
+    assert (tmp_path / "report" / "panel.png").is_file()
 
 
 def test_plain_override_lists_still_sweep(tmp_path):

@@ -454,7 +454,7 @@ def bench_enhance(table: Table, mode: Mode, out: Path, noisy: np.ndarray, name: 
     scan8 = np.round(noisy * 255).astype(np.uint8)
     (folder / "in").mkdir()
     for pages in (1, mode.pages):
-        write_pages(folder / "in" / f"volume{pages}.tif", np.repeat(scan8[None], pages, axis=0))
+        write_pages(folder / "in" / f"volume{pages}.tif", [scan8] * pages)
     times = {}
     for pages in (1, mode.pages):
         args = [sys.executable, "-m", "octsr.enhance", f"input={folder / 'in' / f'volume{pages}.tif'}",

@@ -21,6 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from octsr.utils.atomic import atomic_path
+
 # Relative brightness of the retinal layers from the inner limiting membrane down
 # (NFL, GCL, IPL, INL, OPL, ONL, ELM/IS, IS/OS, RPE) and their relative thicknesses.
 _LAYER_BRIGHTNESS = np.array([0.75, 0.45, 0.6, 0.3, 0.55, 0.22, 0.5, 0.85, 0.95], np.float32)
@@ -124,7 +126,8 @@ def write_phantom_folder(out: Path, count: int, height: int, width: int, frames:
     for i in range(count):
         noisy, target = PhantomPair(f"phantom_{i:03d}", seed, i, height, width, frames).load()
         for sub, image in (("noisy", noisy), ("clean", target)):
-            cv2.imwrite(str(out / sub / f"phantom_{i:03d}.png"), np.round(image * 255).astype(np.uint8))
+            with atomic_path(out / sub / f"phantom_{i:03d}.png") as tmp:
+                cv2.imwrite(str(tmp), np.round(image * 255).astype(np.uint8))
 
 
 def main() -> None:

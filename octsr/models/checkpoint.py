@@ -17,6 +17,7 @@ import torch
 
 from octsr.errors import DataError
 from octsr.models.restoration_module import RestorationModule
+from octsr.utils.atomic import atomic_path
 
 ARCHITECTURE_KEY = "octsr_architecture"
 
@@ -78,4 +79,5 @@ def save_weights(model: RestorationModule, architecture: dict[str, Any], path: s
     """A compact file: network weights, input statistics and architecture (no optimizer)."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()
              if k.startswith("net.") or k.startswith("input_")}
-    torch.save({"state_dict": state, ARCHITECTURE_KEY: architecture, "info": info}, path)
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": state, ARCHITECTURE_KEY: architecture, "info": info}, tmp)

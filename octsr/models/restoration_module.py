@@ -156,11 +156,6 @@ class RestorationModule(pl.LightningModule):
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         output = self.restore_tile(batch["noisy"])
         loss = self.loss(output, batch["target"])
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"training loss became {loss.item()} at step {self.global_step}; "
-                f"lower optim.lr (now {getattr(self.optimizer_factory, 'keywords', {}).get('lr', '?')})"
-            )
         self.train_loss(loss)
         self.log("train/loss", self.train_loss, on_step=True, on_epoch=True, prog_bar=True)
         return loss

@@ -15,6 +15,7 @@ from hydra.types import RunMode
 from omegaconf.errors import OmegaConfBaseException
 
 from octsr.errors import OctsrError
+from octsr.utils.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +28,12 @@ def user_error_message(err: BaseException) -> str | None:
     config), or None for anything else (a bug: keep its traceback)."""
     # Hydra wraps errors raised while building objects; the cause is what the user can fix.
     while isinstance(err, InstantiationException) and err.__cause__ is not None:
-        if not isinstance(err.__cause__, (OctsrError, OmegaConfBaseException)):
+        if not isinstance(err.__cause__, (OctsrError, OmegaConfBaseException, OSError)):
             break
         err = err.__cause__
+    if isinstance(err, OSError) and err.strerror:  # a file system refusal: full disk, permissions
+        where = f"{err.filename}: " if err.filename else ""
+        return f"{where}{err.strerror}"
     if not isinstance(err, (OctsrError, OmegaConfBaseException, InstantiationException)):
         return None
     message = " ".join(str(err).split())
@@ -58,5 +62,5 @@ def record_failure(output_dir: str | Path, err: BaseException) -> None:
     reason = user_error_message(err) or f"{type(err).__name__}: {' '.join(str(err).split())}"
     path = Path(output_dir) / FAILURE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(reason + "\n\n" + "".join(traceback.format_exception(err)))
+    write_text_atomic(path, reason + "\n\n" + "".join(traceback.format_exception(err)))
     log.error("run failed: %s (details in %s)", reason, path)

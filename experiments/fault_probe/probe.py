@@ -1,0 +1,185 @@
+"""Try the faults and bad inputs of issue 10 as a new user would, through the CLI, and table
+what each one does: `python experiments/fault_probe/probe.py [--out DIR]`.
+
+A case passes when it ends with exit status 2 and exactly one `octsr: error:` line on
+stderr (no traceback), or, where the case is meant to succeed, with status 0 and its check
+(e.g. the finite last.ckpt) holding. Writes results.md beside this script (or to --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import tifffile
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def octsr(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def one_line(done: subprocess.CompletedProcess) -> tuple[bool, str]:
+    errors = [line for line in done.stderr.splitlines() if line.startswith("octsr: error:")]
+    ok = done.returncode == 2 and len(errors) == 1 and "Traceback" not in done.stderr
+    return ok, errors[0] if errors else (done.stderr.strip().splitlines() or ["(nothing)"])[-1]
+
+
+def finite(path: Path) -> bool:
+    state = torch.load(path, weights_only=True)["state_dict"]
+    return all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="octsr-probe-"))
+    rng = np.random.default_rng(0)
+
+    # A trained tiny model, and scans of every kind.
+    trained = octsr("octsr.train", "debug=tiny", "trainer.max_epochs=4",
+                    "callbacks.model_checkpoint.mode=min", f"hydra.run.dir={work}/trained", cwd=work)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    ckpt = work / "trained" / "checkpoints" / "last.ckpt"
+    scans = work / "scans"
+    for sub in ("a", "b"):
+        (scans / sub).mkdir(parents=True)
+        cv2.imwrite(str(scans / sub / "same.png"), rng.integers(0, 256, (40, 60), dtype=np.uint8))
+    with tifffile.TiffWriter(scans / "mixed.tif") as tif:
+        for shape in ((40, 60), (30, 50), (40, 60)):
+            tif.write(rng.integers(0, 65536, shape, dtype=np.uint16), photometric="minisblack")
+    bad = work / "bad"
+    bad.mkdir()
+    cv2.imwrite(str(bad / "good.png"), rng.integers(0, 256, (40, 60), dtype=np.uint8))
+    (bad / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    tifffile.imwrite(work / "signed16.tif", rng.integers(-300, 300, (40, 60), dtype=np.int16))
+    tifffile.imwrite(work / "int32.tif", rng.integers(0, 1 << 20, (40, 60), dtype=np.int32))
+    scan = scans / "a" / "same.png"
+    (work / "a_file").write_text("x")
+    (work / "linked").mkdir()
+    (work / "precious.png").write_bytes(b"keep")
+    (work / "linked" / "same.png").symlink_to(work / "precious.png")
+    shutil.copy(ckpt, work / "weights_only.ckpt")
+    octsr("octsr.export", f"ckpt_path={ckpt}", "format=weights", f"output={work}/weights.pt", cwd=work)
+    report_sweep = work / "sweep"
+    sweep = octsr("octsr.train", "-m", "debug=tiny", "optim.lr=1e30,0.001", f"hydra.sweep.dir={report_sweep}",
+                  cwd=work)
+    runs = sorted(p for p in report_sweep.iterdir() if (p / ".hydra").is_dir())
+    half = work / "half"
+    shutil.copytree(runs[0], half / "run")
+    (half / "run" / "test_metrics.csv").write_text("image,psnr,ssim\nphantom_0")
+    nohydra = work / "nohydra"
+    shutil.copytree(runs[0], nohydra / "run")
+    (nohydra / "run" / ".hydra" / "hydra.yaml").unlink(missing_ok=True)
+
+    train = ("octsr.train", "debug=tiny", f"paths.log_dir={work}/logs")
+    enhance = ("octsr.enhance", f"ckpt_path={ckpt}")
+    expect_error: dict[str, tuple[str, ...]] = {
+        "optim.lr=abc": (*train, "optim.lr=abc"),
+        "optim.lr=-0.001": (*train, "optim.lr=-0.001"),
+        "optim.lr=inf": (*train, "optim.lr=inf"),
+        "optim.lr=1e30 (diverges)": (*train, "optim.lr=1e30"),
+        "seed=abc": (*train, "seed=abc"),
+        "data.batch_size=0": (*train, "data.batch_size=0"),
+        "data.num_workers=-1": (*train, "data.num_workers=-1"),
+        "threads=0": (*train, "threads=0"),
+        "trainer.max_epochs=abc": (*train, "trainer.max_epochs=abc"),
+        "resume from a weights file": (*train, f"ckpt_path={work}/weights.pt"),
+        "resume a finished run": (*train, "trainer.max_epochs=4", f"ckpt_path={ckpt}"),
+        "enhance tile=0": (*enhance, f"input={scan}", f"output={work}/o", "tile=0"),
+        "enhance tile=abc": (*enhance, f"input={scan}", f"output={work}/o", "tile=abc"),
+        "enhance batch_size=0": (*enhance, f"input={scan}", f"output={work}/o", "batch_size=0"),
+        "enhance device=tpu": (*enhance, f"input={scan}", f"output={work}/o", "device=tpu"),
+        "enhance input=[a,b]": (*enhance, f"input=[{scan},{scan}]", f"output={work}/o"),
+        "enhance output= (empty)": (*enhance, f"input={scan}", "output="),
+        "enhance without output": (*enhance, f"input={scan}"),
+        "enhance output under a file": (*enhance, f"input={scan}", f"output={work}/a_file/out"),
+        "enhance unwritable output": (*enhance, f"input={scan}", "output=/proc/octsr-out"),
+        "enhance output = input folder": (*enhance, f"input={scans}", f"output={scans}"),
+        "enhance through a symlink": (*enhance, f"input={scan}", f"output={work}/linked"),
+        "enhance signed 16-bit with negatives": (*enhance, f"input={work}/signed16.tif", f"output={work}/o"),
+        "enhance 32-bit integers": (*enhance, f"input={work}/int32.tif", f"output={work}/o"),
+        "enhance bad file, on_error=stop": (*enhance, f"input={bad}", f"output={work}/stop"),
+        "enhance bad file, on_error=skip": (*enhance, f"input={bad}", f"output={work}/skip", "on_error=skip"),
+        "evaluate bm3d.sigmas=[]": ("octsr.evaluate", "bm3d.sigmas=[]", f"paths.log_dir={work}/logs"),
+        "export to a folder": ("octsr.export", f"ckpt_path={ckpt}", f"output={work}"),
+        "export format=tflite": ("octsr.export", f"ckpt_path={ckpt}", f"output={work}/m", "format=tflite"),
+        "report on a missing folder": ("octsr.report", f"{work}/nowhere"),
+    }
+    expect_success: dict[str, tuple[tuple[str, ...], Callable[[], bool]]] = {
+        "enhance same names in two subfolders, mixed-size volume": (
+            (*enhance, f"input={scans}", f"output={work}/tree"),
+            lambda: sorted(str(p.relative_to(work / "tree")) for p in (work / "tree").rglob("*.*"))
+            == ["a/same.png", "b/same.png", "mixed.tif"]
+            and [p.shape for p in tifffile.TiffFile(work / "tree" / "mixed.tif").pages]
+            == [(40, 60), (30, 50), (40, 60)]),
+        "report on a sweep with a failed run": (
+            ("octsr.report", str(report_sweep), "--no-panel"),
+            lambda: "failed: training diverged" in (report_sweep / "report" / "results.md").read_text()),
+        "report on a half-written test_metrics.csv": (
+            ("octsr.report", str(half), "--no-panel"),
+            lambda: "incomplete" in (half / "report" / "results.md").read_text()),
+        "report on a run without .hydra/hydra.yaml": (
+            ("octsr.report", str(nohydra), "--no-panel"),
+            lambda: "| srcnn |" in (nohydra / "report" / "results.md").read_text()),
+    }
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        errors = dict(zip(expect_error, pool.map(lambda a: octsr(*a, cwd=work), expect_error.values())))
+        successes = dict(zip(expect_success, pool.map(lambda a: octsr(*a[0], cwd=work), expect_success.values())))
+
+    rows = []
+    for case, done in errors.items():
+        ok, line = one_line(done)
+        rows.append((case, done.returncode, ok, line))
+    for case, done in successes.items():
+        ok = done.returncode == 0 and expect_success[case][1]()
+        rows.append((case, done.returncode, ok, "(succeeded)" if ok else done.stderr.strip()[-200:]))
+    last = torch.load(ckpt, weights_only=True)
+    rows.append(("4-epoch run: last.ckpt holds epoch 3 (best kept by mode=min is older)", 0,
+                 last["epoch"] == 3 and finite(ckpt), f"last.ckpt epoch {last['epoch']}"))
+    diverged = sorted((work / "logs").rglob("*.ckpt"))
+    rows.append(("optim.lr=1e30: no checkpoint written from NaN weights", 0,
+                 all(finite(p) for p in diverged), f"{len(diverged)} checkpoint(s) in the logs, all finite"))
+    precious = (work / "precious.png").read_bytes() == b"keep"
+    rows.append(("file behind the symlink untouched", 0, precious, "untouched" if precious else "OVERWRITTEN"))
+    rows.append(("sweep with a diverging run finished", sweep.returncode, sweep.returncode == 0, ""))
+
+    passed = sum(r[2] for r in rows)
+    lines = [
+        "# Fault probe (issue 10)",
+        "",
+        f"`python experiments/fault_probe/probe.py`, {time.strftime('%Y-%m-%d')}, {platform.platform()}, "
+        f"torch {torch.__version__}, Python {platform.python_version()}.",
+        "",
+        f"**{passed} of {len(rows)} cases pass**: exit 2 with one `octsr: error:` line and no traceback, "
+        "or success with nothing lost.",
+        "",
+        "| case | exit | pass | what the user sees |",
+        "| --- | --- | --- | --- |",
+    ]
+    for case, rc, ok, line in rows:
+        line = line.replace("|", "\\|").replace(str(work), "<tmp>")
+        lines.append(f"| {case} | {rc} | {'yes' if ok else '**no**'} | {line} |")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Wrong values a user types end in one `octsr: error:` line naming the key, with exit
+status 2, before any data is loaded (octsr/settings.py), for every entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from omegaconf import OmegaConf
+
+from octsr.errors import ConfigError
+from octsr.settings import EnhanceSettings, TrainSettings, check_settings
+from tests.conftest import REPO
+
+
+def run_many(commands: list[tuple[str, ...]], cwd) -> list[subprocess.CompletedProcess]:
+    """Run `python -m ...` commands, a few at a time (each is seconds of imports)."""
+    def one(args):
+        return subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True,
+                              text=True, timeout=300)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(one, commands))
+
+
+def assert_one_line(done: subprocess.CompletedProcess, *expected: str) -> None:
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2, (done.args, done.stderr[-2000:])
+    assert len(lines) == 1 and lines[0].startswith("octsr: error: "), (done.args, done.stderr[-2000:])
+    for text in expected:
+        assert text in lines[0], (text, lines[0])
+
+
+TRAIN_CASES = {
+    "optim.lr=abc": "optim.lr=abc",
+    "optim.lr=-0.001": "optim.lr=-0.001",
+    "optim.lr=inf": "optim.lr=inf",
+    "seed=abc": "seed=abc",
+    "data.batch_size=0": "data.batch_size=0",
+    "data.num_workers=-1": "data.num_workers=-1",
+    "threads=0": "threads=0",
+    "data.protocol.patch_size=2.5": "data.protocol.patch_size=2.5",
+    "data=duke data.frames=three": "data.frames=three",
+}
+
+
+def test_bad_train_values_are_one_line_naming_the_key(tmp_path):
+    commands = [("octsr.train", *case.split(), f"paths.log_dir={tmp_path}") for case in TRAIN_CASES]
+    for done, key in zip(run_many(commands, tmp_path), TRAIN_CASES.values()):
+        assert_one_line(done, key, "expected")
+
+
+def test_bad_inference_values_are_one_line_naming_the_key(tmp_path):
+    scan = tmp_path / "scan.png"
+    scan.write_bytes((REPO / "tests" / "__init__.py").read_bytes())  # never read: refused first
+    file_as_parent = tmp_path / "a_file"
+    file_as_parent.write_text("x")
+    enhance = ("octsr.enhance", f"input={scan}")
+    cases = {
+        (*enhance, f"output={tmp_path / 'o'}", "tile=0"): "tile=0",
+        (*enhance, f"output={tmp_path / 'o'}", "tile=abc"): "tile=abc",
+        (*enhance, f"output={tmp_path / 'o'}", "batch_size=0"): "batch_size=0",
+        (*enhance, f"output={tmp_path / 'o'}", "device=tpu"): "device=tpu",
+        (*enhance, f"output={tmp_path / 'o'}", "halo=-1"): "halo=-1",
+        (*enhance, f"output={tmp_path / 'o'}", "on_error=ignore"): "on_error=ignore",
+        (*enhance, "output="): "output=",
+        (*enhance,): "output is required",
+        ("octsr.enhance", f"input=[{scan},{scan}]", f"output={tmp_path / 'o'}"): "input=",
+        (*enhance, f"output={file_as_parent / 'out'}"): "output=",
+        ("octsr.evaluate", "bm3d.sigmas=[]", f"paths.log_dir={tmp_path}"): "bm3d.sigmas=[]",
+        ("octsr.evaluate", "bm3d.sigmas=[0.1,-1]", f"paths.log_dir={tmp_path}"): "bm3d.sigmas[1]=-1",
+        ("octsr.export", f"output={tmp_path}"): "is a folder",
+        ("octsr.export", f"output={tmp_path / 'm'}", "format=tflite"): "format=tflite",
+        ("octsr.crossval", "jobs=0", f"paths.log_dir={tmp_path}"): "jobs=0",
+    }
+    for done, expected in zip(run_many(list(cases), tmp_path), cases.values()):
+        assert_one_line(done, expected)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc, where nobody (root included) may create folders")
+def test_unwritable_output_folder_is_one_line(trained_tiny, tmp_path):
+    import cv2
+    import numpy as np
+
+    scan = tmp_path / "scan.png"
+    cv2.imwrite(str(scan), np.zeros((40, 40), np.uint8))
+    (done,) = run_many([("octsr.enhance", f"input={scan}", "output=/proc/octsr-output",
+                         f"ckpt_path={trained_tiny['best']}")], tmp_path)
+    assert_one_line(done, "output=/proc/octsr-output: cannot write there")
+
+
+def test_schema_accepts_the_shipped_configs_and_finds_nested_keys():
+    from tests.conftest import compose_train
+
+    check_settings(compose_train(), TrainSettings)
+    check_settings(compose_train("experiment=unet_n2n", "data=duke"), TrainSettings)
+    check_settings(compose_train("callbacks.model_checkpoint=null"), TrainSettings)
+    bad = compose_train("data.protocol.crops_per_image=-2")
+    with pytest.raises(ConfigError, match=r"^data\.protocol\.crops_per_image=-2: expected a whole number ≥ 0$"):
+        check_settings(bad, TrainSettings)
+    ok = OmegaConf.create({"input": "a.tif", "output": "out", "tile": None, "device": "cuda:1"})
+    check_settings(ok, EnhanceSettings)
+    with pytest.raises(ConfigError, match="input is required"):
+        check_settings(OmegaConf.create({"input": "???", "output": "out"}), EnhanceSettings)
