@@ -129,7 +129,7 @@ class SafeCheckpoint(ModelCheckpoint):
     def __init__(self, *args: Any, last_every_n_steps: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.last_every_n_steps = last_every_n_steps
-        self._last_saved_step: int | None = None
+        self._last_saved_state: tuple[int, int] | None = None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
@@ -147,7 +147,7 @@ class SafeCheckpoint(ModelCheckpoint):
 
     def _refresh_last(self, trainer: pl.Trainer) -> None:
         if (self.save_last and trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking
-                and not trainer.fast_dev_run and self._last_saved_step != trainer.global_step):
+                and not trainer.fast_dev_run and self._last_saved_state != self._loop_state(trainer)):
             saved_before = self._last_global_step_saved
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
             # Lightning skips every save at a step it has saved at; refreshing last.ckpt
@@ -156,7 +156,13 @@ class SafeCheckpoint(ModelCheckpoint):
 
     def _save_last_checkpoint(self, trainer: pl.Trainer, monitor_candidates: dict[str, Any]) -> None:
         super()._save_last_checkpoint(trainer, monitor_candidates)
-        self._last_saved_step = trainer.global_step
+        self._last_saved_state = self._loop_state(trainer)
+
+    @staticmethod
+    def _loop_state(trainer: pl.Trainer) -> tuple[int, int]:
+        # The step alone is not enough: at an epoch's end the same step is saved after
+        # validation and again once the epoch counts as done (what resuming reads).
+        return trainer.global_step, trainer.fit_loop.epoch_progress.current.processed
 
     def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
         broken = [name for name, weight in trainer.lightning_module.named_parameters()

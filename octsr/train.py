@@ -25,16 +25,17 @@ from octsr.utils.threads import configure_threads
 log = logging.getLogger(__name__)
 
 
-def check_checkpoint_fits(path: str, cfg: DictConfig) -> None:
+def check_checkpoint_fits(path: str, cfg: DictConfig) -> int:
     """Fail early, in one line, if the checkpoint is unreadable, of another network, or
-    (to resume training) holds no training state or has nothing left to train."""
+    (to resume training) holds no training state or has nothing left to train.
+    Returns the checkpoint's global step."""
     checkpoint = read_checkpoint(path)
     saved, wanted = checkpoint[ARCHITECTURE_KEY]["net"]["_target_"], cfg.model.net._target_
     if saved != wanted:
         raise ConfigError(f"ckpt_path={path} holds a {architecture_name(checkpoint)}, but the "
                           f"config builds a {wanted.rsplit('.', 1)[-1]}; pick the matching model=")
     if not cfg.get("train", True):
-        return
+        return int(checkpoint.get("global_step", 0))
     if "loops" not in checkpoint or "optimizer_states" not in checkpoint:
         raise ConfigError(f"ckpt_path={path} holds weights only (no optimizer or loop state), so "
                           f"training cannot resume from it; resume from a run's checkpoints/last.ckpt, "
@@ -46,12 +47,12 @@ def check_checkpoint_fits(path: str, cfg: DictConfig) -> None:
                           f"{checkpoint['global_step']} steps: nothing is left under "
                           f"trainer.max_epochs={max_epochs}; raise it to train on, or test the "
                           f"checkpoint with train=false")
+    return int(checkpoint["global_step"])
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit and test as `cfg` says. Returns (metrics, objects built)."""
-    if cfg.get("ckpt_path"):
-        check_checkpoint_fits(cfg.ckpt_path, cfg)
+    resumed_at = check_checkpoint_fits(cfg.ckpt_path, cfg) if cfg.get("ckpt_path") else None
     if not cfg.get("train", True) and cfg.get("test", True) and not cfg.get("ckpt_path"):
         raise ConfigError("train=false tests a trained model: give it as ckpt_path=<checkpoint>")
     if cfg.get("seed") is not None:
@@ -78,6 +79,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     if cfg.get("train", True):
         trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"),
                     weights_only=True)
+        if resumed_at is not None and trainer.global_step == resumed_at:
+            log.warning("resumed from %s but trained no step: it had already reached the "
+                        "trainer's limits (raise trainer.max_epochs or max_steps)", cfg.ckpt_path)
     metrics = dict(trainer.callback_metrics)
 
     if cfg.get("test", True):

@@ -72,6 +72,8 @@ def test_last_ckpt_is_the_latest_epoch_even_when_the_best_is_older(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     files = {f.name: torch.load(f, weights_only=True) for f in checkpoint_files(tmp_path / "run")}
     assert files["last.ckpt"]["epoch"] == 3
+    # Saved after the last validation too: its loop state says all 4 epochs are done.
+    assert files["last.ckpt"]["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"] == 4
     best = [c for name, c in files.items() if name != "last.ckpt"]
     assert len(best) == 1 and best[0]["global_step"] <= files["last.ckpt"]["global_step"]
 
