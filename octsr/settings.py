@@ -35,6 +35,10 @@ def above(low: float, default: Any = None) -> Any:
     return field(default=default, metadata={"low": low, "open": True})
 
 
+def within(low: float, high: float, default: Any = None, high_open: bool = False, **more: Any) -> Any:
+    return field(default=default, metadata={"low": low, "high": high, "high_open": high_open, **more})
+
+
 def matching(pattern: str, default: Any = None, shows: str = "a non-empty path") -> Any:
     return field(default=default, metadata={"pattern": pattern, "shows": shows})
 
@@ -45,6 +49,37 @@ def matching(pattern: str, default: Any = None, shows: str = "a non-empty path")
 class OptimSettings:
     lr: float = above(0)
     weight_decay: float = at_least(0)
+    betas: list[float] = field(default_factory=list, metadata={"low": 0, "high": 1, "high_open": True,
+                                                               "min_items": 2, "max_items": 2})
+
+
+@dataclass
+class NetSettings:
+    width: int = at_least(1)
+    depth: int = at_least(1)
+    convs_per_level: int = at_least(1)
+    kernel_size: int = at_least(1)
+    kernel_sizes: list[int] = field(default_factory=list, metadata={"low": 1, "min_items": 1})
+    batch_norm: bool = True
+
+
+@dataclass
+class ModelSettings:
+    residual: bool = False
+    match_input_mean: bool = False
+    net: NetSettings = field(default_factory=NetSettings)
+
+
+@dataclass
+class LossSettings:
+    eps: float = above(0)
+    alpha: float = within(0, 1)
+
+
+@dataclass
+class SchedulerSettings:
+    T_max: Optional[int] = at_least(1)
+    eta_min: float = at_least(0)
 
 
 @dataclass
@@ -91,6 +126,9 @@ class TrainSettings:
     test: bool = True
     ckpt_path: Optional[str] = None
     optim: OptimSettings = field(default_factory=OptimSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    loss: LossSettings = field(default_factory=LossSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     data: DataSettings = field(default_factory=DataSettings)
     trainer: TrainerSettings = field(default_factory=TrainerSettings)
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
@@ -194,9 +232,11 @@ def _check_value(key: str, value: Any, hint: Any, meta: Any) -> None:
         return
     if get_origin(hint) is list:
         (item,) = get_args(hint)
-        if not isinstance(value, (ListConfig, list)) or len(value) < meta.get("min_items", 0):
-            raise ConfigError(f"{key}={_show(value)}: expected a list of at least "
-                              f"{meta.get('min_items', 0)} item(s), each {_describe(item, meta)}")
+        low, high = meta.get("min_items", 0), meta.get("max_items")
+        if not isinstance(value, (ListConfig, list)) or not low <= len(value) <= (high or len(value)):
+            count = f"{low}" if high == low else f"at least {low}" if high is None else f"{low} to {high}"
+            raise ConfigError(f"{key}={_show(value)}: expected a list of {count} item(s), each "
+                              f"{_describe(item, meta)}")
         for i, element in enumerate(value):
             _check_value(f"{key}[{i}]", element, item, meta)
         return
@@ -214,8 +254,10 @@ def _fits(value: Any, hint: type, meta: Any) -> bool:
     if hint is float and (isinstance(value, bool) or not isinstance(value, (int, float))
                           or not math.isfinite(value)):
         return False
-    low = meta.get("low")
-    return low is None or (value > low if meta.get("open") else value >= low)
+    low, high = meta.get("low"), meta.get("high")
+    if low is not None and not (value > low if meta.get("open") else value >= low):
+        return False
+    return high is None or (value < high if meta.get("high_open") else value <= high)
 
 
 def _describe(hint: type, meta: Any) -> str:
@@ -224,9 +266,12 @@ def _describe(hint: type, meta: Any) -> str:
     if hint is str:
         return meta.get("shows", "a string")
     noun = {int: "a whole number", float: "a finite number"}[hint]
-    low = meta.get("low")
+    low, high = meta.get("low"), meta.get("high")
     if low is None:
         return noun
+    if high is not None:
+        return (f"{noun} in {'(' if meta.get('open') else '['}{low:g}, {high:g}"
+                f"{')' if meta.get('high_open') else ']'}")
     return f"{noun} {'>' if meta.get('open') else '≥'} {low:g}"
 
 

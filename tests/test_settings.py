@@ -3,6 +3,7 @@ status 2, before any data is loaded (octsr/settings.py), for every entry point."
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -94,12 +95,21 @@ def test_unwritable_output_folder_is_one_line(trained_tiny, tmp_path):
 def test_schema_accepts_the_shipped_configs_and_finds_nested_keys():
     from tests.conftest import compose_train
 
-    check_settings(compose_train(), TrainSettings)
+    for model in ("srcnn", "cae", "unet", "dncnn"):
+        for loss in ("mse", "l1", "charbonnier", "ssim_l1"):
+            check_settings(compose_train(f"model={model}", f"loss={loss}", "scheduler=cosine"), TrainSettings)
     check_settings(compose_train("experiment=unet_n2n", "data=duke"), TrainSettings)
     check_settings(compose_train("callbacks.model_checkpoint=null"), TrainSettings)
     bad = compose_train("data.protocol.crops_per_image=-2")
     with pytest.raises(ConfigError, match=r"^data\.protocol\.crops_per_image=-2: expected a whole number ≥ 0$"):
         check_settings(bad, TrainSettings)
+    for override, message in (("model.net.width=0", "model.net.width=0: expected a whole number ≥ 1"),
+                              ("optim.betas=[2,0.9]", "optim.betas[0]=2: expected a finite number in [0, 1)"),
+                              ("optim.betas=[0.9]", "optim.betas=[0.9]: expected a list of 2 item(s)"),
+                              ("loss=ssim_l1 loss.alpha=2", "loss.alpha=2: expected a finite number in [0, 1]"),
+                              ("model.residual=maybe", "model.residual=maybe: expected true or false")):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            check_settings(compose_train(*override.split()), TrainSettings)
     ok = OmegaConf.create({"input": "a.tif", "output": "out", "tile": None, "device": "cuda:1"})
     check_settings(ok, EnhanceSettings)
     with pytest.raises(ConfigError, match="input is required"):
