@@ -134,7 +134,7 @@ def scores(output: np.ndarray, target: np.ndarray) -> dict[str, float]:
 
 def ms_per_bscan(model, repeats: int = 3) -> float:
     """Median milliseconds to restore one 450 x 900 B-scan on the CPU (warm, startup excluded)."""
-    method = model_method(model, torch.device("cpu"), TiledInferer.for_network(model.net))
+    method = model_method(model, torch.device("cpu"), TiledInferer.for_model(model))
     scan = np.random.default_rng(0).random(BSCAN_SHAPE, dtype=np.float32)
     method(scan)
     times = []
@@ -239,7 +239,7 @@ def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
                 settings[f"{row} (no mean matching)"] = False
             for name, match in settings.items():
                 model.match_input_mean = match
-                restore = model_method(model, torch.device("cpu"), TiledInferer.for_network(model.net))
+                restore = model_method(model, torch.device("cpu"), TiledInferer.for_model(model))
                 for s in splits["test"]:
                     noisy_image, target = test_images[s]
                     variants.setdefault(name, {})[s] = scores(np.clip(restore(noisy_image), 0, 1), target)

@@ -137,7 +137,7 @@ def enhance(cfg: DictConfig) -> list[Path]:
     model = load_model(ckpt_path)
     device = pick_device(cfg.device)
     model.to(device)
-    inferer = TiledInferer.for_network(model.net, cfg.tile, cfg.halo)
+    inferer = TiledInferer.for_model(model, cfg.tile, cfg.halo)
     log.info("model %s on %s, %d input file(s) -> %s", ckpt_path, device, len(plan), out)
     written, skipped = [], []
     for path, target in tqdm(plan, desc="enhance", unit="file", disable=len(plan) < 2):

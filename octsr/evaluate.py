@@ -98,7 +98,7 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     datamodule.setup("test")
     test = [(item["name"], item["noisy"][0].numpy(), item["target"][0].numpy())
             for item in datamodule.test_set]
-    inferer = TiledInferer.for_network(model.net, cfg.tile, cfg.halo)
+    inferer = TiledInferer.for_model(model, cfg.tile, cfg.halo)
     rows = score(model_method(model, device, inferer), test, f"model ({Path(ckpt_path).name})")
     rows += score(lambda noisy: noisy, test, "noisy input")
     notes = [f"Model: `{ckpt_path}`. Data: `{cfg.data.name}`, {len(test)} test image{'s' * (len(test) != 1)}."]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -79,15 +80,29 @@ class TiledInferer:
         self.tile, self.halo = -(-tile // multiple) * multiple, -(-halo // multiple) * multiple
 
     @classmethod
-    def for_network(cls, net: nn.Module, tile: int | None = None, halo: int | None = None) -> "TiledInferer":
+    def for_network(cls, net: nn.Module, tile: int | None = None, halo: int | None = None,
+                    window: SlidingWindowInferer | None = None) -> "TiledInferer":
         """Tiles that reproduce `net`'s whole-image output: the halo grown to the network's
         `receptive_radius` and aligned to its `size_multiple`, where it declares them.
         None takes the network's own: `inference_tile` (else DEFAULT_TILE) and its reach
-        as the halo (else DEFAULT_HALO)."""
+        as the halo (else DEFAULT_HALO).
+
+        A network run in sliding windows (`window`, the CAE) reaches a window's side less
+        one pixel, and its window grid must restart at the same places in every tile as in
+        the whole image: tiles and halo are aligned to the window stride."""
         tile = tile or getattr(net, "inference_tile", None) or DEFAULT_TILE
         reach = getattr(net, "receptive_radius", None)
+        multiple = getattr(net, "size_multiple", 1)
+        if window is not None:
+            reach = max(reach or 0, window.window - 1)
+            multiple = math.lcm(multiple, window.stride)
         halo = max(halo if halo is not None else (DEFAULT_HALO if reach is None else 0), reach or 0)
-        return cls(tile, halo, getattr(net, "size_multiple", 1))
+        return cls(tile, halo, multiple)
+
+    @classmethod
+    def for_model(cls, model: nn.Module, tile: int | None = None, halo: int | None = None) -> "TiledInferer":
+        """`for_network` for a RestorationModule: its network and its sliding window."""
+        return cls.for_network(model.net, tile, halo, window=getattr(model, "inferer", None))
 
     def __call__(self, image: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
         h, w = image.shape[-2:]

@@ -99,7 +99,7 @@ class RestorationModule(pl.LightningModule):
         # halo of its full reach: the same output at the same speed, in a fraction of the
         # memory (the default run's peak RSS, experiments/bench).
         tile = getattr(net, "inference_tile", None)
-        self.whole_image_tiler = TiledInferer.for_network(net, tile, halo=0) if tile else None
+        self.whole_image_tiler = TiledInferer.for_network(net, tile, halo=0, window=inferer) if tile else None
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.inferer = inferer
