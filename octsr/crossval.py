@@ -36,9 +36,9 @@ import octsr  # noqa: F401
 from octsr.data.pairs import DukePairs
 from octsr.errors import ConfigError
 from octsr.evaluate import bm3d_method, choose_bm3d_sigma, model_method
+from octsr.metrics import psnr, ssim
 from octsr.models.checkpoint import load_model
 from octsr.models.inference import TiledInferer
-from octsr.models.restoration_module import psnr, ssim
 from octsr.settings import CrossvalSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
 from octsr.utils.failures import exit_on_user_error

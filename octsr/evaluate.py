@@ -20,9 +20,9 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 import octsr  # noqa: F401
+from octsr.metrics import psnr, ssim
 from octsr.models.checkpoint import load_model
 from octsr.models.inference import TiledInferer
-from octsr.models.restoration_module import psnr, ssim
 from octsr.settings import EvaluateSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
 from octsr.utils.device import pick_device

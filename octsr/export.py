@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 import octsr  # noqa: F401
 from octsr.errors import ConfigError
-from octsr.models.checkpoint import ARCHITECTURE_KEY, load_model, read_checkpoint, save_weights
+from octsr.models.checkpoint import load_model, save_weights
 from octsr.models.restoration_module import RestorationModule, apply_network, finish_whole_image
 from octsr.settings import ExportSettings, check_settings
 from octsr.utils.atomic import atomic_path
@@ -82,7 +82,7 @@ def export(cfg: DictConfig) -> list[Path]:
     model = load_model(ckpt_path)
     output.parent.mkdir(parents=True, exist_ok=True)
     if cfg.format == "weights":
-        save_weights(model, read_checkpoint(ckpt_path)[ARCHITECTURE_KEY], output,
+        save_weights(model, output,
                      source=Path(ckpt_path).name)
         return [output]
     module = ExportedRestorer(model).eval()

@@ -82,12 +82,10 @@ def restore_with_run(run: Path, noisy: torch.Tensor) -> np.ndarray:
     """Apply a run's best checkpoint (last if none) to one (1, 1, H, W) image in [0, 1]."""
     from omegaconf import OmegaConf
 
+    from octsr.models.architecture import architecture_record
     from octsr.models.checkpoint import load_model
 
-    model_cfg = OmegaConf.load(run / ".hydra" / "config.yaml").model
-    architecture = {"net": OmegaConf.to_container(model_cfg.net, resolve=True),
-                    "inferer": OmegaConf.to_container(model_cfg.inferer, resolve=True)
-                    if model_cfg.get("inferer") else None}
+    architecture = architecture_record(OmegaConf.load(run / ".hydra" / "config.yaml").model)
     checkpoints = sorted(p for p in (run / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt")
     checkpoint = checkpoints[-1] if checkpoints else run / "checkpoints" / "last.ckpt"
     model = load_model(checkpoint, architecture)

@@ -11,11 +11,12 @@ from typing import Any
 
 import hydra
 import pytorch_lightning as pl
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 import octsr  # noqa: F401  (sets environment defaults before albumentations is imported)
 from octsr.errors import ConfigError
-from octsr.models.checkpoint import ARCHITECTURE_KEY, architecture_name, read_checkpoint
+from octsr.models.architecture import ARCHITECTURE_KEY, architecture_record, network_name
+from octsr.models.checkpoint import read_checkpoint
 from octsr.settings import TrainSettings, check_settings
 from octsr.utils.failures import exit_on_user_error, in_multirun, record_failure
 from octsr.utils.hparams import log_final_metrics, log_hyperparameters
@@ -32,7 +33,7 @@ def check_checkpoint_fits(path: str, cfg: DictConfig) -> int:
     checkpoint = read_checkpoint(path)
     saved, wanted = checkpoint[ARCHITECTURE_KEY]["net"]["_target_"], cfg.model.net._target_
     if saved != wanted:
-        raise ConfigError(f"ckpt_path={path} holds a {architecture_name(checkpoint)}, but the "
+        raise ConfigError(f"ckpt_path={path} holds a {network_name(checkpoint[ARCHITECTURE_KEY])}, but the "
                           f"config builds a {wanted.rsplit('.', 1)[-1]}; pick the matching model=")
     if not cfg.get("train", True):
         return int(checkpoint.get("global_step", 0))
@@ -61,13 +62,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     log.info("Instantiating datamodule <%s>", cfg.data._target_)
     datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
     log.info("Instantiating model <%s> with net <%s>", cfg.model._target_, cfg.model.net._target_)
-    model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
-    model.architecture = {
-        "net": OmegaConf.to_container(cfg.model.net, resolve=True),
-        "inferer": OmegaConf.to_container(cfg.model.inferer, resolve=True) if cfg.model.get("inferer") else None,
-        "residual": bool(cfg.model.get("residual", False)),
-        "match_input_mean": bool(cfg.model.get("match_input_mean", False)),
-    }
+    # Built as a partial and called here, so Hydra does not instantiate the record's configs.
+    build_model = hydra.utils.instantiate(cfg.model, _partial_=True)
+    model: pl.LightningModule = build_model(architecture=architecture_record(cfg.model))
     callbacks = instantiate_callbacks(cfg.get("callbacks"))
     loggers = instantiate_loggers(cfg.get("logger"))
     log.info("Instantiating trainer <%s>", cfg.trainer._target_)

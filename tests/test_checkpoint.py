@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from octsr.errors import DataError
+from octsr.models.architecture import ARCHITECTURE_KEY
 from octsr.models.checkpoint import load_model, read_checkpoint, save_weights
 from octsr.models.components.srcnn import SRCNN
 from tests.conftest import run_cli
@@ -23,7 +24,8 @@ def test_checkpoint_rebuilds_the_trained_model(trained_tiny, tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(model(image), reference(image))
 
-    save_weights(model, read_checkpoint(best)["octsr_architecture"], tmp_path / "w.pt", note="t")
+    assert model.architecture == read_checkpoint(best)[ARCHITECTURE_KEY]
+    save_weights(model, tmp_path / "w.pt", note="t")
     compact = load_model(tmp_path / "w.pt")
     assert (tmp_path / "w.pt").stat().st_size < (1 << 20)
     with torch.no_grad():

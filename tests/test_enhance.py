@@ -151,7 +151,7 @@ def untrained_unet(path, **switches):
     torch.manual_seed(0)
     architecture = {"net": {"_target_": "octsr.models.components.unet.UNet", "width": 4},
                     "inferer": None, **switches}
-    save_weights(RestorationModule(UNet(width=4), optimizer=None, **switches), architecture, path)
+    save_weights(RestorationModule(UNet(width=4), optimizer=None, architecture=architecture, **switches), path)
     return path
 
 

@@ -91,9 +91,27 @@ def test_sliding_window_covers_every_pixel_once_averaged(shape):
     image = torch.rand(2, 1, *shape)
     inferer = SlidingWindowInferer(window=41, stride=14, batch_size=100)
     torch.testing.assert_close(inferer(image, lambda tiles: tiles), image)
-    # A position-dependent fn shows the overlaps are averaged, not overwritten.
-    doubled = inferer(image, lambda tiles: 2 * tiles + 1)
-    torch.testing.assert_close(doubled, 2 * image + 1)
+
+
+@pytest.mark.parametrize("shape", [(60, 70), (41, 97), (30, 55)])
+def test_sliding_window_averages_overlapping_windows(shape):
+    # Each window returns the square of its pixels' column within the window: where windows
+    # overlap only their average is right (overwriting keeps one window's value).
+    h, w = shape
+    window, stride = 41, 14
+    inferer = SlidingWindowInferer(window=window, stride=stride, batch_size=7)
+    ramp = (torch.arange(window, dtype=torch.float32) ** 2).expand(window, window)
+    got = inferer(torch.zeros(1, 1, h, w), lambda tiles: ramp.expand_as(tiles).clone())[0, 0]
+    padded = [max(window, n + (-(n - window) % stride)) for n in (h, w)]
+    total, count, last = torch.zeros(*padded), torch.zeros(*padded), torch.zeros(*padded)
+    for y in range(0, padded[0] - window + 1, stride):
+        for x in range(0, padded[1] - window + 1, stride):
+            total[y : y + window, x : x + window] += ramp
+            count[y : y + window, x : x + window] += 1
+            last[y : y + window, x : x + window] = ramp
+    expected = (total / count)[:h, :w]
+    torch.testing.assert_close(got, expected)
+    assert not torch.allclose(got, last[:h, :w])  # what overwriting would give
 
 
 def test_module_standardizes_with_stored_statistics():

@@ -112,11 +112,11 @@ def test_a_full_disk_leaves_no_truncated_checkpoint(tiny_cfg, tmp_path, monkeypa
 
 
 def test_resuming_needs_a_training_checkpoint_with_work_left(trained_tiny, tmp_path):
-    from octsr.models.checkpoint import load_model, read_checkpoint, save_weights
+    from octsr.models.checkpoint import load_model, save_weights
 
     best = trained_tiny["best"]
     weights = tmp_path / "weights.pt"
-    save_weights(load_model(best), read_checkpoint(best)["octsr_architecture"], weights)
+    save_weights(load_model(best), weights)
     finished = Path(best).parent / "last.ckpt"
     for ckpt, expected in ((weights, "holds weights only"), (finished, "has already trained 1 epoch(s)")):
         result = run_cli("octsr.train", "debug=tiny", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path}/r")

@@ -16,11 +16,9 @@ import hydra
 import torch
 
 from octsr.errors import DataError
+from octsr.models.architecture import ARCHITECTURE_KEY
 from octsr.models.restoration_module import RestorationModule
 from octsr.utils.atomic import atomic_path
-
-ARCHITECTURE_KEY = "octsr_architecture"
-
 
 def read_checkpoint(path: str | Path, require_architecture: bool = True) -> dict[str, Any]:
     """The checkpoint's contents; DataError naming the file if it is missing, damaged,
@@ -42,10 +40,6 @@ def read_checkpoint(path: str | Path, require_architecture: bool = True) -> dict
     return checkpoint
 
 
-def architecture_name(checkpoint: dict[str, Any]) -> str:
-    return checkpoint[ARCHITECTURE_KEY]["net"]["_target_"].rsplit(".", 1)[-1]
-
-
 def load_model(path: str | Path, architecture: dict[str, Any] | None = None) -> RestorationModule:
     """A trained RestorationModule in eval mode on the CPU, from a training checkpoint
     (`*.ckpt`) or a weights file written by `save_weights`.
@@ -61,7 +55,8 @@ def load_model(path: str | Path, architecture: dict[str, Any] | None = None) -> 
         raise DataError(f"{path}: cannot rebuild its network {architecture.get('net')}: {err}") from err
     model = RestorationModule(net, optimizer=None, inferer=inferer, log_images=False,
                               residual=bool(architecture.get("residual", False)),
-                              match_input_mean=bool(architecture.get("match_input_mean", False)))
+                              match_input_mean=bool(architecture.get("match_input_mean", False)),
+                              architecture=architecture)
     weights = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("net.") or k.startswith("input_")}
     expected = {k: v.shape for k, v in model.state_dict().items() if k.startswith("net.") or k.startswith("input_")}
     got = {k: v.shape for k, v in weights.items()}
@@ -74,10 +69,12 @@ def load_model(path: str | Path, architecture: dict[str, Any] | None = None) -> 
     return model.eval()
 
 
-def save_weights(model: RestorationModule, architecture: dict[str, Any], path: str | Path,
-                 **info: Any) -> None:
-    """A compact file: network weights, input statistics and architecture (no optimizer)."""
+def save_weights(model: RestorationModule, path: str | Path, **info: Any) -> None:
+    """A compact file: network weights, input statistics and the model's architecture
+    record (no optimizer)."""
+    if model.architecture is None:
+        raise ValueError("the model has no architecture record to save (build it with one)")
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()
              if k.startswith("net.") or k.startswith("input_")}
     with atomic_path(path) as tmp:
-        torch.save({"state_dict": state, ARCHITECTURE_KEY: architecture, "info": info}, tmp)
+        torch.save({"state_dict": state, ARCHITECTURE_KEY: model.architecture, "info": info}, tmp)

@@ -10,15 +10,12 @@ import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric
-from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
-from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
+from octsr.metrics import psnr, ssim
+from octsr.models.architecture import ARCHITECTURE_KEY
 from octsr.models.inference import SlidingWindowInferer, TiledInferer
 
 log = logging.getLogger(__name__)
-
-# The paper's SSIM: L = 1 (data_range), K1 = 0.01, K2 = 0.03, torchmetrics' 11x11 Gaussian window.
-SSIM_ARGS = dict(data_range=1.0, k1=0.01, k2=0.03)
 
 
 def apply_network(net: nn.Module, noisy: Tensor, mean: Tensor, std: Tensor, residual: bool) -> Tensor:
@@ -42,16 +39,6 @@ def finish_whole_image(output: Tensor, noisy: Tensor, residual: bool, match_inpu
     if match_input_mean:
         output = output + (noisy.mean(dim=(-2, -1), keepdim=True) - output.mean(dim=(-2, -1), keepdim=True))
     return output.clamp(0.0, 1.0) if (residual or match_input_mean) else output
-
-
-def psnr(output: Tensor, target: Tensor) -> Tensor:
-    """Per-image PSNR in dB (MAX_I = 1) of (B, 1, H, W) tensors in [0, 1]; shape (B,)."""
-    return peak_signal_noise_ratio(output, target, data_range=1.0, reduction="none", dim=(1, 2, 3))
-
-
-def ssim(output: Tensor, target: Tensor) -> Tensor:
-    """Per-image SSIM of (B, 1, H, W) tensors in [0, 1]; shape (B,)."""
-    return structural_similarity_index_measure(output, target, reduction="none", **SSIM_ARGS)
 
 
 class RestorationModule(pl.LightningModule):
@@ -85,11 +72,13 @@ class RestorationModule(pl.LightningModule):
     def __init__(self, net: nn.Module, optimizer: Callable[..., torch.optim.Optimizer] | None,
                  inferer: SlidingWindowInferer | None = None, log_images: bool = True,
                  scheduler: Callable[..., Any] | None = None, loss: nn.Module | None = None,
-                 residual: bool = False, match_input_mean: bool = False) -> None:
+                 residual: bool = False, match_input_mean: bool = False,
+                 architecture: dict[str, Any] | None = None) -> None:
         super().__init__()
         # Only plain values go in the checkpoint's hyperparameters: it must load with
         # weights_only=True, which refuses pickled objects such as the optimizer partial.
-        self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "inferer", "scheduler", "loss"])
+        self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "inferer", "scheduler", "loss",
+                                                         "architecture"])
         # channels_last puts a pixel's feature maps side by side, the layout oneDNN's CPU
         # convolutions are fastest in: 1.4x per SRCNN and U-Net training step here
         # (experiments/bench). Only 4-D weights change layout; the values are the same.
@@ -106,18 +95,16 @@ class RestorationModule(pl.LightningModule):
         self.loss = loss if loss is not None else nn.MSELoss()
         self.residual = residual
         self.match_input_mean = match_input_mean
-        # The net and inferer configs (plain dicts), saved in checkpoints so a model can be
-        # rebuilt from the file alone (`octsr.models.checkpoint.load_model`); set by train.
-        self.architecture: dict[str, Any] | None = None
+        # Saved in every checkpoint, so the model can be rebuilt from the file alone
+        # (octsr.models.architecture); plain containers, as weights_only loading requires.
+        self.architecture = architecture
         self.register_buffer("input_mean", torch.tensor(0.0))
         self.register_buffer("input_std", torch.tensor(1.0))
         self.train_loss = MeanMetric()
-        self.val_psnr = PeakSignalNoiseRatio(data_range=1.0, reduction="elementwise_mean", dim=(1, 2, 3))
-        self.val_ssim = StructuralSimilarityIndexMeasure(**SSIM_ARGS)
-        self.test_psnr = PeakSignalNoiseRatio(data_range=1.0, reduction="elementwise_mean", dim=(1, 2, 3))
-        self.test_ssim = StructuralSimilarityIndexMeasure(**SSIM_ARGS)
-        self.test_noisy_psnr = MeanMetric()
-        self.test_noisy_ssim = MeanMetric()
+        # Val and test images are scored one by one (octsr.metrics) and averaged.
+        self.val_psnr, self.val_ssim = MeanMetric(), MeanMetric()
+        self.test_psnr, self.test_ssim = MeanMetric(), MeanMetric()
+        self.test_psnr_noisy, self.test_ssim_noisy = MeanMetric(), MeanMetric()
         self.val_psnr_best = MaxMetric()
         self.val_psnr_best.persistent(True)  # saved in checkpoints, so a resumed run keeps it
 
@@ -162,7 +149,7 @@ class RestorationModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.architecture is not None:
-            checkpoint["octsr_architecture"] = self.architecture
+            checkpoint[ARCHITECTURE_KEY] = self.architecture
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = self.optimizer_factory(params=self.parameters())
@@ -178,8 +165,8 @@ class RestorationModule(pl.LightningModule):
     # -- validation and test ---------------------------------------------------------------
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         output = self(batch["noisy"])
-        self.val_psnr(output, batch["target"])
-        self.val_ssim(output, batch["target"])
+        self.val_psnr(psnr(output, batch["target"]))
+        self.val_ssim(ssim(output, batch["target"]))
         self.log("val/psnr", self.val_psnr, prog_bar=True)
         self.log("val/ssim", self.val_ssim, prog_bar=True)
         if batch_idx == 0 and self.hparams.log_images:
@@ -192,23 +179,14 @@ class RestorationModule(pl.LightningModule):
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         output = self(batch["noisy"])
         target, noisy = batch["target"], batch["noisy"]
-        self.test_psnr(output, target)
-        self.test_ssim(output, target)
-        noisy_psnr, noisy_ssim = psnr(noisy, target), ssim(noisy, target)
-        self.test_noisy_psnr(noisy_psnr)
-        self.test_noisy_ssim(noisy_ssim)
-        self.log("test/psnr", self.test_psnr)
-        self.log("test/ssim", self.test_ssim)
-        self.log("test/psnr_noisy", self.test_noisy_psnr)
-        self.log("test/ssim_noisy", self.test_noisy_ssim)
+        scores = {"psnr": psnr(output, target), "ssim": ssim(output, target),
+                  "psnr_noisy": psnr(noisy, target), "ssim_noisy": ssim(noisy, target)}
+        for name, values in scores.items():
+            metric = getattr(self, f"test_{name}")
+            metric(values)
+            self.log(f"test/{name}", metric)
         # Per-image rows for the CSV writer callback.
-        return {
-            "name": list(batch["name"]),
-            "psnr": psnr(output, target).tolist(),
-            "ssim": ssim(output, target).tolist(),
-            "psnr_noisy": noisy_psnr.tolist(),
-            "ssim_noisy": noisy_ssim.tolist(),
-        }
+        return {"name": list(batch["name"]), **{name: values.tolist() for name, values in scores.items()}}
 
     def _log_panel(self, batch: dict[str, Any], output: Tensor) -> None:
         if not isinstance(self.logger, TensorBoardLogger):
