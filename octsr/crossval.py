@@ -35,10 +35,10 @@ from omegaconf import DictConfig
 import octsr  # noqa: F401
 from octsr.data.pairs import DukePairs
 from octsr.errors import ConfigError
-from octsr.evaluate import bm3d_method, choose_bm3d_sigma, model_method
+from octsr.evaluate import bm3d_method, choose_bm3d_sigma
+from octsr.inference import TiledInferer, restorer
 from octsr.metrics import psnr, ssim
 from octsr.models.checkpoint import load_model
-from octsr.models.inference import TiledInferer
 from octsr.settings import CrossvalSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
 from octsr.utils.failures import exit_on_user_error
@@ -134,7 +134,7 @@ def scores(output: np.ndarray, target: np.ndarray) -> dict[str, float]:
 
 def ms_per_bscan(model, repeats: int = 3) -> float:
     """Median milliseconds to restore one 450 x 900 B-scan on the CPU (warm, startup excluded)."""
-    method = model_method(model, torch.device("cpu"), TiledInferer.for_model(model))
+    method = restorer(model, TiledInferer.for_model(model))
     scan = np.random.default_rng(0).random(BSCAN_SHAPE, dtype=np.float32)
     method(scan)
     times = []
@@ -239,7 +239,7 @@ def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
                 settings[f"{row} (no mean matching)"] = False
             for name, match in settings.items():
                 model.match_input_mean = match
-                restore = model_method(model, torch.device("cpu"), TiledInferer.for_model(model))
+                restore = restorer(model, TiledInferer.for_model(model))
                 for s in splits["test"]:
                     noisy_image, target = test_images[s]
                     variants.setdefault(name, {})[s] = scores(np.clip(restore(noisy_image), 0, 1), target)

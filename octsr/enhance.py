@@ -16,18 +16,15 @@ import time
 from pathlib import Path
 
 import hydra
-import numpy as np
-import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
 import octsr  # noqa: F401  (environment defaults)
 from octsr.data.image_io import IMAGE_SUFFIXES, from_unit_range, read_pages, to_unit_range, write_pages
 from octsr.errors import ConfigError, DataError
+from octsr.inference import TiledInferer, pick_device, restore
 from octsr.models.checkpoint import load_model
-from octsr.models.inference import TiledInferer
 from octsr.settings import EnhanceSettings, check_settings
-from octsr.utils.device import pick_device
 from octsr.utils.failures import exit_on_user_error, user_error_message
 from octsr.weights import shipped_weights
 
@@ -106,25 +103,6 @@ def plan_outputs(inputs: list[tuple[Path, Path]], out: Path) -> list[tuple[Path,
     return plan
 
 
-@torch.no_grad()
-def restore_pages(model, pages: list[np.ndarray], inferer: TiledInferer, batch_size: int,
-                  device: torch.device, path: Path) -> list[np.ndarray]:
-    """Every page restored, in its own size and dtype; pages of one size go in batches."""
-    restored: list[np.ndarray | None] = [None] * len(pages)
-    by_shape: dict[tuple[int, int], list[int]] = {}
-    for i, page in enumerate(pages):
-        by_shape.setdefault(page.shape, []).append(i)
-    for indices in by_shape.values():
-        for start in range(0, len(indices), batch_size):
-            chunk = indices[start : start + batch_size]
-            unit = np.stack([to_unit_range(pages[i], path) for i in chunk])
-            batch = torch.from_numpy(unit)[:, None].to(device)
-            output = model(batch, tiler=inferer)[:, 0].float().cpu().numpy()
-            for i, page in zip(chunk, output):
-                restored[i] = from_unit_range(page, pages[i].dtype)
-    return restored
-
-
 def enhance(cfg: DictConfig) -> list[Path]:
     """Restore every input B-scan; returns the files written. With `on_error=skip`, a file
     that cannot be read or restored is reported and skipped, and the run ends with an error
@@ -144,7 +122,9 @@ def enhance(cfg: DictConfig) -> list[Path]:
         try:
             pages = read_pages(path)
             start = time.perf_counter()
-            restored = restore_pages(model, pages, inferer, cfg.batch_size, device, path)
+            units = [to_unit_range(page, path) for page in pages]
+            restored = [from_unit_range(unit, page.dtype) for unit, page in
+                        zip(restore(model, units, inferer, device, cfg.batch_size), pages)]
             target.parent.mkdir(parents=True, exist_ok=True)
             write_pages(target, restored, like=path)
         except (DataError, OSError) as err:

@@ -20,12 +20,11 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 import octsr  # noqa: F401
+from octsr.inference import TiledInferer, pick_device, restorer
 from octsr.metrics import psnr, ssim
 from octsr.models.checkpoint import load_model
-from octsr.models.inference import TiledInferer
 from octsr.settings import EvaluateSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
-from octsr.utils.device import pick_device
 from octsr.utils.failures import exit_on_user_error
 from octsr.utils.tables import write_csv
 from octsr.weights import shipped_weights
@@ -60,17 +59,6 @@ def choose_bm3d_sigma(sigmas: list[float], val_images) -> tuple[float, dict[floa
     return max(tried, key=tried.get), tried
 
 
-def model_method(model, device: torch.device, inferer: TiledInferer) -> Method:
-    @torch.no_grad()
-    def restore(noisy: np.ndarray) -> np.ndarray:
-        batch = torch.from_numpy(noisy)[None, None].to(device)
-        output = model(batch, tiler=inferer)[0, 0].float().cpu().numpy()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return output
-    return restore
-
-
 def summary(rows: list[dict]) -> list[dict]:
     methods = list(dict.fromkeys(r["method"] for r in rows))
     return [{"method": m, **{k: fmean(r[k] for r in rows if r["method"] == m)
@@ -99,7 +87,7 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     test = [(item["name"], item["noisy"][0].numpy(), item["target"][0].numpy())
             for item in datamodule.test_set]
     inferer = TiledInferer.for_model(model, cfg.tile, cfg.halo)
-    rows = score(model_method(model, device, inferer), test, f"model ({Path(ckpt_path).name})")
+    rows = score(restorer(model, inferer, device), test, f"model ({Path(ckpt_path).name})")
     rows += score(lambda noisy: noisy, test, "noisy input")
     notes = [f"Model: `{ckpt_path}`. Data: `{cfg.data.name}`, {len(test)} test image{'s' * (len(test) != 1)}."]
     if cfg.bm3d.enabled:

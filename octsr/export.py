@@ -4,7 +4,7 @@ TorchScript (`.pt`) and ONNX (`.onnx`) files hold one self-contained module:
 noisy (N, 1, H, W) float32 in [0, 1] -> restored, same shape, in [0, 1], with the input
 standardization inside. Fully convolutional networks (SRCNN) take any H and W; a network
 with a fixed input size (CAE) is exported for its 41 x 41 tiles, and whole images need the
-sliding-window step around it (`octsr.models.inference.SlidingWindowInferer`).
+sliding-window step around it (`octsr.inference.SlidingWindowInferer`).
 `format=weights` writes the compact octsr weights file that `ckpt_path=` accepts.
 """
 

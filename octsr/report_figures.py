@@ -82,15 +82,14 @@ def restore_with_run(run: Path, noisy: torch.Tensor) -> np.ndarray:
     """Apply a run's best checkpoint (last if none) to one (1, 1, H, W) image in [0, 1]."""
     from omegaconf import OmegaConf
 
+    from octsr.inference import restore
     from octsr.models.architecture import architecture_record
     from octsr.models.checkpoint import load_model
 
     architecture = architecture_record(OmegaConf.load(run / ".hydra" / "config.yaml").model)
     checkpoints = sorted(p for p in (run / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt")
     checkpoint = checkpoints[-1] if checkpoints else run / "checkpoints" / "last.ckpt"
-    model = load_model(checkpoint, architecture)
-    with torch.no_grad():
-        return model(noisy)[0, 0].numpy()
+    return restore(load_model(checkpoint, architecture), noisy)[0, 0].numpy()
 
 
 def first_test_image(run: Path) -> tuple[str, torch.Tensor, torch.Tensor]:

@@ -9,7 +9,7 @@ import torch
 from octsr.data.image_io import read_grayscale
 from octsr.models.checkpoint import load_model, save_weights
 from octsr.models.components.unet import UNet
-from octsr.models.inference import TiledInferer
+from octsr.inference import TiledInferer
 from octsr.models.restoration_module import RestorationModule
 from octsr.weights import SHIPPED
 from tests.conftest import DUKE_ROOT, needs_duke, run_cli

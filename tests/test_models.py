@@ -8,7 +8,7 @@ from octsr.models.components.cae import ConvAutoencoder
 from octsr.models.components.dncnn import DnCNN
 from octsr.models.components.srcnn import SRCNN
 from octsr.models.components.unet import UNet
-from octsr.models.inference import SlidingWindowInferer, TiledInferer
+from octsr.inference import SlidingWindowInferer, TiledInferer
 from octsr.models.losses import CharbonnierLoss, SSIML1Loss
 from octsr.models.restoration_module import RestorationModule
 

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from octsr.data.image_io import read_grayscale, read_pages, write_pages
 from octsr.errors import DataError, OctsrError
-from octsr.models.inference import TiledInferer
+from octsr.inference import TiledInferer
 from octsr.models.restoration_module import RestorationModule
-from tests.conftest import compose_train
+from tests.conftest import REPO, compose_train
 
 SUPPORTED = {np.uint8: 255, np.uint16: 65535, np.int8: 127, np.int16: 32767}
 DTYPES = [np.uint8, np.uint16, np.int8, np.int16, np.int32, np.uint32, np.int64, np.float32,
@@ -88,7 +88,8 @@ def fresh_model(name: str) -> RestorationModule:
                              log_images=False).eval()
 
 
-@pytest.mark.parametrize("name", ["srcnn", "dncnn", "unet", "cae"])
+# Every model config, so a new network is covered as soon as it has a conf/model file.
+@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "conf" / "model").glob("*.yaml")))
 @settings(max_examples=25, deadline=None)
 @given(h=st.integers(1, 80), w=st.integers(1, 80), tile=st.integers(4, 40))
 def test_tiled_output_equals_the_whole_image_or_is_one_clear_error(name, h, w, tile):

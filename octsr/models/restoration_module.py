@@ -13,7 +13,7 @@ from torchmetrics import MaxMetric, MeanMetric
 
 from octsr.metrics import psnr, ssim
 from octsr.models.architecture import ARCHITECTURE_KEY
-from octsr.models.inference import SlidingWindowInferer, TiledInferer
+from octsr.inference.tiling import SlidingWindowInferer, TiledInferer
 
 log = logging.getLogger(__name__)
 

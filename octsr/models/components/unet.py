@@ -27,7 +27,7 @@ class UNet(nn.Module):
 
     Max pooling makes the output depend on where the image starts modulo 2**depth, so tiled
     inference must start tiles on multiples of `size_multiple` and give them a halo of at
-    least `receptive_radius` to match the whole image (`octsr.models.inference.TiledInferer`).
+    least `receptive_radius` to match the whole image (`octsr.inference.TiledInferer`).
 
     Args:
         width: feature maps at full resolution; doubled at each level.
