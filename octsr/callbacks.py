@@ -112,7 +112,9 @@ class EMAWeights(EMAWeightAveraging):
 
 def _last_checkpoint(trainer: pl.Trainer) -> str:
     path = getattr(trainer.checkpoint_callback, "last_model_path", "") or ""
-    return f"the last finite checkpoint is {path}" if path else "no checkpoint was saved before it"
+    if path and os.path.isfile(path):
+        return f"the last finite checkpoint is {path}"
+    return "no checkpoint was saved before it"
 
 
 class SafeCheckpoint(ModelCheckpoint):

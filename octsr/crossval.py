@@ -43,7 +43,7 @@ from octsr.settings import CrossvalSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
 from octsr.utils.failures import exit_on_user_error
 from octsr.utils.machine import machine
-from octsr.utils.tables import write_csv
+from octsr.utils.tables import markdown_table, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -160,15 +160,13 @@ def summarize(name: str, per_subject: dict[str, dict[str, float]], **extra: Any)
 def markdown(rows: list[dict[str, Any]], subjects: list[str], notes: list[str]) -> str:
     head = ["row", "weights", "train min / fold", "ms / B-scan", "PSNR (dB)", "SSIM",
             "PSNR, brightness matched", *subjects]
-    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for r in rows:
-        cells = [r["row"], f"{r['params']:,}" if r.get("params") else "–",
-                 f"{r['train_minutes']:.1f}" if r.get("train_minutes") else "–",
-                 f"{r['ms_per_bscan']:.0f}" if r.get("ms_per_bscan") else "–",
-                 f"{r['psnr']:.2f} ± {r['psnr_std']:.2f}", f"{r['ssim']:.3f} ± {r['ssim_std']:.3f}",
-                 f"{r['psnr_matched']:.2f}", *(f"{r.get(f'psnr_{s}', float('nan')):.2f}" for s in subjects)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines + [""] + notes) + "\n"
+    cells = [[r["row"], f"{r['params']:,}" if r.get("params") else "–",
+              f"{r['train_minutes']:.1f}" if r.get("train_minutes") else "–",
+              f"{r['ms_per_bscan']:.0f}" if r.get("ms_per_bscan") else "–",
+              f"{r['psnr']:.2f} ± {r['psnr_std']:.2f}", f"{r['ssim']:.3f} ± {r['ssim_std']:.3f}",
+              f"{r['psnr_matched']:.2f}", *(f"{r.get(f'psnr_{s}', float('nan')):.2f}" for s in subjects)]
+             for r in rows]
+    return "\n".join([markdown_table(head, cells), "", *notes]) + "\n"
 
 
 def crossval(cfg: DictConfig) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from octsr.models.checkpoint import load_model
 from octsr.settings import EvaluateSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
 from octsr.utils.failures import exit_on_user_error
-from octsr.utils.tables import write_csv
+from octsr.utils.tables import markdown_table, write_csv
 from octsr.weights import shipped_weights
 
 log = logging.getLogger(__name__)
@@ -67,13 +67,13 @@ def summary(rows: list[dict]) -> list[dict]:
 
 
 def markdown(rows: list[dict], means: list[dict], notes: list[str]) -> str:
-    lines = ["| method | PSNR (dB) | SSIM | s / image | images |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {m['method']} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['seconds']:.3f} | {m['images']} |"
-              for m in means]
-    lines += ["", "| method | image | PSNR (dB) | SSIM | s |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['method']} | {r['image']} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['seconds']:.3f} |"
-              for r in rows]
-    return "\n".join(lines + [""] + notes) + "\n"
+    overall = markdown_table(["method", "PSNR (dB)", "SSIM", "s / image", "images"],
+                             [[m["method"], f"{m['psnr']:.2f}", f"{m['ssim']:.4f}", f"{m['seconds']:.3f}",
+                               m["images"]] for m in means])
+    per_image = markdown_table(["method", "image", "PSNR (dB)", "SSIM", "s"],
+                               [[r["method"], r["image"], f"{r['psnr']:.2f}", f"{r['ssim']:.4f}",
+                                 f"{r['seconds']:.3f}"] for r in rows])
+    return "\n".join([overall, "", per_image, "", *notes]) + "\n"
 
 
 def evaluate(cfg: DictConfig) -> list[dict]:

@@ -26,10 +26,10 @@ from omegaconf import OmegaConf
 
 from octsr.utils.atomic import write_text_atomic
 from octsr.utils.failures import FAILURE_FILE
-from octsr.utils.tables import write_csv
+from octsr.utils.tables import markdown_table, write_csv
 
 COLUMNS = ("model", "lr", "epochs", "steps", "train_s_per_epoch", "wall_s", "val_psnr_best",
-           "val_ssim", "test_psnr", "test_ssim", "noisy_psnr", "noisy_ssim", "status", "run")
+           "val_ssim", "test_psnr", "test_ssim", "test_psnr_noisy", "test_ssim_noisy", "status", "run")
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
@@ -88,7 +88,7 @@ def summarize_run(run: Path) -> dict:
             with metrics_csv.open() as f:
                 mean = next(r for r in csv.DictReader(f) if r.get("image") == "mean")
             row.update(test_psnr=float(mean["psnr"]), test_ssim=float(mean["ssim"]),
-                       noisy_psnr=float(mean["psnr_noisy"]), noisy_ssim=float(mean["ssim_noisy"]))
+                       test_psnr_noisy=float(mean["psnr_noisy"]), test_ssim_noisy=float(mean["ssim_noisy"]))
             row["status"] = "done"
         except (StopIteration, KeyError, ValueError, TypeError, csv.Error):
             row["status"] = "unfinished (test_metrics.csv is incomplete)"
@@ -132,10 +132,8 @@ def _fmt(column: str, value) -> str:
     return str(value)
 
 
-def markdown_table(rows: list[dict]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_fmt(c, row.get(c)) for c in COLUMNS) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+def results_table(rows: list[dict]) -> str:
+    return markdown_table(list(COLUMNS), [[_fmt(c, row.get(c)) for c in COLUMNS] for row in rows]) + "\n"
 
 
 def write_panel(rows: list[dict], runs: dict[str, Path], path: Path) -> bool:
@@ -186,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         row["run"] = name
         rows.append(row)
     rows.sort(key=lambda r: (str(r.get("model")), r.get("lr") is None, r.get("lr") or 0.0, r["run"]))
-    table = markdown_table(rows)
+    table = results_table(rows)
     print(table)
 
     out = args.out or args.paths[0] / "report"

@@ -28,7 +28,7 @@ def plot_metrics_vs_lr(rows: list[dict], path: Path) -> None:
             val_key = "val_psnr_best" if metric == "psnr" else "val_ssim"
             ax.plot(lrs, [r.get(val_key) or np.nan for r in done], "s--", color=color, alpha=0.6,
                     label=f"{model} val")
-        noisy = [r[f"noisy_{metric}"] for r in rows if r.get(f"noisy_{metric}") is not None]
+        noisy = [r[f"test_{metric}_noisy"] for r in rows if r.get(f"test_{metric}_noisy") is not None]
         if noisy:
             ax.axhline(float(np.mean(noisy)), color="gray", lw=1, ls=":", label="noisy input (test)")
         ax.set_xlabel("learning rate")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from octsr.report import summarize_run
@@ -40,8 +40,8 @@ def test_cli_trains_tests_and_logs(tmp_path, model):
     checkpoints = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert "last.ckpt" in checkpoints and any(n.startswith("epoch000") for n in checkpoints)
     assert "test/psnr" in result.stdout  # the printed test table
-    hparams = (tmp_path / "hparams.yaml").read_text()
-    assert "optim/lr: 0.001" in hparams and "net/width:" in hparams
+    hparams = OmegaConf.load(tmp_path / "hparams.yaml")
+    assert hparams.optim.lr == 0.001 and "width" in hparams.net
 
     row = summarize_run(tmp_path)  # the report reads the same numbers back
     assert (row["model"], row["lr"], row["epochs"], row["status"]) == (model, 0.001, 1, "done")
@@ -172,4 +172,4 @@ def test_ema_run_validates_saves_and_tests_the_averaged_weights(tmp_path):
                  for item in test_set]
     assert metrics["test/psnr"] == pytest.approx(sum(psnrs) / len(psnrs), abs=1e-4)
     hparams = run_hparams(cfg, objects["model"])
-    assert hparams["loss/name"] == "L1Loss" and hparams["residual"] is True
+    assert hparams["loss"]["name"] == "L1Loss" and hparams["residual"] is True

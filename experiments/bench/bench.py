@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import datetime
 import os
 import re
@@ -38,7 +37,9 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import octsr  # noqa: E402  (allocator settings, as every entry point gets them)
+from octsr.utils.atomic import write_text_atomic  # noqa: E402
 from octsr.utils.machine import machine  # noqa: E402
+from octsr.utils.tables import markdown_table, write_csv  # noqa: E402
 
 DUKE = (REPO / ".." / "shared" / "data" / "duke-bioptigen").resolve()
 
@@ -86,14 +87,10 @@ class Table:
 
     def write(self, out: Path, header: str) -> None:
         out.mkdir(parents=True, exist_ok=True)
-        with (out / "results.csv").open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(self.rows[0]))
-            writer.writeheader()
-            writer.writerows(self.rows)
-        lines = [header, "", "| section | measure | value | reference (same run) | ratio | target | met | command |",
-                 "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-        lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row.values()) + " |" for row in self.rows]
-        (out / "results.md").write_text("\n".join(lines) + "\n")
+        write_csv(out / "results.csv", self.rows)
+        table = markdown_table(["section", "measure", "value", "reference (same run)", "ratio", "target", "met",
+                                "command"], [list(row.values()) for row in self.rows])
+        write_text_atomic(out / "results.md", f"{header}\n\n{table}\n")
 
 
 def run_child(args: list[str], env: dict | None = None, cwd: Path = REPO) -> tuple[float, int, str]:

@@ -18,39 +18,29 @@ HPARAM_METRICS = {
 }
 
 
-def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in cfg.items():
-        if str(key).startswith("_"):  # _target_, _partial_: plumbing, not hyperparameters
-            continue
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}/"))
-        elif isinstance(value, (list, tuple)):
-            flat[name] = ",".join(map(str, value))
-        else:
-            flat[name] = value if isinstance(value, (int, float, str, bool)) else str(value)
-    return flat
+def _settings(node: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A config node's own settings: Hydra's plumbing (_target_, _partial_) left out."""
+    return {k: v for k, v in (node or {}).items() if not str(k).startswith("_")}
 
 
 def run_hparams(cfg: DictConfig, model) -> dict[str, Any]:
     """What defines a run: model, network, optimizer and schedule, data protocol, trainer
-    limits, seed."""
+    limits, seed. Nested; the loggers flatten it (TensorBoard shows `optim/lr`)."""
     container = OmegaConf.to_container(cfg, resolve=True)
-    picked = {
+    return {
         "model": cfg.model.net._target_.rsplit(".", 1)[-1],
-        "net": {k: v for k, v in container["model"]["net"].items() if k != "_target_"},
+        "net": _settings(container["model"]["net"]),
         "residual": bool(container["model"].get("residual", False)),
         "loss": {"name": (container.get("loss") or {}).get("_target_", "torch.nn.MSELoss").rsplit(".", 1)[-1],
-                 **{k: v for k, v in (container.get("loss") or {}).items() if k != "_target_"}},
-        "optim": container.get("optim", {}),
+                 **_settings(container.get("loss"))},
+        "optim": _settings(container.get("optim")),
         "scheduler": (container.get("scheduler") or {}).get("_target_", "constant").rsplit(".", 1)[-1],
-        "data": {k: v for k, v in container["data"].items() if k in ("name", "protocol", "batch_size")},
+        "data": {"name": container["data"].get("name"), "batch_size": container["data"].get("batch_size"),
+                 "protocol": _settings(container["data"].get("protocol"))},
         "trainer": {k: container["trainer"].get(k) for k in ("max_epochs", "max_steps", "precision")},
         "seed": cfg.get("seed"),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
-    return flatten(picked)
 
 
 def log_hyperparameters(cfg: DictConfig, model, loggers) -> None:
