@@ -43,11 +43,12 @@ def check_checkpoint_fits(path: str, cfg: DictConfig) -> int:
                           f"or test these weights with train=false")
     epochs_done = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]
     max_epochs, max_steps = cfg.trainer.get("max_epochs"), cfg.trainer.get("max_steps") or -1
-    if (max_epochs not in (None, -1) and epochs_done >= max_epochs) or 0 < max_steps <= checkpoint["global_step"]:
+    limit = (f"trainer.max_epochs={max_epochs}" if max_epochs not in (None, -1) and epochs_done >= max_epochs
+             else f"trainer.max_steps={max_steps}" if 0 < max_steps <= checkpoint["global_step"] else None)
+    if limit:
         raise ConfigError(f"ckpt_path={path} has already trained {epochs_done} epoch(s), "
-                          f"{checkpoint['global_step']} steps: nothing is left under "
-                          f"trainer.max_epochs={max_epochs}; raise it to train on, or test the "
-                          f"checkpoint with train=false")
+                          f"{checkpoint['global_step']} steps: nothing is left under {limit}; raise "
+                          f"it to train on, or test the checkpoint with train=false")
     return int(checkpoint["global_step"])
 
 
