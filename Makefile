@@ -1,6 +1,12 @@
 # octsr developer commands. `make help` lists them.
-# Run inside the environment you want octsr in (the README makes a .venv first).
-PYTHON ?= python
+# By default every target runs in ./.venv, which `make train`, `make test` (and the others)
+# create and install into when it is missing or pyproject.toml has changed.
+# Your own environment instead: make install PYTHON=python, then make test PYTHON=python.
+VENV ?= .venv
+ifeq ($(origin PYTHON), undefined)
+PYTHON := $(VENV)/bin/python
+ENVIRONMENT := $(VENV)/.installed
+endif
 # A CPU build by default; GPU users: make install TORCH_SPEC="torch==2.13.0 --index-url <CUDA wheel index>"
 TORCH_SPEC ?= torch==2.13.0
 LOGDIR ?= logs
@@ -11,26 +17,32 @@ LOGDIR ?= logs
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
-install: ## install pinned torch, then octsr (editable) and its test tools
+install: ## install pinned torch, then octsr (editable) and its test tools (into .venv unless PYTHON= is given)
+	$(if $(ENVIRONMENT),test -x $(PYTHON) || python3 -m venv $(VENV))
 	$(PYTHON) -m pip install --upgrade pip
 	$(PYTHON) -m pip install $(TORCH_SPEC)
 	$(PYTHON) -m pip install -e '.[dev]'
+	$(if $(ENVIRONMENT),touch $(ENVIRONMENT))
 
-train: ## train the default model (SRCNN on the synthetic phantom); ARGS="model=cae optim.lr=0.0003"
+# The .venv, made and installed once (again when pyproject.toml changes).
+$(VENV)/.installed: pyproject.toml
+	$(MAKE) install
+
+train: $(ENVIRONMENT) ## train the default model (SRCNN on the synthetic phantom); ARGS="model=cae optim.lr=0.0003"
 	$(PYTHON) -m octsr.train $(ARGS)
 
 # pytest exits 5 when nothing was collected (e.g. every test deselected): say so, don't fail.
-test: ## run the fast test suite (slow tests excluded)
+test: $(ENVIRONMENT) ## run the fast test suite (slow tests excluded)
 	$(PYTHON) -m pytest -m "not slow" $(ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; exit $$rc
 
-test-all: ## run every test, slow ones (real Duke training) included
+test-all: $(ENVIRONMENT) ## run every test, slow ones (real Duke training) included
 	$(PYTHON) -m pytest $(ARGS); rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
 
-bench: ## speed and memory table (about 5 min; experiments/bench/bench.py --full for the committed one)
+bench: $(ENVIRONMENT) ## speed and memory table (about 5 min; experiments/bench/bench.py --full for the committed one)
 	$(PYTHON) experiments/bench/bench.py $(ARGS)
 
-tensorboard: ## open TensorBoard on every run under logs/ (LOGDIR=... for another root)
+tensorboard: $(ENVIRONMENT) ## open TensorBoard on every run under logs/ (LOGDIR=... for another root)
 	$(PYTHON) -m tensorboard.main --logdir $(LOGDIR)
 
 clean: ## remove run outputs and caches (logs/, multirun/, .pytest_cache)
