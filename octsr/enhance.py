@@ -25,6 +25,7 @@ from octsr.errors import ConfigError, DataError
 from octsr.inference import TiledInferer, pick_device, restore
 from octsr.models.checkpoint import load_model
 from octsr.settings import EnhanceSettings, check_settings
+from octsr.utils.cli import exit_on_unknown_group_option
 from octsr.utils.failures import exit_on_user_error, user_error_message
 from octsr.weights import shipped_weights
 
@@ -153,4 +154,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    exit_on_unknown_group_option()
     main()

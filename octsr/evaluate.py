@@ -25,6 +25,7 @@ from octsr.metrics import psnr, ssim
 from octsr.models.checkpoint import load_model
 from octsr.settings import EvaluateSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
+from octsr.utils.cli import exit_on_unknown_group_option
 from octsr.utils.failures import exit_on_user_error
 from octsr.utils.tables import markdown_table, write_csv
 from octsr.weights import shipped_weights
@@ -122,4 +123,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    exit_on_unknown_group_option()
     main()

@@ -24,6 +24,7 @@ from octsr.models.checkpoint import load_model, save_weights
 from octsr.models.restoration_module import RestorationModule, apply_network, finish_whole_image
 from octsr.settings import ExportSettings, check_settings
 from octsr.utils.atomic import atomic_path
+from octsr.utils.cli import exit_on_unknown_group_option
 from octsr.utils.failures import exit_on_user_error
 from octsr.weights import shipped_weights
 
@@ -110,4 +111,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    exit_on_unknown_group_option()
     main()

@@ -18,6 +18,7 @@ from octsr.errors import ConfigError
 from octsr.models.architecture import ARCHITECTURE_KEY, architecture_record, network_name
 from octsr.models.checkpoint import read_checkpoint
 from octsr.settings import TrainSettings, check_settings
+from octsr.utils.cli import exit_on_unknown_group_option
 from octsr.utils.failures import exit_on_user_error, in_multirun, record_failure
 from octsr.utils.hparams import log_final_metrics, log_hyperparameters
 from octsr.utils.instantiators import instantiate_callbacks, instantiate_loggers
@@ -116,4 +117,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    exit_on_unknown_group_option()
     main()

@@ -75,6 +75,8 @@ def test_bad_inference_values_are_one_line_naming_the_key(tmp_path):
         ("octsr.export", f"output={tmp_path}"): "is a folder",
         ("octsr.export", f"output={tmp_path / 'm'}", "format=tflite"): "format=tflite",
         ("octsr.crossval", "jobs=0", f"paths.log_dir={tmp_path}"): "jobs=0",
+        ("octsr.train", "debug=tinny", f"paths.log_dir={tmp_path}"): "debug=tinny: no such option; debug is one of tiny",
+        ("octsr.evaluate", "data=dukee", f"paths.log_dir={tmp_path}"): "data=dukee: no such option",
     }
     for done, expected in zip(run_many(list(cases), tmp_path), cases.values()):
         assert_one_line(done, expected)
@@ -114,3 +116,15 @@ def test_schema_accepts_the_shipped_configs_and_finds_nested_keys():
     check_settings(ok, EnhanceSettings)
     with pytest.raises(ConfigError, match="input is required"):
         check_settings(OmegaConf.create({"input": "???", "output": "out"}), EnhanceSettings)
+
+
+def test_config_group_typos_are_caught_before_hydra_runs():
+    from octsr.utils.cli import unknown_group_option
+
+    assert unknown_group_option(["debug=tinny"]) == "debug=tinny: no such option; debug is one of tiny"
+    assert unknown_group_option(["-m", "model=cae,srcnx"]).startswith("model=srcnx: no such option")
+    assert unknown_group_option(["+sweep=lrr"]).startswith("sweep=lrr")
+    for fine in (["debug=tiny", "model=cae,srcnn", "+sweep=lr", "scheduler=null", "experiment=unet_n2n"],
+                 ["data.root=/x", "hydra/launcher=basic", "~debug", "optim.lr=0.1", "--help"],
+                 ["model=glob(*)", "hydra.run.dir=x"]):
+        assert unknown_group_option(fine) is None, fine
