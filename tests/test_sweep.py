@@ -95,6 +95,8 @@ def test_a_failing_run_does_not_stop_the_sweep(tmp_path):
     result = run_cli("octsr.train", "-m", "model=srcnn", "optim.lr=1e30,0.001", "debug=tiny",
                      f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert f"octsr: sweep folder {tmp_path}" in result.stdout  # said first, and the next step last
+    assert f"compare its runs with: python -m octsr.report {tmp_path}" in result.stdout
     failed = tmp_path / "debug=tiny,model=srcnn,optim.lr=1e+30"
     assert "training diverged: the training loss is nan" in (failed / "FAILED.txt").read_text()
     assert (tmp_path / "debug=tiny,model=srcnn,optim.lr=0.001" / "test_metrics.csv").is_file()

@@ -70,6 +70,7 @@ def test_last_ckpt_is_the_latest_epoch_even_when_the_best_is_older(tmp_path):
     result = run_cli("octsr.train", "debug=tiny", "trainer.max_epochs=4",
                      "callbacks.model_checkpoint.mode=min", f"hydra.run.dir={tmp_path}/run")
     assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith(f"octsr: run folder {tmp_path}/run\n")
     files = {f.name: torch.load(f, weights_only=True) for f in checkpoint_files(tmp_path / "run")}
     assert files["last.ckpt"]["epoch"] == 3
     # Saved after the last validation too: its loop state says all 4 epochs are done.
