@@ -16,6 +16,7 @@ from pytorch_lightning.callbacks import EMAWeightAveraging, ModelCheckpoint
 from pytorch_lightning.trainer.states import TrainerFn
 
 from octsr.errors import TrainingDiverged
+from octsr.utils.atomic import commit
 from octsr.utils.tables import write_csv
 
 log = logging.getLogger(__name__)
@@ -174,13 +175,13 @@ class SafeCheckpoint(ModelCheckpoint):
                 f"training diverged: {len(broken)} weight tensor(s) (e.g. {broken[0]}) hold NaN or "
                 f"infinite values at epoch {trainer.current_epoch}, step {trainer.global_step}, so "
                 f"they were not saved; {_last_checkpoint(trainer)} (try a lower optim.lr)")
+        # Not atomic_path: every process of a multi-GPU run must name the same temporary
+        # file (saving is collective; rank 0 writes it).
         partial = os.path.join(os.path.dirname(filepath), f".{os.path.basename(filepath)}.partial")
         try:
             trainer.save_checkpoint(partial, self.save_weights_only)
             if trainer.is_global_zero:
-                with open(partial, "rb") as written:
-                    os.fsync(written.fileno())
-                os.replace(partial, filepath)
+                commit(partial, filepath)
         finally:
             if trainer.is_global_zero and os.path.exists(partial):
                 os.remove(partial)
@@ -195,12 +196,18 @@ class DivergenceGuard(pl.Callback):
     """Stop training with one line (`TrainingDiverged`) as soon as the training loss or a
     validation metric is NaN or infinite, before anything is saved from such weights."""
 
-    def __init__(self, metrics: tuple[str, ...] = ("val/loss", "val/psnr")) -> None:
+    def __init__(self, metrics: tuple[str, ...] = ("val/psnr", "val/ssim")) -> None:
         self.metrics = tuple(metrics)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if loss is not None and not math.isfinite(float(loss)):
+        if loss is None:
+            return
+        # Reading the loss waits for a GPU; there, look every log_every_n_steps (NaN weights
+        # are never saved in between: SafeCheckpoint refuses them).
+        if loss.device.type != "cpu" and trainer.global_step % trainer.log_every_n_steps:
+            return
+        if not math.isfinite(float(loss)):
             self._stop(trainer, f"the training loss is {float(loss)}")
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

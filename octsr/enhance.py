@@ -18,6 +18,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 import octsr  # noqa: F401  (environment defaults)
 from octsr.data.image_io import IMAGE_SUFFIXES, from_unit_range, read_pages, to_unit_range, write_pages
@@ -119,26 +120,27 @@ def enhance(cfg: DictConfig) -> list[Path]:
     inferer = TiledInferer.for_model(model, cfg.tile, cfg.halo)
     log.info("model %s on %s, %d input file(s) -> %s", ckpt_path, device, len(plan), out)
     written, skipped = [], []
-    for path, target in tqdm(plan, desc="enhance", unit="file", disable=len(plan) < 2):
-        try:
-            pages = read_pages(path)
-            start = time.perf_counter()
-            units = [to_unit_range(page, path) for page in pages]
-            restored = [from_unit_range(unit, page.dtype) for unit, page in
-                        zip(restore(model, units, inferer, device, cfg.batch_size), pages)]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_pages(target, restored, like=path)
-        except (DataError, OSError) as err:
-            if cfg.on_error != "skip":
-                raise
-            reason = user_error_message(err) or str(err)
-            log.warning("skipped %s: %s", path, reason)
-            skipped.append(path)
-            continue
-        sizes = sorted({f"{w}x{h}" for h, w in (p.shape for p in pages)})
-        log.info("%s: %d B-scan(s) of %s %s in %.2f s -> %s", path, len(pages), ", ".join(sizes),
-                 pages[0].dtype, time.perf_counter() - start, target)
-        written.append(target)
+    with logging_redirect_tqdm():  # log lines above the progress bar, not through it
+        for path, target in tqdm(plan, desc="enhance", unit="file", disable=len(plan) < 2):
+            try:
+                pages = read_pages(path)
+                start = time.perf_counter()
+                units = [to_unit_range(page, path) for page in pages]
+                restored = [from_unit_range(unit, page.dtype) for unit, page in
+                            zip(restore(model, units, inferer, device, cfg.batch_size), pages)]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_pages(target, restored, like=path)
+            except (DataError, OSError) as err:
+                if cfg.on_error != "skip":
+                    raise
+                reason = user_error_message(err) or str(err)
+                log.warning("skipped %s: %s", path, reason)
+                skipped.append(path)
+                continue
+            sizes = sorted({f"{w}x{h}" for h, w in (p.shape for p in pages)})
+            log.info("%s: %d B-scan(s) of %s %s in %.2f s -> %s", path, len(pages), ", ".join(sizes),
+                     pages[0].dtype, time.perf_counter() - start, target)
+            written.append(target)
     if skipped:
         raise DataError(f"{len(skipped)} of {len(plan)} input file(s) skipped (reasons above), "
                         f"{len(written)} written to {out}")

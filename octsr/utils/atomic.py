@@ -32,11 +32,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp.chmod(0o666 & ~_UMASK)
     try:
         yield tmp
-        with open(tmp, "rb") as written:
-            os.fsync(written.fileno())
-        os.replace(tmp, path)
+        commit(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def commit(written: str | Path, path: str | Path) -> None:
+    """Flush a finished temporary file to disk and rename it over `path` in one step."""
+    with open(written, "rb") as file:
+        os.fsync(file.fileno())
+    os.replace(written, path)
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
