@@ -21,7 +21,7 @@ install: ## install pinned torch, then octsr (editable) and its test tools (into
 	$(if $(ENVIRONMENT),test -x $(PYTHON) || python3 -m venv $(VENV))
 	$(PYTHON) -m pip install --upgrade pip
 	$(PYTHON) -m pip install $(TORCH_SPEC)
-	$(PYTHON) -m pip install -e '.[dev]'
+	$(PYTHON) -m pip install -e '.[all,dev]'
 	$(if $(ENVIRONMENT),touch $(ENVIRONMENT))
 
 # The .venv, made and installed once (again when pyproject.toml changes).

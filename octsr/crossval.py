@@ -41,7 +41,8 @@ from octsr.metrics import psnr, ssim
 from octsr.models.checkpoint import load_model
 from octsr.settings import CrossvalSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
-from octsr.utils.cli import exit_on_unknown_group_option
+from octsr.utils.cli import check_command_line
+from octsr.utils.extras import require
 from octsr.utils.failures import exit_on_user_error
 from octsr.utils.machine import machine
 from octsr.utils.tables import markdown_table, write_csv
@@ -172,6 +173,8 @@ def markdown(rows: list[dict[str, Any]], subjects: list[str], notes: list[str]) 
 
 def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
     check_settings(cfg, CrossvalSettings)
+    if cfg.bm3d.enabled:
+        require("bm3d", "baselines", "the BM3D row", instead="bm3d.enabled=false")
     subjects = [str(s) for s in cfg.subjects]
     data_root = str(Path(cfg.data_root).expanduser().resolve())
     if not Path(data_root).is_dir():
@@ -270,7 +273,7 @@ def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
     return table
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="crossval")
+@hydra.main(version_base="1.3", config_path="pkg://octsr.conf", config_name="crossval")
 def main(cfg: DictConfig) -> None:
     try:
         crossval(cfg)
@@ -278,6 +281,11 @@ def main(cfg: DictConfig) -> None:
         exit_on_user_error(err)
 
 
-if __name__ == "__main__":
-    exit_on_unknown_group_option()
+def cli() -> None:
+    """`python -m octsr.crossval` and the `octsr-crossval` command."""
+    check_command_line()
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -26,7 +26,7 @@ from octsr.errors import ConfigError, DataError
 from octsr.inference import TiledInferer, pick_device, restore
 from octsr.models.checkpoint import load_model
 from octsr.settings import EnhanceSettings, check_settings
-from octsr.utils.cli import exit_on_unknown_group_option
+from octsr.utils.cli import check_command_line
 from octsr.utils.failures import exit_on_user_error, user_error_message
 from octsr.weights import shipped_weights
 
@@ -147,7 +147,7 @@ def enhance(cfg: DictConfig) -> list[Path]:
     return written
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="enhance")
+@hydra.main(version_base="1.3", config_path="pkg://octsr.conf", config_name="enhance")
 def main(cfg: DictConfig) -> None:
     try:
         enhance(cfg)
@@ -155,6 +155,11 @@ def main(cfg: DictConfig) -> None:
         exit_on_user_error(err)
 
 
-if __name__ == "__main__":
-    exit_on_unknown_group_option()
+def cli() -> None:
+    """`python -m octsr.enhance` and the `octsr-enhance` command."""
+    check_command_line()
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -25,7 +25,8 @@ from octsr.metrics import psnr, ssim
 from octsr.models.checkpoint import load_model
 from octsr.settings import EvaluateSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
-from octsr.utils.cli import exit_on_unknown_group_option
+from octsr.utils.cli import check_command_line
+from octsr.utils.extras import require
 from octsr.utils.failures import exit_on_user_error
 from octsr.utils.tables import markdown_table, write_csv
 from octsr.weights import shipped_weights
@@ -79,6 +80,8 @@ def markdown(rows: list[dict], means: list[dict], notes: list[str]) -> str:
 
 def evaluate(cfg: DictConfig) -> list[dict]:
     check_settings(cfg, EvaluateSettings)
+    if cfg.bm3d.enabled:
+        require("bm3d", "baselines", "the BM3D row", instead="bm3d.enabled=false")
     ckpt_path = cfg.ckpt_path or shipped_weights(cfg.get("weights", "best"))
     model = load_model(ckpt_path)
     device = pick_device(cfg.device)
@@ -114,7 +117,7 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     return rows
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+@hydra.main(version_base="1.3", config_path="pkg://octsr.conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     try:
         evaluate(cfg)
@@ -122,6 +125,11 @@ def main(cfg: DictConfig) -> None:
         exit_on_user_error(err)
 
 
-if __name__ == "__main__":
-    exit_on_unknown_group_option()
+def cli() -> None:
+    """`python -m octsr.evaluate` and the `octsr-evaluate` command."""
+    check_command_line()
     main()
+
+
+if __name__ == "__main__":
+    cli()

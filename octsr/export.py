@@ -24,7 +24,8 @@ from octsr.models.checkpoint import load_model, save_weights
 from octsr.models.restoration_module import RestorationModule, apply_network, finish_whole_image
 from octsr.settings import ExportSettings, check_settings
 from octsr.utils.atomic import atomic_path
-from octsr.utils.cli import exit_on_unknown_group_option
+from octsr.utils.cli import check_command_line
+from octsr.utils.extras import require
 from octsr.utils.failures import exit_on_user_error
 from octsr.weights import shipped_weights
 
@@ -75,6 +76,8 @@ def export_onnx(module: ExportedRestorer, example: Tensor, any_size: bool, path:
 
 def export(cfg: DictConfig) -> list[Path]:
     check_settings(cfg, ExportSettings)
+    if cfg.format in ("all", "onnx"):
+        require("onnx", "onnx", f"format={cfg.format}", instead="format=torchscript")
     output = Path(cfg.output).expanduser()
     if output.is_dir() or str(cfg.output).endswith(("/", "\\")):
         raise ConfigError(f"output={cfg.output} is a folder; give a file path (without an extension "
@@ -101,7 +104,7 @@ def export(cfg: DictConfig) -> list[Path]:
     return written
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
+@hydra.main(version_base="1.3", config_path="pkg://octsr.conf", config_name="export")
 def main(cfg: DictConfig) -> None:
     try:
         for path in export(cfg):
@@ -110,6 +113,11 @@ def main(cfg: DictConfig) -> None:
         exit_on_user_error(err)
 
 
-if __name__ == "__main__":
-    exit_on_unknown_group_option()
+def cli() -> None:
+    """`python -m octsr.export` and the `octsr-export` command."""
+    check_command_line()
     main()
+
+
+if __name__ == "__main__":
+    cli()

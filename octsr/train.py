@@ -18,7 +18,7 @@ from octsr.errors import ConfigError
 from octsr.models.architecture import ARCHITECTURE_KEY, architecture_record, network_name
 from octsr.models.checkpoint import read_checkpoint
 from octsr.settings import TrainSettings, check_settings
-from octsr.utils.cli import exit_on_unknown_group_option
+from octsr.utils.cli import check_command_line
 from octsr.utils.failures import exit_on_user_error, in_multirun, record_failure
 from octsr.utils.hparams import log_final_metrics, log_hyperparameters
 from octsr.utils.instantiators import instantiate_callbacks, instantiate_loggers
@@ -99,7 +99,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     return {k: float(v) for k, v in metrics.items()}, objects
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path="pkg://octsr.conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     try:
         check_settings(cfg, TrainSettings)  # before anything is loaded or built
@@ -116,6 +116,11 @@ def main(cfg: DictConfig) -> float | None:
     return metrics.get(optimized) if optimized else None
 
 
-if __name__ == "__main__":
-    exit_on_unknown_group_option()
+def cli() -> None:
+    """`python -m octsr.train` and the `octsr-train` command."""
+    check_command_line()
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -5,7 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+import octsr.conf
+from octsr.utils.extras import missing_extra
+
+# conf/ in a checkout, octsr/conf/ in an installed wheel (see pyproject.toml)
+CONF = Path(octsr.conf.__file__).parent
 
 
 def unknown_group_option(argv: list[str], conf: Path = CONF) -> str | None:
@@ -28,10 +32,28 @@ def unknown_group_option(argv: list[str], conf: Path = CONF) -> str | None:
     return None
 
 
-def exit_on_unknown_group_option(argv: list[str] | None = None) -> None:
-    """For an entry point's `__main__`: a mistyped config group option is one
-    `octsr: error:` line and exit status 2, before anything runs."""
-    message = unknown_group_option(sys.argv[1:] if argv is None else argv)
+# Config options that load a Hydra plugin from an extra: the module that must be importable.
+PLUGIN_OPTIONS = {
+    "hparams_search=optuna": ("hydra_plugins.hydra_optuna_sweeper", "optuna"),
+    "hydra/launcher=slurm": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
+}
+
+
+def missing_plugin(argv: list[str]) -> str | None:
+    """The message for the first option whose Hydra plugin is not installed, or None
+    (Hydra's own error is several lines about search paths)."""
+    for arg in argv:
+        option = arg.lstrip("+")
+        if option in PLUGIN_OPTIONS:
+            return missing_extra(*PLUGIN_OPTIONS[option], feature=option)
+    return None
+
+
+def check_command_line(argv: list[str] | None = None) -> None:
+    """For an entry point's `__main__`: a mistyped config group option, or one whose plugin
+    is not installed, is one `octsr: error:` line and exit status 2, before anything runs."""
+    argv = sys.argv[1:] if argv is None else argv
+    message = unknown_group_option(argv) or missing_plugin(argv)
     if message:
         print(f"octsr: error: {message}", file=sys.stderr)
         sys.exit(2)

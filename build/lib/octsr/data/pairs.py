@@ -1,0 +1,292 @@
+"""Where noisy/target pairs come from, and how they split into train, val and test.
+
+A *source* turns a layout on disk (or a generator) into named pairs per split. Sources only
+list files when asked (`splits()`), and pairs only read pixels when asked (`load()`), so a
+config can be built and checked without touching the data.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from octsr.data.image_io import IMAGE_SUFFIXES, read_grayscale
+from octsr.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+FRAMES = ("one", "all")
+TRAIN_TARGETS = ("average", "next_frame")
+
+
+class ImagePair(Protocol):
+    """A named (noisy, target) pair whose pixels are read on demand."""
+
+    name: str
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        """(noisy, target), each float32 (H, W) in [0, 1], of equal shape."""
+        ...
+
+
+class PairSource(Protocol):
+    def splits(self) -> dict[str, list[ImagePair]]:
+        """Pairs for "train", "val" and "test" (a split may be empty)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FilePair:
+    name: str
+    noisy_path: Path
+    target_path: Path
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        noisy = read_grayscale(self.noisy_path)
+        target = read_grayscale(self.target_path)
+        if noisy.shape != target.shape:
+            raise DataError(
+                f"{self.noisy_path} is {noisy.shape[0]}x{noisy.shape[1]} but its target "
+                f"{self.target_path} is {target.shape[0]}x{target.shape[1]}; pairs must match"
+            )
+        return noisy, target
+
+
+@dataclass(frozen=True)
+class ArrayPair:
+    """A pair already in memory (tests, notebooks)."""
+
+    name: str
+    noisy: np.ndarray
+    target: np.ndarray
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.noisy, self.target
+
+
+def check_disjoint(names: dict[str, Sequence[str]]) -> None:
+    """Test must share nothing with train or val. Train and val may overlap (e.g. to train
+    final weights on every scan), which only makes the val scores optimistic: warned."""
+    for split in ("train", "val"):
+        shared = sorted(set(names.get("test", [])) & set(names.get(split, [])))
+        if shared:
+            raise DataError(f"{', '.join(shared)} in both data.splits.{split} and data.splits.test; "
+                            f"a test scan must not be trained or validated on")
+    shared = sorted(set(names.get("train", [])) & set(names.get("val", [])))
+    if shared:
+        log.warning("%s in both data.splits.train and data.splits.val: val scores will be "
+                    "optimistic", ", ".join(shared))
+
+
+def check_frame_options(frames: str, train_target: str) -> None:
+    if frames not in FRAMES:
+        raise ConfigError(f"data.frames={frames}: choose one of {', '.join(FRAMES)}")
+    if train_target not in TRAIN_TARGETS:
+        raise ConfigError(f"data.train_target={train_target}: choose one of {', '.join(TRAIN_TARGETS)}")
+
+
+def training_pairs(name: str, frames: Sequence[Path], target: Path, use: str,
+                   train_target: str) -> list[FilePair]:
+    """The train pairs of one scan location from its noisy `frames` (the primary frame
+    first) and averaged `target`.
+
+    `use`="one": the primary frame -> target; "all": every frame -> target (the extra
+    pairs are named NAME_STEM). `train_target`="next_frame" (Noise2Noise, Lehtinen et al.
+    2018): every frame -> the next frame (the last -> the first), no average used; the
+    network can only learn what the frames share, which on average is the clean scan.
+    """
+    if train_target == "next_frame":
+        if len(frames) < 2:
+            raise DataError(f"{name}: data.train_target=next_frame needs at least two noisy frames, "
+                            f"found {len(frames)} ({frames[0] if frames else 'none'})")
+        return [FilePair(name if i == 0 else f"{name}_{path.stem}", path, frames[(i + 1) % len(frames)])
+                for i, path in enumerate(frames)]
+    chosen = frames if use == "all" else frames[:1]
+    return [FilePair(name if i == 0 else f"{name}_{path.stem}", path, target) for i, path in enumerate(chosen)]
+
+
+def _existing_dir(root: str | Path, key: str) -> Path:
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise DataError(f"{key}={root}: no such folder ({path.resolve()})")
+    return path
+
+
+class DukePairs:
+    """The Duke layout: one folder per subject holding `test.tif` (noisy) and `average.tif`,
+    and possibly more noisy frames of the same location (`1.tif` ... `4.tif`).
+
+    Args:
+        root: folder holding the subject folders.
+        train, val, test: subject folder names per split.
+        noisy_name, target_name: file names inside each subject folder.
+        frames: "one" trains on `noisy_name` only; "all" also on every extra frame (files
+            matching `extra_frames`), each paired with the same target. Val and test always
+            use `noisy_name`, so scores stay comparable.
+        train_target: "average" (supervised) or "next_frame" (Noise2Noise: each of the
+            subject's noisy frames is trained towards another; see `training_pairs`).
+        extra_frames: glob for the extra noisy frames inside a subject folder.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        train: Sequence[str],
+        val: Sequence[str],
+        test: Sequence[str],
+        noisy_name: str = "test.tif",
+        target_name: str = "average.tif",
+        frames: str = "one",
+        train_target: str = "average",
+        extra_frames: str = "[0-9]*.tif",
+    ) -> None:
+        check_frame_options(frames, train_target)
+        self.root = root
+        self.subjects = {"train": list(train), "val": list(val), "test": list(test)}
+        self.noisy_name = noisy_name
+        self.target_name = target_name
+        self.frames, self.train_target, self.extra_frames = frames, train_target, extra_frames
+
+    def splits(self) -> dict[str, list[ImagePair]]:
+        root = _existing_dir(self.root, "data.root")
+        check_disjoint({split: [str(s) for s in names] for split, names in self.subjects.items()})
+        out: dict[str, list[ImagePair]] = {}
+        for split in SPLITS:
+            out[split] = []
+            for subject in self.subjects[split]:
+                subject = str(subject)
+                folder = root / subject
+                if not folder.is_dir():
+                    present = sorted(p.name for p in root.iterdir() if p.is_dir())
+                    raise DataError(
+                        f"data.splits.{split} names subject {subject}, but {folder} does not "
+                        f"exist (subjects in {root}: {', '.join(present) or 'none'})"
+                    )
+                noisy, target = folder / self.noisy_name, folder / self.target_name
+                for path, role in ((noisy, "noisy input"), (target, "averaged target")):
+                    if not path.is_file():
+                        raise DataError(f"{path}: missing ({role} of subject {subject})")
+                if split != "train":
+                    out[split].append(FilePair(subject, noisy, target))
+                    continue
+                extra = sorted(p for p in folder.glob(self.extra_frames)
+                               if p.is_file() and p.name not in (self.noisy_name, self.target_name))
+                out[split] += training_pairs(subject, [noisy, *extra], target, self.frames, self.train_target)
+        return out
+
+
+class FolderPairs:
+    """A generic layout: `root/noisy/NAME` paired with `root/clean/NAME` (same stem).
+
+    More noisy frames of the same location are named `root/noisy/NAME.K.ext` (K a number:
+    `scan7.png`, `scan7.1.png`, `scan7.2.png` all pair with `clean/scan7.png`); they are
+    used for training with `frames`="all" or `train_target`="next_frame" (see
+    `DukePairs`), never for val or test. A noisy name that has its own clean partner is a
+    primary frame even if it ends in `.K`.
+
+    Split either by explicit name lists (`train`, `val`, `test`: file stems) or, when those
+    are empty, by a seeded shuffle with `val_fraction` and `test_fraction`.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        noisy_dir: str = "noisy",
+        clean_dir: str = "clean",
+        train: Sequence[str] | None = None,
+        val: Sequence[str] | None = None,
+        test: Sequence[str] | None = None,
+        val_fraction: float = 0.2,
+        test_fraction: float = 0.2,
+        seed: int = 0,
+        frames: str = "one",
+        train_target: str = "average",
+    ) -> None:
+        check_frame_options(frames, train_target)
+        self.frames, self.train_target = frames, train_target
+        self.root = root
+        self.noisy_dir, self.clean_dir = noisy_dir, clean_dir
+        self.names = {"train": list(train or []), "val": list(val or []), "test": list(test or [])}
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.seed = seed
+
+    @staticmethod
+    def _images_by_stem(folder: Path) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+                if path.stem in found:
+                    raise DataError(f"{found[path.stem]} and {path} share the name {path.stem!r}")
+                found[path.stem] = path
+        return found
+
+    def pairs(self) -> tuple[dict[str, FilePair], dict[str, list[Path]]]:
+        """(the pairs by name, each name's extra noisy frames)."""
+        root = _existing_dir(self.root, "data.root")
+        noisy_root, clean_root = root / self.noisy_dir, root / self.clean_dir
+        for folder in (noisy_root, clean_root):
+            if not folder.is_dir():
+                raise DataError(
+                    f"{folder}: missing; data=folder expects {root}/{self.noisy_dir}/ and "
+                    f"{root}/{self.clean_dir}/ with matching file names"
+                )
+        noisy, clean = self._images_by_stem(noisy_root), self._images_by_stem(clean_root)
+        extra: dict[str, list[Path]] = {}
+        for stem, path in list(noisy.items()):
+            if stem in clean:
+                continue
+            base, _, number = stem.rpartition(".")
+            if number.isdigit() and base in clean:
+                extra.setdefault(base, []).append(noisy.pop(stem))
+                continue
+            raise DataError(f"{path}: no partner named {stem}.* in {clean_root} (an extra noisy "
+                            f"frame of clean NAME is named NAME.K, K a number)")
+        for stem, path in clean.items():
+            if stem not in noisy:
+                raise DataError(f"{path}: no partner named {stem}.* in {noisy_root}")
+        if not noisy:
+            raise DataError(f"{noisy_root}: no images (PNG or TIFF) found")
+        return {stem: FilePair(stem, noisy[stem], clean[stem]) for stem in noisy}, extra
+
+    def splits(self) -> dict[str, list[ImagePair]]:
+        pairs, extra = self.pairs()
+        out = self._split(pairs)
+        out["train"] = [training_pair for pair in out["train"] for training_pair in
+                        training_pairs(pair.name, [pair.noisy_path, *extra.get(pair.name, [])],
+                                       pair.target_path, self.frames, self.train_target)]
+        return out
+
+    def _split(self, pairs: dict[str, FilePair]) -> dict[str, list[FilePair]]:
+        if any(self.names.values()):
+            check_disjoint(self.names)
+            out: dict[str, list[FilePair]] = {}
+            for split in SPLITS:
+                for name in self.names[split]:
+                    if name not in pairs:
+                        raise DataError(
+                            f"data.splits.{split} names {name!r}, which is not a pair in "
+                            f"{self.root} (pairs: {', '.join(sorted(pairs)[:10])}...)"
+                        )
+                out[split] = [pairs[name] for name in self.names[split]]
+            return out
+        stems = sorted(pairs)
+        random.Random(self.seed).shuffle(stems)
+        n_test = round(len(stems) * self.test_fraction)
+        n_val = round(len(stems) * self.val_fraction)
+        if len(stems) - n_val - n_test < 1:
+            raise DataError(
+                f"{self.root}: {len(stems)} pairs leave none for training with "
+                f"data.splits.val_fraction={self.val_fraction}, "
+                f"data.splits.test_fraction={self.test_fraction}"
+            )
+        return {
+            "test": [pairs[s] for s in stems[:n_test]],
+            "val": [pairs[s] for s in stems[n_test : n_test + n_val]],
+            "train": [pairs[s] for s in stems[n_test + n_val :]],
+        }

@@ -1,0 +1,165 @@
+"""Denoise B-scans with a trained model: `python -m octsr.enhance input=scan.tif output=out/`.
+
+Reads PNG and TIFF (8- or 16-bit; multi-page TIFF volumes, each page a B-scan, pages may
+differ in size), restores every B-scan, and writes each result under the output folder at
+its input's relative path, with its size, bit depth and every page. Outputs are written to a
+temporary name and renamed, never through a symbolic link, never over an input. Without
+`ckpt_path` it uses the weights shipped with octsr.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+import octsr  # noqa: F401  (environment defaults)
+from octsr.data.image_io import IMAGE_SUFFIXES, from_unit_range, read_pages, to_unit_range, write_pages
+from octsr.errors import ConfigError, DataError
+from octsr.inference import TiledInferer, pick_device, restore
+from octsr.models.checkpoint import load_model
+from octsr.settings import EnhanceSettings, check_settings
+from octsr.utils.cli import check_command_line
+from octsr.utils.failures import exit_on_user_error, user_error_message
+from octsr.weights import shipped_weights
+
+log = logging.getLogger(__name__)
+
+
+def list_inputs(input_path: str | Path, exclude: Path | None = None) -> list[tuple[Path, Path]]:
+    """(file, its path relative to the input) for a file, or every PNG/TIFF under a folder,
+    subfolders included (symbolic links to folders are not followed; `exclude`, the output
+    folder when it lies inside the input, is skipped)."""
+    path = Path(input_path).expanduser()
+    if path.is_file():
+        return [(path, Path(path.name))]
+    if not path.is_dir():
+        raise DataError(f"input={input_path}: no such file or folder")
+    skip = exclude.resolve() if exclude is not None else None
+    if skip == path.resolve():
+        raise ConfigError(f"output={exclude} is the input folder; choose another folder so no "
+                          f"input scan is overwritten")
+    files = []
+    for folder, subfolders, names in os.walk(path):
+        if skip is not None and Path(folder).resolve() == skip:
+            subfolders.clear()
+            continue
+        subfolders.sort()
+        files += [Path(folder) / name for name in sorted(names)
+                  if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith(".")]
+    if not files:
+        raise DataError(f"input={input_path}: no PNG or TIFF files in this folder or its subfolders")
+    return [(f, f.relative_to(path)) for f in files]
+
+
+def prepare_output(output: str | Path) -> Path:
+    """The output folder, created and checked writable before any work is done."""
+    out = Path(output).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output={output}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise ConfigError(f"output={output}: cannot write there ({err.strerror or err})") from err
+    return out
+
+
+def plan_outputs(inputs: list[tuple[Path, Path]], out: Path) -> list[tuple[Path, Path]]:
+    """(input, output file) pairs: each output at its input's relative path under `out`.
+    Refuses any plan that could overwrite an input, write two inputs to one file, or write
+    through a symbolic link or outside `out`."""
+    root = out.resolve()
+    sources = {p.resolve() for p, _ in inputs}
+    seen: dict[str, Path] = {}
+    plan = []
+    for path, relative in inputs:
+        target = out / relative
+        key = str(relative).casefold()  # one file on case-insensitive file systems
+        if key in seen:
+            raise ConfigError(f"{path} and {seen[key]} would both be written to {target}; "
+                              f"rename one of them")
+        seen[key] = path
+        if target.resolve() in sources:
+            raise ConfigError(f"output={out}: {target} is an input; choose an output folder "
+                              f"where no input scan can be overwritten")
+        plan.append((path, target))
+    for _, target in plan:
+        # Symbolic links (a file, or a folder on the way) would send the output elsewhere.
+        for part in [target, *target.parents]:
+            if part == out:
+                break
+            if part.is_symlink():
+                raise ConfigError(f"{part} is a symbolic link; octsr does not write through links "
+                                  f"(remove it or choose another output folder)")
+        if not target.parent.resolve().is_relative_to(root) and target.parent.exists():
+            raise ConfigError(f"{target} lies outside output={out}")
+    return plan
+
+
+def enhance(cfg: DictConfig) -> list[Path]:
+    """Restore every input B-scan; returns the files written. With `on_error=skip`, a file
+    that cannot be read or restored is reported and skipped, and the run ends with an error
+    that counts them."""
+    check_settings(cfg, EnhanceSettings)
+    inputs = list_inputs(cfg.input, exclude=Path(cfg.output).expanduser())
+    out = prepare_output(cfg.output)
+    plan = plan_outputs(inputs, out)
+    ckpt_path = cfg.ckpt_path or shipped_weights(cfg.get("weights", "best"))
+    model = load_model(ckpt_path)
+    device = pick_device(cfg.device)
+    model.to(device)
+    inferer = TiledInferer.for_model(model, cfg.tile, cfg.halo)
+    log.info("model %s on %s, %d input file(s) -> %s", ckpt_path, device, len(plan), out)
+    written, skipped = [], []
+    with logging_redirect_tqdm():  # log lines above the progress bar, not through it
+        for path, target in tqdm(plan, desc="enhance", unit="file", disable=len(plan) < 2):
+            try:
+                pages = read_pages(path)
+                start = time.perf_counter()
+                units = [to_unit_range(page, path) for page in pages]
+                restored = [from_unit_range(unit, page.dtype) for unit, page in
+                            zip(restore(model, units, inferer, device, cfg.batch_size), pages)]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_pages(target, restored, like=path)
+            except (DataError, OSError) as err:
+                if cfg.on_error != "skip":
+                    raise
+                reason = user_error_message(err) or str(err)
+                log.warning("skipped %s: %s", path, reason)
+                skipped.append(path)
+                continue
+            sizes = sorted({f"{w}x{h}" for h, w in (p.shape for p in pages)})
+            log.info("%s: %d B-scan(s) of %s %s in %.2f s -> %s", path, len(pages), ", ".join(sizes),
+                     pages[0].dtype, time.perf_counter() - start, target)
+            written.append(target)
+    if skipped:
+        raise DataError(f"{len(skipped)} of {len(plan)} input file(s) skipped (reasons above), "
+                        f"{len(written)} written to {out}")
+    return written
+
+
+@hydra.main(version_base="1.3", config_path="pkg://octsr.conf", config_name="enhance")
+def main(cfg: DictConfig) -> None:
+    try:
+        enhance(cfg)
+    except Exception as err:
+        exit_on_user_error(err)
+
+
+def cli() -> None:
+    """`python -m octsr.enhance` and the `octsr-enhance` command."""
+    check_command_line()
+    main()
+
+
+if __name__ == "__main__":
+    cli()

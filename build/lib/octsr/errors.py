@@ -1,0 +1,17 @@
+"""Errors a user can fix: each message names the file, folder or config key at fault."""
+
+
+class OctsrError(Exception):
+    """Base class: caught by the entry points and printed as one line, without a traceback."""
+
+
+class DataError(OctsrError):
+    """A data file or folder is missing, unreadable, or does not fit the layout."""
+
+
+class ConfigError(OctsrError):
+    """A config value cannot work (the message names the key to change)."""
+
+
+class TrainingDiverged(OctsrError):
+    """The loss, a metric or the weights became NaN or infinite; nothing was saved from them."""

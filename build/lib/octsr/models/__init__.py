@@ -1,0 +1,1 @@
+"""Networks (`components/`), whole-image inference, and the Lightning training wrapper."""

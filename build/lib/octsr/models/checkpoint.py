@@ -1,0 +1,80 @@
+"""Load trained models from checkpoints and weight files safely, and save compact weights.
+
+Every load uses `torch.load(weights_only=True)`: tensors and plain containers only, so no
+code runs from a file. The network is rebuilt from the architecture record that training
+stores in each checkpoint (`ARCHITECTURE_KEY`), not from the caller's config.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+
+from octsr.errors import DataError
+from octsr.models.architecture import ARCHITECTURE_KEY
+from octsr.models.restoration_module import RestorationModule
+from octsr.utils.atomic import atomic_path
+
+def read_checkpoint(path: str | Path, require_architecture: bool = True) -> dict[str, Any]:
+    """The checkpoint's contents; DataError naming the file if it is missing, damaged,
+    not a checkpoint, or (with `require_architecture`) not an octsr one."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such checkpoint file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, zipfile.BadZipFile,
+            ValueError) as err:
+        reason = " ".join(str(err).split())[:200]
+        raise DataError(f"{path}: not a readable checkpoint (truncated, damaged or another "
+                        f"format: {reason})") from err
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise DataError(f"{path}: not a checkpoint (no state_dict inside)")
+    if require_architecture and ARCHITECTURE_KEY not in checkpoint:
+        raise DataError(f"{path}: not an octsr checkpoint (it has no {ARCHITECTURE_KEY} record)")
+    return checkpoint
+
+
+def load_model(path: str | Path, architecture: dict[str, Any] | None = None) -> RestorationModule:
+    """A trained RestorationModule in eval mode on the CPU, from a training checkpoint
+    (`*.ckpt`) or a weights file written by `save_weights`.
+
+    `architecture` ({"net": ..., "inferer": ..., "residual": ..., "match_input_mean": ...}) is used only for a file without
+    its own record (checkpoints from before the record existed)."""
+    checkpoint = read_checkpoint(path, require_architecture=architecture is None)
+    architecture = checkpoint.get(ARCHITECTURE_KEY, architecture)
+    try:
+        net = hydra.utils.instantiate(architecture["net"])
+        inferer = hydra.utils.instantiate(architecture["inferer"]) if architecture.get("inferer") else None
+    except Exception as err:
+        raise DataError(f"{path}: cannot rebuild its network {architecture.get('net')}: {err}") from err
+    model = RestorationModule(net, optimizer=None, inferer=inferer, log_images=False,
+                              residual=bool(architecture.get("residual", False)),
+                              match_input_mean=bool(architecture.get("match_input_mean", False)),
+                              architecture=architecture)
+    weights = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("net.") or k.startswith("input_")}
+    expected = {k: v.shape for k, v in model.state_dict().items() if k.startswith("net.") or k.startswith("input_")}
+    got = {k: v.shape for k, v in weights.items()}
+    if got != expected:
+        missing = sorted(set(expected) - set(got))[:3]
+        wrong = sorted(k for k in set(expected) & set(got) if expected[k] != got[k])[:3]
+        raise DataError(f"{path}: weights do not fit {architecture['net']['_target_']} "
+                        f"(missing {missing}, wrong shape {wrong})")
+    model.load_state_dict(weights, strict=False)
+    return model.eval()
+
+
+def save_weights(model: RestorationModule, path: str | Path, **info: Any) -> None:
+    """A compact file: network weights, input statistics and the model's architecture
+    record (no optimizer)."""
+    if model.architecture is None:
+        raise ValueError("the model has no architecture record to save (build it with one)")
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()
+             if k.startswith("net.") or k.startswith("input_")}
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": state, ARCHITECTURE_KEY: model.architecture, "info": info}, tmp)

@@ -1,0 +1,37 @@
+"""Training losses beyond torch's own (`conf/loss/`): Charbonnier and an SSIM + L1 mix."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torchmetrics.functional.image import structural_similarity_index_measure
+
+
+class CharbonnierLoss(nn.Module):
+    """mean(sqrt((output - target)^2 + eps^2)): L1 away from zero, smooth at it, so small
+    residuals still get a gradient that shrinks with them (Lai et al. 2017)."""
+
+    def __init__(self, eps: float = 1e-3) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, output: Tensor, target: Tensor) -> Tensor:
+        return torch.sqrt((output - target) ** 2 + self.eps**2).mean()
+
+
+class SSIML1Loss(nn.Module):
+    """alpha * (1 - SSIM) + (1 - alpha) * L1 (Zhao et al. 2017, "Loss functions for image
+    restoration with neural networks": alpha 0.84). SSIM is torchmetrics' differentiable one
+    with the paper's constants (11x11 Gaussian window, L = 1, K1 0.01, K2 0.03), so the loss
+    trains towards the metric that is reported; the L1 term keeps the overall brightness,
+    which SSIM alone barely sees."""
+
+    def __init__(self, alpha: float = 0.84) -> None:
+        super().__init__()
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"SSIML1Loss alpha must be in [0, 1], got {alpha}")
+        self.alpha = alpha
+
+    def forward(self, output: Tensor, target: Tensor) -> Tensor:
+        ssim = structural_similarity_index_measure(output, target, data_range=1.0, k1=0.01, k2=0.03)
+        return self.alpha * (1.0 - ssim) + (1.0 - self.alpha) * (output - target).abs().mean()

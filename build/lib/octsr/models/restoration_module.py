@@ -1,0 +1,197 @@
+"""One LightningModule for every restoration network: a loss on patches, metrics on whole images."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import TensorBoardLogger
+from torch import Tensor, nn
+from torchmetrics import MaxMetric, MeanMetric
+
+from octsr.metrics import psnr, ssim
+from octsr.models.architecture import ARCHITECTURE_KEY
+from octsr.inference.tiling import SlidingWindowInferer, TiledInferer
+
+log = logging.getLogger(__name__)
+
+
+def apply_network(net: nn.Module, noisy: Tensor, mean: Tensor, std: Tensor, residual: bool) -> Tensor:
+    """The network on inputs it accepts as they are: [0, 1] in, restored out.
+
+    The input is standardized with the training set's `mean` and `std`. Direct: a sigmoid
+    maps the network's output to [0, 1]. Residual: the network predicts the noise (in
+    standardized units) and it is subtracted from the input, so what the network does not
+    learn passes through unchanged (DnCNN); the result is not clamped, so the loss keeps
+    its gradient at the ends of the range (whole-image inference clamps it).
+    """
+    standardized = ((noisy - mean) / std).contiguous(memory_format=torch.channels_last)
+    if residual:
+        return noisy - net(standardized) * std
+    return torch.sigmoid(net(standardized))
+
+
+def finish_whole_image(output: Tensor, noisy: Tensor, residual: bool, match_input_mean: bool) -> Tensor:
+    """The output step on whole images: each shifted to its input's mean brightness
+    (`match_input_mean`), then clamped to [0, 1] (a sigmoid output already is)."""
+    if match_input_mean:
+        output = output + (noisy.mean(dim=(-2, -1), keepdim=True) - output.mean(dim=(-2, -1), keepdim=True))
+    return output.clamp(0.0, 1.0) if (residual or match_input_mean) else output
+
+
+class RestorationModule(pl.LightningModule):
+    """Noisy B-scan in [0, 1] -> restored B-scan in [0, 1].
+
+    `forward` standardizes the input with the training set's mean and std (buffers, so they
+    travel in the checkpoint), runs the network, and applies a sigmoid, or, with `residual`,
+    subtracts the network's output (the predicted noise) from the input. Training uses
+    patches; validation and test use whole images, through `inferer` when the network has
+    a fixed input size (CAE) or directly when it is fully convolutional (SRCNN).
+
+    Args:
+        net: a plain nn.Module mapping (B, 1, h, w) to logits of the same shape.
+        optimizer: a partial optimizer (Hydra `_partial_: true`), called with the parameters
+            (None for a model that is only applied).
+        inferer: whole-image strategy, or None to run `net` on whole images as they are.
+        scheduler: a partial learning-rate scheduler stepped every optimizer step, or None
+            for a constant rate; a `T_max` left None is filled with the run's total steps
+            (so a cosine schedule ends at the end of training whatever the data size).
+        log_images: log a noisy | output | target panel of the first val image at each validation.
+        loss: the training loss (output, target) -> scalar (`conf/loss/`); None: MSE, the paper's.
+        residual: the network predicts the noise instead of the clean image (`apply_network`).
+        match_input_mean: shift each whole restored image so its mean brightness is its
+            input's. Averaging frames does not change the mean, but on Duke the averaged
+            targets' means differ from their noisy scans' by -7.8 to +6.4 grey levels, with
+            no sign in the input of which way (experiments/quality); a network learns its
+            train subjects' shifts and applies them to new scans. The shift is applied to
+            validation, test and inference, not to training patches.
+    """
+
+    def __init__(self, net: nn.Module, optimizer: Callable[..., torch.optim.Optimizer] | None,
+                 inferer: SlidingWindowInferer | None = None, log_images: bool = True,
+                 scheduler: Callable[..., Any] | None = None, loss: nn.Module | None = None,
+                 residual: bool = False, match_input_mean: bool = False,
+                 architecture: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        # Only plain values go in the checkpoint's hyperparameters: it must load with
+        # weights_only=True, which refuses pickled objects such as the optimizer partial.
+        self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "inferer", "scheduler", "loss",
+                                                         "architecture"])
+        # channels_last puts a pixel's feature maps side by side, the layout oneDNN's CPU
+        # convolutions are fastest in: 1.4x per SRCNN and U-Net training step here
+        # (experiments/bench). Only 4-D weights change layout; the values are the same.
+        self.net = net.to(memory_format=torch.channels_last)
+        # A network that keeps many feature maps at full resolution (SRCNN: 64, about 150 MB
+        # each on a 678x847 image) asks for whole images in tiles (`inference_tile`), with a
+        # halo of its full reach: the same output at the same speed, in a fraction of the
+        # memory (the default run's peak RSS, experiments/bench).
+        tile = getattr(net, "inference_tile", None)
+        self.whole_image_tiler = TiledInferer.for_network(net, tile, halo=0, window=inferer) if tile else None
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.inferer = inferer
+        self.loss = loss if loss is not None else nn.MSELoss()
+        self.residual = residual
+        self.match_input_mean = match_input_mean
+        # Saved in every checkpoint, so the model can be rebuilt from the file alone
+        # (octsr.models.architecture); plain containers, as weights_only loading requires.
+        self.architecture = architecture
+        self.register_buffer("input_mean", torch.tensor(0.0))
+        self.register_buffer("input_std", torch.tensor(1.0))
+        self.train_loss = MeanMetric()
+        # Val and test images are scored one by one (octsr.metrics) and averaged.
+        self.val_psnr, self.val_ssim = MeanMetric(), MeanMetric()
+        self.test_psnr, self.test_ssim = MeanMetric(), MeanMetric()
+        self.test_psnr_noisy, self.test_ssim_noisy = MeanMetric(), MeanMetric()
+        self.val_psnr_best = MaxMetric()
+        self.val_psnr_best.persistent(True)  # saved in checkpoints, so a resumed run keeps it
+
+    # -- inference -------------------------------------------------------------------------
+    def restore_tile(self, noisy: Tensor) -> Tensor:
+        """The network on inputs it accepts as they are (patches); see `apply_network`."""
+        return apply_network(self.net, noisy, self.input_mean, self.input_std, self.residual)
+
+    def _network_output(self, noisy: Tensor) -> Tensor:
+        if self.inferer is not None:
+            return self.inferer(noisy, self.restore_tile)
+        return self.restore_tile(noisy)
+
+    def forward(self, noisy: Tensor, tiler: TiledInferer | None = None) -> Tensor:
+        """Whole images (B, 1, H, W) in [0, 1] -> restored, same shape, in [0, 1].
+
+        `tiler` (e.g. `octsr.enhance`'s tile setting) replaces the network's own tiling;
+        the output step (brightness, clamp) is applied to the whole image after it."""
+        tiler = tiler or self.whole_image_tiler
+        output = tiler(noisy, self._network_output) if tiler is not None else self._network_output(noisy)
+        return finish_whole_image(output, noisy, self.residual, self.match_input_mean)
+
+    # -- training --------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        if stage == "fit" and getattr(datamodule, "noisy_mean", None) is not None:
+            self.input_mean.fill_(datamodule.noisy_mean)
+            self.input_std.fill_(datamodule.noisy_std)
+
+    def on_train_start(self) -> None:
+        # Sanity-check validation must not count towards the best score (a resumed run
+        # keeps the best it restored).
+        if self.global_step == 0:
+            self.val_psnr_best.reset()
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        output = self.restore_tile(batch["noisy"])
+        loss = self.loss(output, batch["target"])
+        self.train_loss(loss)
+        self.log("train/loss", self.train_loss, on_step=True, on_epoch=True, prog_bar=True)
+        return loss
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.architecture is not None:
+            checkpoint[ARCHITECTURE_KEY] = self.architecture
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return {"optimizer": optimizer}
+        extra = {}
+        if "T_max" in getattr(self.scheduler_factory, "keywords", {}) and \
+                self.scheduler_factory.keywords["T_max"] is None:
+            extra["T_max"] = max(1, int(self.trainer.estimated_stepping_batches))
+        scheduler = self.scheduler_factory(optimizer=optimizer, **extra)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # -- validation and test ---------------------------------------------------------------
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        output = self(batch["noisy"])
+        self.val_psnr(psnr(output, batch["target"]))
+        self.val_ssim(ssim(output, batch["target"]))
+        self.log("val/psnr", self.val_psnr, prog_bar=True)
+        self.log("val/ssim", self.val_ssim, prog_bar=True)
+        if batch_idx == 0 and self.hparams.log_images:
+            self._log_panel(batch, output)
+
+    def on_validation_epoch_end(self) -> None:
+        self.val_psnr_best(self.val_psnr.compute())
+        self.log("val/psnr_best", self.val_psnr_best.compute(), prog_bar=False)
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        output = self(batch["noisy"])
+        target, noisy = batch["target"], batch["noisy"]
+        scores = {"psnr": psnr(output, target), "ssim": ssim(output, target),
+                  "psnr_noisy": psnr(noisy, target), "ssim_noisy": ssim(noisy, target)}
+        for name, values in scores.items():
+            metric = getattr(self, f"test_{name}")
+            metric(values)
+            self.log(f"test/{name}", metric)
+        # Per-image rows for the CSV writer callback.
+        return {"name": list(batch["name"]), **{name: values.tolist() for name, values in scores.items()}}
+
+    def _log_panel(self, batch: dict[str, Any], output: Tensor) -> None:
+        if not isinstance(self.logger, TensorBoardLogger):
+            return
+        panel = torch.cat([batch["noisy"][0], output[0], batch["target"][0]], dim=-1).clamp(0, 1)
+        # One tag per image so TensorBoard's slider steps through the validations.
+        self.logger.experiment.add_image(f"val/noisy_output_target/{batch['name'][0]}", panel,
+                                         self.global_step)

@@ -1,0 +1,212 @@
+"""Report on finished runs from what they wrote: `python -m octsr.report SWEEP_OR_RUN_DIR... [--out DIR]`.
+
+A run directory is one holding `.hydra/config.yaml`; every such directory below the given
+paths is a row of the table (model x learning rate): epochs, steps, seconds per training
+epoch, best val PSNR and the val SSIM at that validation, the test PSNR/SSIM of the output
+and of the noisy input, wall time, and whether the run finished or failed (with the reason).
+Numbers come from the runs' TensorBoard events, `test_metrics.csv` and `FAILED.txt`.
+
+Writes to DIR (default: `report/` inside the first path):
+  results.md, results.csv   the table
+  metrics_vs_lr.png         PSNR and SSIM against learning rate, a line per model
+  panel.png                 noisy | best CAE | best SRCNN | target on the first test image,
+                            each with a zoomed inset (one column per model found)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+from statistics import fmean
+from typing import NoReturn
+
+from omegaconf import OmegaConf
+
+from octsr.utils.atomic import write_text_atomic
+from octsr.utils.failures import FAILURE_FILE
+from octsr.utils.tables import markdown_table, write_csv
+
+COLUMNS = ("model", "lr", "epochs", "steps", "train_s_per_epoch", "wall_s", "val_psnr_best",
+           "val_ssim", "test_psnr", "test_ssim", "test_psnr_noisy", "test_ssim_noisy", "status", "run")
+
+
+def find_runs(paths: list[Path]) -> list[Path]:
+    runs: list[Path] = []
+    for path in paths:
+        if (path / ".hydra" / "config.yaml").is_file():
+            runs.append(path)
+        else:
+            runs.extend(sorted(p.parent.parent for p in path.glob("**/.hydra/config.yaml")))
+    return runs
+
+
+def _scalars(run: Path) -> dict[str, list[tuple[int, float]]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run), size_guidance={"scalars": 0, "images": 1})
+    events.Reload()
+    return {t: [(e.step, e.value) for e in events.Scalars(t)] for t in events.Tags()["scalars"]}
+
+
+def summarize_run(run: Path) -> dict:
+    """The run's row; a run whose files are missing, half-written or damaged still gets one,
+    with what could be read and the reason in `status`."""
+    try:
+        cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
+    except Exception as err:
+        return {"run": run.name, "status": f"unreadable .hydra/config.yaml ({_one_line(err)})"}
+    choices = _group_choices(run)
+    net = OmegaConf.select(cfg, "model.net._target_", default=None)
+    lr = OmegaConf.select(cfg, "optim.lr", default=None)
+    row: dict = {"run": run.name,
+                 "model": choices.get("model") or (net.rsplit(".", 1)[-1].lower() if net else None),
+                 "data": choices.get("data") or OmegaConf.select(cfg, "data.name", default=None),
+                 "lr": float(lr) if isinstance(lr, (int, float)) else None}
+    try:
+        scalars = _scalars(run) if any(run.glob("events.out.tfevents.*")) else {}
+    except Exception:  # a damaged events file: the table goes on without its numbers
+        scalars = {}
+    val_psnr, val_ssim = scalars.get("val/psnr", []), dict(scalars.get("val/ssim", []))
+    if val_psnr:
+        step, best = max(val_psnr, key=lambda sv: sv[1])
+        row.update(val_psnr_best=best, val_ssim=val_ssim.get(step))
+    epochs = scalars.get("time/train_epoch_s", [])
+    if epochs:
+        # Logged once per epoch at the trainer's step, so the last one counts the steps.
+        row.update(epochs=len(epochs), steps=epochs[-1][0] + 1,
+                   train_s_per_epoch=fmean(v for _, v in epochs))
+    row["wall_s"] = _wall_seconds(run)
+    metrics_csv = run / "test_metrics.csv"
+    failure = run / FAILURE_FILE
+    if failure.is_file():
+        reason = (failure.read_text(errors="replace").strip().splitlines() or ["(no reason written)"])[0]
+        row["status"] = "failed: " + reason
+    elif metrics_csv.is_file():
+        try:
+            with metrics_csv.open() as f:
+                mean = next(r for r in csv.DictReader(f) if r.get("image") == "mean")
+            row.update(test_psnr=float(mean["psnr"]), test_ssim=float(mean["ssim"]),
+                       test_psnr_noisy=float(mean["psnr_noisy"]), test_ssim_noisy=float(mean["ssim_noisy"]))
+            row["status"] = "done"
+        except (StopIteration, KeyError, ValueError, TypeError, csv.Error):
+            row["status"] = "unfinished (test_metrics.csv is incomplete)"
+    else:
+        row["status"] = "unfinished (no test results)"
+    return row
+
+
+def _group_choices(run: Path) -> dict:
+    """Which config group options the run used (model=..., data=...): from Hydra's record,
+    else from the command line's overrides, else nothing."""
+    try:
+        return dict(OmegaConf.load(run / ".hydra" / "hydra.yaml").hydra.runtime.choices)
+    except Exception:
+        pass
+    try:
+        overrides = OmegaConf.load(run / ".hydra" / "overrides.yaml")
+        return dict(o.split("=", 1) for o in overrides if isinstance(o, str) and "=" in o)
+    except Exception:
+        return {}
+
+
+def _one_line(err: BaseException) -> str:
+    return f"{type(err).__name__}: {' '.join(str(err).split())}"[:200]
+
+
+def _wall_seconds(run: Path) -> float | None:
+    """From the run's start (Hydra writes its config first) to its last written file."""
+    start = (run / ".hydra" / "config.yaml").stat().st_mtime
+    files = [p for p in run.rglob("*") if p.is_file() and not p.is_symlink() and ".hydra" not in p.parts]
+    return max(p.stat().st_mtime for p in files) - start if files else None
+
+
+def _fmt(column: str, value) -> str:
+    if value is None:
+        return "–"
+    if column == "lr":
+        return f"{value:g}"
+    if isinstance(value, float):
+        return f"{value:.4f}" if "ssim" in column else f"{value:.2f}"
+    return str(value)
+
+
+def results_table(rows: list[dict]) -> str:
+    return markdown_table(list(COLUMNS), [[_fmt(c, row.get(c)) for c in COLUMNS] for row in rows]) + "\n"
+
+
+def write_panel(rows: list[dict], runs: dict[str, Path], path: Path) -> bool:
+    """noisy | best run of each model | target, on the first test image. False if no model run finished."""
+    from octsr.report_figures import first_test_image, panel, restore_with_run
+
+    best: dict[str, dict] = {}
+    for row in rows:
+        if row["status"] == "done" and row.get("val_psnr_best") is not None:
+            if row["model"] not in best or row["val_psnr_best"] > best[row["model"]]["val_psnr_best"]:
+                best[row["model"]] = row
+    if not best:
+        return False
+    order = sorted(best, key=lambda m: (m != "cae", m))  # the paper's order: CAE, then SRCNN
+    name, noisy, target = first_test_image(runs[best[order[0]]["run"]])
+    images = {"noisy input": noisy[0, 0].numpy()}
+    for model in order:
+        row = best[model]
+        images[f"{model.upper()} (lr {row['lr']:g})"] = restore_with_run(runs[row["run"]], noisy)
+    images["target"] = target[0, 0].numpy()
+    panel(images, path, f"test image {name}: best run of each model by val PSNR")
+    return True
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"octsr: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", type=Path, help="run or sweep directories")
+    parser.add_argument("--out", type=Path, help="where the report goes (default: FIRST_PATH/report)")
+    parser.add_argument("--no-panel", action="store_true", help="skip panel.png (it runs the models)")
+    args = parser.parse_args(argv)
+    for path in args.paths:
+        if not path.is_dir():
+            _fail(f"{path}: no such directory")
+    runs = find_runs(args.paths)
+    if not runs:
+        _fail(f"no run directories (with .hydra/config.yaml) under {', '.join(map(str, args.paths))}")
+    by_name = {}
+    for run in runs:
+        by_name[str(run.relative_to(args.paths[0]) if run.is_relative_to(args.paths[0]) else run)] = run
+    rows = []
+    for name, run in by_name.items():
+        row = summarize_run(run)
+        row["run"] = name
+        rows.append(row)
+    rows.sort(key=lambda r: (str(r.get("model")), r.get("lr") is None, r.get("lr") or 0.0, r["run"]))
+    table = results_table(rows)
+    print(table)
+
+    out = args.out or args.paths[0] / "report"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        _fail(f"--out {out}: cannot create it ({err.strerror or err})")
+    write_text_atomic(out / "results.md", table)
+    write_csv(out / "results.csv", [{c: row.get(c) for c in COLUMNS} for row in rows])
+    from octsr.report_figures import plot_metrics_vs_lr
+
+    plot_metrics_vs_lr(rows, out / "metrics_vs_lr.png")
+    written = ["results.md", "results.csv", "metrics_vs_lr.png"]
+    if not args.no_panel:
+        try:
+            if write_panel(rows, by_name, out / "panel.png"):
+                written.append("panel.png")
+        except Exception as err:  # the table and plots stand without it
+            print(f"octsr.report: panel.png skipped: {type(err).__name__}: "
+                  f"{' '.join(str(err).split())}", file=sys.stderr)
+    print(f"wrote {', '.join(written)} to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""What a measurement ran on, for the tables that record timings."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import torch
+
+
+def machine() -> str:
+    """CPU model, cores, torch version and threads, python version: one line."""
+    cpu = platform.processor() or platform.machine() or "cpu"
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+            f"python {platform.python_version()}")

@@ -1,0 +1,34 @@
+"""Weights shipped with octsr (TRAINING.md beside this file says how each was made).
+
+`weights=best` (the default of enhance, evaluate and export) is the most accurate model on
+the cross-validation of experiments/quality; `weights=fast` the small SRCNN, about 4x
+quicker per B-scan for when speed matters more than the last few tenths of a dB.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from octsr.errors import ConfigError, DataError
+
+SHIPPED = {
+    "best": Path(__file__).with_name("duke_unet.pt"),
+    "fast": Path(__file__).with_name("duke_srcnn.pt"),
+}
+DEFAULT_WEIGHTS = SHIPPED["best"]
+
+
+def shipped_weights(name: str = "best") -> Path:
+    """The file of the shipped model `name` ("best" or "fast")."""
+    if name not in SHIPPED:
+        raise ConfigError(f"weights={name}: choose one of {', '.join(SHIPPED)}, or give your own "
+                          f"checkpoint as ckpt_path=")
+    path = SHIPPED[name]
+    if not path.is_file():
+        raise DataError(f"{path}: the shipped weights are missing from this install; "
+                        f"pass ckpt_path=<checkpoint>")
+    return path
+
+
+def default_weights() -> Path:
+    return shipped_weights("best")
