@@ -15,7 +15,8 @@ from hydra.types import RunMode
 from octsr.report import main as report_main
 from tests.conftest import compose_train, run_cli
 
-EXPECTED_RUNS = sorted(f"debug=tiny,model={m},optim.lr={lr}" for m in ("cae", "srcnn")
+# Named by the swept values only: not by `debug=tiny`, which every run shares.
+EXPECTED_RUNS = sorted(f"{m}_lr{lr}" for m in ("cae", "srcnn")
                        for lr in ("0.0002", "0.0003", "0.0004", "0.0005", "0.0006"))
 
 
@@ -72,6 +73,10 @@ def test_tensorboard_serves_each_run_with_val_psnr_and_hparams(lr_sweep):
         hparams = {h["name"] for h in experiment["hparamInfos"]}
         metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
         assert {"model", "optim/lr", "net/width", "seed"} <= hparams
+        # what differs between the runs comes first: TensorBoard shows the first five unticked
+        differing = [h["name"] for h in experiment["hparamInfos"] if h.get("differs")]
+        assert {"model", "optim/lr"} <= set(differing) and len(differing) <= 5, differing
+        assert [h["name"] for h in experiment["hparamInfos"][:len(differing)]] == differing
         assert {"hp/val_psnr_best", "hp/test_psnr", "hp/test_ssim"} <= metrics
     finally:
         server.terminate()
@@ -97,9 +102,9 @@ def test_a_failing_run_does_not_stop_the_sweep(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"octsr: sweep folder {tmp_path}" in result.stdout  # said first, and the next step last
     assert f"compare its runs with: python -m octsr.report {tmp_path}" in result.stdout
-    failed = tmp_path / "debug=tiny,model=srcnn,optim.lr=1e+30"
+    failed = tmp_path / "lr1e+30"
     assert "training diverged: the training loss is nan" in (failed / "FAILED.txt").read_text()
-    assert (tmp_path / "debug=tiny,model=srcnn,optim.lr=0.001" / "test_metrics.csv").is_file()
+    assert (tmp_path / "lr0.001" / "test_metrics.csv").is_file()
     report_main([str(tmp_path), "--out", str(tmp_path / "report"), "--no-panel"])
     table = (tmp_path / "report" / "results.md").read_text()
     assert "failed: training diverged: the training loss is nan at epoch 0" in table
@@ -132,8 +137,13 @@ def test_plain_override_lists_still_sweep(tmp_path):
     result = run_cli("octsr.train", "-m", "model=srcnn", "optim.lr=0.0002,0.0004", "debug=tiny",
                      f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [
-        "debug=tiny,model=srcnn,optim.lr=0.0002", "debug=tiny,model=srcnn,optim.lr=0.0004"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["lr0.0002", "lr0.0004"]
+    # a sweep run's checkpoint is a plain override, unquoted
+    ckpt = tmp_path / "lr0.0004" / "checkpoints" / "last.ckpt"
+    tested = run_cli("octsr.train", "debug=tiny", "train=false", f"ckpt_path={ckpt}",
+                     f"hydra.run.dir={tmp_path}/retest")
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert (tmp_path / "retest" / "test_metrics.csv").is_file()
 
 
 def test_ddp_on_two_cpu_processes(tmp_path):

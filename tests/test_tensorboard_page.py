@@ -1,0 +1,95 @@
+"""What a researcher sees after a sweep: TensorBoard's HPARAMS page, rendered in a real browser."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from tests.conftest import run_cli
+
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+RUNS = ["cae_lr0.0002", "cae_lr0.0004", "srcnn_lr0.0002", "srcnn_lr0.0004"]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("sweep")
+    result = run_cli("octsr.train", "-m", "model=cae,srcnn", "optim.lr=0.0002,0.0004", "debug=tiny",
+                     f"hydra.sweep.dir={folder}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return folder
+
+
+def test_sweep_runs_are_named_by_the_swept_values(sweep):
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == RUNS
+
+
+def test_no_placeholder_points_among_the_scalars(sweep):
+    """Every scalar point is a real value; the HPARAMS metrics appear once, at the end."""
+    events = EventAccumulator(str(sweep / "srcnn_lr0.0002"))
+    events.Reload()
+    for tag in events.Tags()["scalars"]:
+        values = [e.value for e in events.Scalars(tag)]
+        assert all(math.isfinite(v) for v in values), (tag, values)
+    assert len(events.Scalars("hp/test_psnr")) == 1
+
+
+@pytest.fixture(scope="module")
+def tensorboard(sweep):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(sweep),
+                               "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (Debian: apt-get install chromium)")
+def test_hparams_page_shows_the_swept_settings_without_ticking(tensorboard, tmp_path):
+    """Without any clicks, the table's first columns are what the sweep varied, its rows are
+    named by the run folders, and the final metrics sit beside them."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    screenshot = Path(os.environ.get("OCTSR_HPARAMS_SCREENSHOT", tmp_path / "hparams.png"))
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 2300, "height": 400})
+            page.goto(f"{tensorboard}/#hparams")
+            table = page.locator("vaadin-grid-cell-content")  # CSS locators pierce shadow roots
+            page.get_by_text("srcnn_lr0.0004").first.wait_for(timeout=60_000)
+            cells = [text.strip() for text in table.all_inner_texts() if text.strip()]
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot))
+        finally:
+            browser.close()
+    headers = cells[:cells.index(RUNS[0])]
+    assert headers[:2] == ["Trial ID", "Show Metrics"], headers
+    hyperparameters = headers[2:headers.index("epoch")]
+    assert {"model", "optim/lr"} <= set(hyperparameters[:4]), headers
+    assert {"hp/test_psnr", "hp/test_ssim", "hp/val_psnr_best", "hp/val_ssim"} <= set(headers), headers
+    assert [c for c in cells if c in RUNS] == RUNS
+    row = cells[cells.index("srcnn_lr0.0004"):][:len(headers) - 1]
+    assert row[hyperparameters.index("model") + 1] == "SRCNN"
+    assert float(row[hyperparameters.index("optim/lr") + 1]) == pytest.approx(0.0004)
