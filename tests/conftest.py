@@ -49,11 +49,12 @@ def trained_tiny(tmp_path_factory) -> dict:
     return objects
 
 
-def run_cli(module: str, *args: str, cwd: Path = REPO, timeout: int = 300):
-    """Run `python -m module args` as a user would; returns the CompletedProcess."""
+def run_cli(module: str, *args: str, cwd: Path = REPO, timeout: int = 300, env: dict | None = None):
+    """Run `python -m module args` as a user would; returns the CompletedProcess.
+    `env`: variables to set, or with None to remove, on top of this process's."""
     import subprocess
 
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {k: v for k, v in {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}.items() if v is not None}
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

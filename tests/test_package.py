@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from octsr.utils.cli import missing_plugin
+from octsr.utils.cli import missing_option_extra
 from tests.conftest import REPO
 
 
@@ -27,15 +27,15 @@ def test_every_module_folder_and_config_group_is_packaged():
     assert listed_packages() == code | groups | {"octsr.conf"}
 
 
-def test_a_missing_plugin_extra_is_named(monkeypatch):
+def test_a_missing_option_extra_extra_is_named(monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if "optuna" in name else real(name, *a))
-    assert missing_plugin(["-m", "hparams_search=optuna"]) == (
+    assert missing_option_extra(["-m", "hparams_search=optuna"]) == (
         "hparams_search=optuna needs the 'optuna' extra: pip install 'octsr[optuna]'")
-    assert missing_plugin(["model=cae"]) is None
+    assert missing_option_extra(["model=cae"]) is None
 
 
 def run(cmd: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:

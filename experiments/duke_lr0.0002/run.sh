@@ -6,7 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=logs/experiments/duke_lr0.0002
-for model in srcnn cae; do
-    python -m octsr.train data=duke model="$model" optim.lr=0.0002 hydra.run.dir="$out/$model"
-done
+python -m octsr.train experiment=paper_sweep optim.lr=0.0002 hydra.sweep.dir="$out"   # runs cae_lr0.0002, srcnn_lr0.0002
 python -m octsr.report "$out" --out experiments/duke_lr0.0002

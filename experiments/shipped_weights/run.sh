@@ -7,9 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 run=logs/experiments/shipped_weights
-python -m octsr.train data=duke model=srcnn optim.lr=0.0006 trainer.max_epochs=1 \
-    "data.splits.train=['01','02','03','04','05','06','07','08','09','10','11','12']" \
-    "data.splits.val=['07','08']" "data.splits.test=[]" test=false \
-    "data.protocol.val_variants=[identity]" hydra.run.dir="$run"
+python -m octsr.train experiment=shipped_srcnn hydra.run.dir="$run"   # conf/experiment/shipped_srcnn.yaml
 python -m octsr.export "ckpt_path=$(ls "$run"/checkpoints/epoch*.ckpt | tail -1)" \
     format=weights output=octsr/weights/duke_srcnn.pt

@@ -9,8 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 run=logs/experiments/shipped_unet
-python -m octsr.train data=duke experiment=unet_n2n threads="${THREADS:-1}" \
-    "data.splits.train=['01','02','03','04','05','06','07','08','09','10','11','12']" \
-    "data.splits.val=['07','08']" "data.splits.test=[]" test=false hydra.run.dir="$run"
+python -m octsr.train experiment=shipped_unet threads="${THREADS:-1}" hydra.run.dir="$run"   # conf/experiment/shipped_unet.yaml
 python -m octsr.export "ckpt_path=$(ls -t "$run"/checkpoints/epoch*.ckpt | head -1)" \
     format=weights output=octsr/weights/duke_unet.pt

@@ -7,7 +7,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=logs/experiments/unet_heldout
-python -m octsr.train data=duke model=unet model.net.width=16 optim.lr=0.001 scheduler=cosine trainer.max_epochs=12 \
-    data.protocol.patch_size=128 data.protocol.patch_stride=99 data.batch_size=16 \
-    hydra.run.dir="$out/unet"
+python -m octsr.train experiment=unet_heldout hydra.run.dir="$out/unet"   # conf/experiment/unet_heldout.yaml
 python -m octsr.report "$out" --out experiments/unet_heldout --no-panel

@@ -1,0 +1,89 @@
+"""Command-line conventions: help with examples, debug modes, experiment presets."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import open_dict
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from octsr.settings import TrainSettings, check_settings
+from tests.conftest import REPO, compose_train, run_cli
+
+ENTRY_POINTS = ["train", "enhance", "evaluate", "crossval", "export"]
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_help_gives_examples_and_only_this_entry_points_settings(entry):
+    result = run_cli(f"octsr.{entry}", "--help")
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = result.stdout
+    assert f"python -m octsr.{entry} " in text  # at least one example command line
+    assert "powered by Hydra" not in text and "_paired" not in text and "_target_" not in text
+    if entry in ("enhance", "export"):
+        assert "Config groups" not in text and "optim" not in text and "trainer" not in text
+    if entry == "train":
+        for model in (REPO / "conf" / "model").glob("*.yaml"):
+            assert model.stem in text
+        assert "+sweep          lr" in text and "srcnn*" in text and "phantom*" in text
+
+
+def test_every_config_group_is_reachable_from_some_help():
+    import yaml
+
+    from octsr.utils.cli import ADDED_GROUPS
+
+    composed = {group for entry in ENTRY_POINTS
+                for item in yaml.safe_load((REPO / "conf" / f"{entry}.yaml").read_text())["defaults"]
+                if isinstance(item, dict) for group in item}
+    added = {group for groups in ADDED_GROUPS.values() for group in groups}
+    groups = {p.name for p in (REPO / "conf").iterdir() if p.is_dir() and p.name not in ("hydra", "__pycache__")}
+    assert groups <= composed | added, groups - composed - added
+
+
+def tiny_with(debug: str, tmp_path):
+    """The `debug=<debug>` config on debug=tiny's data, writing into tmp_path."""
+    cfg = compose_train(f"debug={debug}", "trainer=cpu")
+    tiny = compose_train("debug=tiny")
+    with open_dict(cfg):
+        cfg.data = tiny.data
+        cfg.paths.output_dir = str(tmp_path)
+        cfg.callbacks.progress_bar = None
+        cfg.trainer.enable_progress_bar = False
+    return cfg
+
+
+def test_debug_fdr_runs_one_batch_of_each(tmp_path):
+    from octsr.train import train
+
+    metrics, objects = train(tiny_with("fdr", tmp_path))
+    assert objects["trainer"].global_step == 1
+    assert "test/psnr" in metrics and (tmp_path / "test_metrics.csv").is_file()
+
+
+def test_debug_overfit_drives_the_loss_down(tmp_path):
+    from octsr.train import train
+
+    cfg = tiny_with("overfit", tmp_path)
+    with open_dict(cfg):
+        cfg.trainer.overfit_batches = 1
+        cfg.optim.lr = 0.003
+    train(cfg)
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    losses = [e.value for e in events.Scalars("train/loss_epoch")]
+    assert len(losses) == cfg.trainer.max_epochs and losses[-1] < 0.5 * losses[0], losses
+
+
+def test_debug_profiler_writes_its_table(tmp_path):
+    from octsr.train import train
+
+    cfg = tiny_with("profiler", tmp_path)
+    train(cfg)
+    assert "run_training_batch" in (tmp_path / "fit-profile.txt").read_text()
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (REPO / "conf" / "experiment").glob("[!_]*.yaml")))
+def test_experiment_presets_compose_to_valid_settings(preset):
+    cfg = compose_train(f"experiment={preset}")
+    check_settings(cfg, TrainSettings)
+    assert cfg.data.name in ("duke", "phantom", "folder")
