@@ -1,0 +1,164 @@
+"""The docs stay true: every command in the README and docs/ runs (in tiny settings, with
+its placeholders filled in), docs/configuration.md matches conf/, the README picture is
+made by its script."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from tests.conftest import DUKE_ROOT, REPO, needs_duke
+
+DOCS = [REPO / "README.md", REPO / "docs" / "own_scans.md", REPO / "docs" / "design.md"]
+
+# Commands another test runs in full, and where.
+RUN_ELSEWHERE = {
+    "make test": "this suite itself (.ci/run)",
+    "make test-all": "this suite plus the slow tests",
+    "make bench": "tests/test_bench.py runs the benchmark scripts on tiny inputs",
+    "make tensorboard": "tests/test_tensorboard_page.py serves a sweep with tensorboard --logdir",
+    "tensorboard --logdir": "tests/test_tensorboard_page.py serves a sweep with tensorboard --logdir",
+    "pip install": "tests/test_package.py installs torch and the built wheel into a fresh venv",
+    "octsr-train": "tests/test_package.py runs the console scripts from the installed wheel",
+    "octsr-enhance": "tests/test_package.py runs the console scripts from the installed wheel",
+}
+# Settings appended to each entry point's command so that it runs in seconds.
+TINY = {
+    "octsr.train": ["debug=tiny", "callbacks.progress_bar=null"],
+    "octsr.evaluate": ["bm3d.sigmas=[0.4]", "bm3d.val_images=1"],
+    "octsr.crossval": ["subjects=[01,02,03,04]", "folds=2", "val_subjects=1", "bm3d.enabled=false",
+                       'train_overrides="debug=tiny trainer=cpu data.protocol.crop_size=64 callbacks.progress_bar=null"'],
+}
+
+
+def doc_commands() -> list[tuple[str, str]]:
+    """(doc, command) for every line of every ```bash block, continuation lines joined."""
+    found = []
+    for doc in DOCS:
+        for block in re.findall(r"```bash\n(.*?)```", doc.read_text(), re.S):
+            for command in block.replace("\\\n", " ").splitlines():
+                words = shlex.split(command, comments=True)
+                if words:
+                    found.append((doc.relative_to(REPO).as_posix(), shlex.join(words)))
+    return found
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, trained_tiny) -> dict[str, str]:
+    """A folder to run the commands in, and what their placeholders stand for."""
+    root = tmp_path_factory.mktemp("docs")
+    made = subprocess.run([sys.executable, "-m", "octsr.data.phantom", str(root / "png_pairs"), "--count", "6",
+                           "--height", "96", "--width", "128", "--frames", "4"], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    # "Your own scans": 16-bit TIFFs, as most scanners export them
+    from octsr.data.image_io import read_grayscale
+
+    for side in ("noisy", "clean"):
+        (root / "pairs" / side).mkdir(parents=True)
+        for png in (root / "png_pairs" / side).glob("*.png"):
+            scan = np.rint(read_grayscale(png) * 65535).astype(np.uint16)
+            tifffile.imwrite(root / "pairs" / side / f"{png.stem}.tif", scan)
+    scans = root / "new_scans" / "eye01"
+    scans.mkdir(parents=True)
+    for png in sorted((root / "png_pairs" / "noisy").glob("*.png"))[:2]:
+        tifffile.imwrite(scans / f"{png.stem}.tif", tifffile.imread(root / "pairs" / "noisy" / f"{png.stem}.tif"))
+    tifffile.imwrite(root / "scan.tif", tifffile.imread(next((root / "pairs" / "noisy").glob("*.tif"))))
+    (root / "scans").mkdir()
+    tifffile.imwrite(root / "scans" / "a.tif", tifffile.imread(root / "scan.tif"))
+    sweep = root / "a_sweep"
+    swept = subprocess.run([sys.executable, "-m", "octsr.train", "-m", "optim.lr=0.001,0.002", "debug=tiny",
+                            f"hydra.sweep.dir={sweep}"], cwd=root, capture_output=True, text=True)
+    assert swept.returncode == 0, swept.stderr[-3000:]
+    checkpoint = trained_tiny["best"]
+    last = str(Path(checkpoint).parent / "last.ckpt")
+    return {
+        "cwd": str(root),
+        "/path/to/duke-bioptigen": str(DUKE_ROOT),
+        "/path/to/pairs": str(root / "pairs"),
+        "/path/to/new_scans": str(root / "new_scans"),
+        "/path/to/cleaned": str(root / "cleaned"),
+        "logs/train/runs/<run>/checkpoints/last.ckpt": last,
+        "<run>/checkpoints/last.ckpt": last,
+        "<checkpoint>": checkpoint,
+        "logs/train/multiruns/<sweep>": str(sweep),
+        "logs/crossval/<run>": str(root / "logs" / "crossval" / "resumed"),
+    }
+
+
+def runnable(command: str, places: dict[str, str]) -> list[str]:
+    """The command with placeholders filled and tiny settings added; Duke scans are read
+    from the shared data folder wherever the command runs."""
+    for placeholder in sorted(places, key=len, reverse=True):
+        if placeholder != "cwd":
+            command = command.replace(placeholder, places[placeholder])
+    words = shlex.split(command)
+    if words[0] == "make":
+        return words + [f"PYTHON={sys.executable}", "ARGS=debug=tiny"] + ["-C", str(REPO)]
+    assert words[:2] == ["python", "-m"], command
+    module = words[2]
+    extra = [] if {"--help", "-h", "--cfg"} & set(words) else list(TINY.get(module, []))
+    if "data=duke" in words and not any(w.startswith("data.root=") for w in words):
+        extra.append(f"data.root={DUKE_ROOT}")
+    if module == "octsr.evaluate" and "data=duke" in words:
+        extra += ["data.splits.val=[07]", "data.splits.test=[09]"]
+    if module == "octsr.crossval":
+        extra.append(f"data_root={DUKE_ROOT}")
+    return [sys.executable, "-m", module, *words[3:], *extra]
+
+
+COMMANDS = doc_commands()
+
+
+def slow(command: str) -> bool:
+    """Commands whose tiny version still takes 30 s or more (BM3D on whole Duke scans; a
+    cross-validation trains 2 folds x its rows): `make test-all` runs them. The default
+    suite covers their entry points in tests/test_crossval.py and tests/test_enhance.py."""
+    return command.startswith("python -m octsr.crossval") or (
+        command.startswith("python -m octsr.evaluate") and "data=duke" in command)
+
+
+def test_the_docs_have_commands():
+    assert len(COMMANDS) >= 20
+
+
+@pytest.mark.parametrize("doc,command", [pytest.param(d, c, marks=[pytest.mark.slow] if slow(c) else [])
+                                         for d, c in COMMANDS], ids=[f"{d}: {c[:60]}" for d, c in COMMANDS])
+def test_doc_command_runs(doc, command, workspace):
+    elsewhere = next((why for prefix, why in RUN_ELSEWHERE.items() if command.startswith(prefix)), None)
+    if elsewhere:
+        pytest.skip(f"run by another test: {elsewhere}")
+    if not command.startswith(("python -m octsr.", "make ")):
+        pytest.fail(f"{doc}: `{command}` is run by no test; teach tests/test_docs.py to run it")
+    if "duke" in command and not (DUKE_ROOT / "01" / "test.tif").is_file():
+        pytest.skip(f"Duke scans not found at {DUKE_ROOT}")
+    args = runnable(command, workspace)
+    result = subprocess.run(args, cwd=workspace["cwd"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{shlex.join(args)}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+
+
+def test_configuration_page_is_current():
+    result = subprocess.run([sys.executable, str(REPO / "docs" / "make_configuration.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+@needs_duke
+def test_readme_picture_is_made_by_its_script(tmp_path):
+    committed = REPO / "docs" / "img" / "readme_figure.png"
+    assert "docs/img/readme_figure.png" in (REPO / "README.md").read_text()
+    assert committed.stat().st_size < 300_000
+    result = subprocess.run([sys.executable, str(REPO / "docs" / "readme_figure.py"), "--out", str(tmp_path / "f.png")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    import cv2
+
+    made, shipped = cv2.imread(str(tmp_path / "f.png"), cv2.IMREAD_UNCHANGED), cv2.imread(str(committed), cv2.IMREAD_UNCHANGED)
+    assert made.shape == shipped.shape and made.ndim == 2
+    assert np.abs(made.astype(int) - shipped.astype(int)).mean() < 2  # the same picture
