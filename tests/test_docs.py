@@ -28,6 +28,9 @@ RUN_ELSEWHERE = {
     "pip install": "tests/test_package.py installs torch and the built wheel into a fresh venv",
     "octsr-train": "tests/test_package.py runs the console scripts from the installed wheel",
     "octsr-enhance": "tests/test_package.py runs the console scripts from the installed wheel",
+    "python -m octsr.train -m +sweep=lr model=cae,srcnn": "tests/test_sweep.py (lr_sweep, with debug=tiny)",
+    "python -m octsr.train -m model=srcnn optim.lr=0.0002,0.0004":
+        "tests/test_sweep.py::test_plain_override_lists_still_sweep (with debug=tiny)",
 }
 # Settings appended to each entry point's command so that it runs in seconds.
 TINY = {

@@ -79,7 +79,7 @@ def test_the_wheel_trains_and_enhances_outside_the_repo(installed_wheel, tmp_pat
     # python -m works too, and what needs an extra says which
     typo = run([str(installed_wheel / "python"), "-m", "octsr.train", "debug=tinny"], tmp_path)
     assert typo.returncode == 2 and typo.stderr.strip().splitlines() == [
-        "octsr: error: debug=tinny: no such option; debug is one of tiny"]
+        "octsr: error: debug=tinny: no such option; debug is one of fdr, overfit, profiler, tiny"]
     onnx = run([str(installed_wheel / "octsr-export"), f"ckpt_path={ckpt}", "output=model", "format=onnx"], tmp_path)
     assert onnx.returncode == 2, onnx.stderr[-2000:]
     assert onnx.stderr.strip().splitlines()[-1] == (

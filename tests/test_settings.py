@@ -75,7 +75,7 @@ def test_bad_inference_values_are_one_line_naming_the_key(tmp_path):
         ("octsr.export", f"output={tmp_path}"): "is a folder",
         ("octsr.export", f"output={tmp_path / 'm'}", "format=tflite"): "format=tflite",
         ("octsr.crossval", "jobs=0", f"paths.log_dir={tmp_path}"): "jobs=0",
-        ("octsr.train", "debug=tinny", f"paths.log_dir={tmp_path}"): "debug=tinny: no such option; debug is one of tiny",
+        ("octsr.train", "debug=tinny", f"paths.log_dir={tmp_path}"): "debug=tinny: no such option; debug is one of fdr, overfit, profiler, tiny",
         ("octsr.evaluate", "data=dukee", f"paths.log_dir={tmp_path}"): "data=dukee: no such option",
     }
     for done, expected in zip(run_many(list(cases), tmp_path), cases.values()):
@@ -121,7 +121,7 @@ def test_schema_accepts_the_shipped_configs_and_finds_nested_keys():
 def test_config_group_typos_are_caught_before_hydra_runs():
     from octsr.utils.cli import unknown_group_option
 
-    assert unknown_group_option(["debug=tinny"]) == "debug=tinny: no such option; debug is one of tiny"
+    assert unknown_group_option(["debug=tinny"]) == "debug=tinny: no such option; debug is one of fdr, overfit, profiler, tiny"
     assert unknown_group_option(["-m", "model=cae,srcnx"]).startswith("model=srcnx: no such option")
     assert unknown_group_option(["+sweep=lrr"]).startswith("sweep=lrr")
     for fine in (["debug=tiny", "model=cae,srcnn", "+sweep=lr", "scheduler=null", "experiment=unet_n2n"],

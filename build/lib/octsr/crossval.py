@@ -283,7 +283,7 @@ def main(cfg: DictConfig) -> None:
 
 def cli() -> None:
     """`python -m octsr.crossval` and the `octsr-crossval` command."""
-    check_command_line()
+    check_command_line("crossval")
     main()
 
 

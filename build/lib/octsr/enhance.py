@@ -157,7 +157,7 @@ def main(cfg: DictConfig) -> None:
 
 def cli() -> None:
     """`python -m octsr.enhance` and the `octsr-enhance` command."""
-    check_command_line()
+    check_command_line("enhance")
     main()
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 import octsr  # noqa: F401
 from octsr.inference import TiledInferer, pick_device, restorer
@@ -36,15 +37,22 @@ log = logging.getLogger(__name__)
 Method = Callable[[np.ndarray], np.ndarray]  # (H, W) noisy in [0, 1] -> restored
 
 
-def score(method: Method, images: list[tuple[str, np.ndarray, np.ndarray]], label: str) -> list[dict]:
+def score(method: Method, images: list[tuple[str, np.ndarray, np.ndarray]], label: str,
+          progress: tqdm | None = None) -> list[dict]:
+    """Each image's PSNR, SSIM and seconds; `progress`: a bar over all of a run's calls to
+    advance (else this call shows its own)."""
     rows = []
-    for name, noisy, target in tqdm(images, desc=label, unit="image", leave=False):
+    for name, noisy, target in images if progress is not None else tqdm(images, desc=label, unit="image", leave=False):
+        if progress is not None:
+            progress.set_postfix_str(f"{label}: {name}")
         start = time.perf_counter()
         output = np.clip(method(noisy), 0.0, 1.0).astype(np.float32)
         seconds = time.perf_counter() - start
         o, t = torch.from_numpy(output)[None, None], torch.from_numpy(target)[None, None]
         rows.append({"method": label, "image": name, "psnr": psnr(o, t).item(),
                      "ssim": ssim(o, t).item(), "seconds": seconds})
+        if progress is not None:
+            progress.update()
     return rows
 
 
@@ -54,9 +62,10 @@ def bm3d_method(sigma: float) -> Method:
     return lambda noisy: bm3d.bm3d(noisy, sigma_psd=sigma)
 
 
-def choose_bm3d_sigma(sigmas: list[float], val_images) -> tuple[float, dict[float, float]]:
+def choose_bm3d_sigma(sigmas: list[float], val_images, progress: tqdm | None = None
+                      ) -> tuple[float, dict[float, float]]:
     """The sigma with the best mean val PSNR, and every sigma's mean val PSNR."""
-    tried = {s: fmean(r["psnr"] for r in score(bm3d_method(s), val_images, f"bm3d tune {s}"))
+    tried = {s: fmean(r["psnr"] for r in score(bm3d_method(s), val_images, f"bm3d tune {s}", progress))
              for s in sigmas}
     return max(tried, key=tried.get), tried
 
@@ -91,17 +100,20 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     test = [(item["name"], item["noisy"][0].numpy(), item["target"][0].numpy())
             for item in datamodule.test_set]
     inferer = TiledInferer.for_model(model, cfg.tile, cfg.halo)
-    rows = score(restorer(model, inferer, device), test, f"model ({Path(ckpt_path).name})")
-    rows += score(lambda noisy: noisy, test, "noisy input")
+    val_pairs = datamodule.splits()["val"][: cfg.bm3d.val_images] if cfg.bm3d.enabled else []
+    if cfg.bm3d.enabled and not val_pairs:
+        log.warning("no val images to choose the BM3D noise level on: BM3D skipped")
+    # One bar over every image each method restores, BM3D's tuning included: its ETA is the
+    # whole evaluation's (BM3D takes seconds per B-scan, the model a fraction of one).
+    calls = 2 * len(test) + (len(cfg.bm3d.sigmas) * len(val_pairs) + len(test) if val_pairs else 0)
     notes = [f"Model: `{ckpt_path}`. Data: `{cfg.data.name}`, {len(test)} test image{'s' * (len(test) != 1)}."]
-    if cfg.bm3d.enabled:
-        val_pairs = datamodule.splits()["val"][: cfg.bm3d.val_images]
-        if not val_pairs:
-            log.warning("no val images to choose the BM3D noise level on: BM3D skipped")
-        else:
+    with logging_redirect_tqdm(), tqdm(total=calls, desc="evaluate", unit="image") as progress:
+        rows = score(restorer(model, inferer, device), test, f"model ({Path(ckpt_path).name})", progress)
+        rows += score(lambda noisy: noisy, test, "noisy input", progress)
+        if val_pairs:
             val = [(p.name, *p.load()) for p in val_pairs]
-            sigma, tried = choose_bm3d_sigma(list(cfg.bm3d.sigmas), val)
-            rows += score(bm3d_method(sigma), test, f"BM3D (sigma {sigma:g})")
+            sigma, tried = choose_bm3d_sigma(list(cfg.bm3d.sigmas), val, progress)
+            rows += score(bm3d_method(sigma), test, f"BM3D (sigma {sigma:g})", progress)
             notes.append("BM3D noise level chosen on val images "
                          f"{', '.join(p.name for p in val_pairs)}: mean val PSNR "
                          + ", ".join(f"{s:g} → {v:.2f} dB" for s, v in tried.items()) + ".")
@@ -127,7 +139,7 @@ def main(cfg: DictConfig) -> None:
 
 def cli() -> None:
     """`python -m octsr.evaluate` and the `octsr-evaluate` command."""
-    check_command_line()
+    check_command_line("evaluate")
     main()
 
 

@@ -115,7 +115,7 @@ def main(cfg: DictConfig) -> None:
 
 def cli() -> None:
     """`python -m octsr.export` and the `octsr-export` command."""
-    check_command_line()
+    check_command_line("export")
     main()
 
 

@@ -118,7 +118,7 @@ def main(cfg: DictConfig) -> float | None:
 
 def cli() -> None:
     """`python -m octsr.train` and the `octsr-train` command."""
-    check_command_line()
+    check_command_line("train")
     main()
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
+
+import yaml
 
 import octsr.conf
 from octsr.utils.extras import missing_extra
@@ -32,28 +35,80 @@ def unknown_group_option(argv: list[str], conf: Path = CONF) -> str | None:
     return None
 
 
-# Config options that load a Hydra plugin from an extra: the module that must be importable.
-PLUGIN_OPTIONS = {
+# Config options that need a package from an extra (Hydra plugins, loggers): the module that
+# must be importable, and the extra.
+EXTRA_OPTIONS = {
     "hparams_search=optuna": ("hydra_plugins.hydra_optuna_sweeper", "optuna"),
     "hydra/launcher=slurm": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
+    "logger=wandb": ("wandb", "wandb"),
+    "logger=mlflow": ("mlflow", "mlflow"),
 }
 
 
-def missing_plugin(argv: list[str]) -> str | None:
-    """The message for the first option whose Hydra plugin is not installed, or None
-    (Hydra's own error is several lines about search paths)."""
+def missing_option_extra(argv: list[str]) -> str | None:
+    """The message for the first option whose package is not installed, or None (Hydra's own
+    error is several lines about search paths, or an import error once the run has begun)."""
     for arg in argv:
         option = arg.lstrip("+")
-        if option in PLUGIN_OPTIONS:
-            return missing_extra(*PLUGIN_OPTIONS[option], feature=option)
+        if option in EXTRA_OPTIONS:
+            return missing_extra(*EXTRA_OPTIONS[option], feature=option)
     return None
 
 
-def check_command_line(argv: list[str] | None = None) -> None:
-    """For an entry point's `__main__`: a mistyped config group option, or one whose plugin
-    is not installed, is one `octsr: error:` line and exit status 2, before anything runs."""
+# Groups no entry point composes by default, added with `+group=option`.
+ADDED_GROUPS = {"train": {"sweep": "with -m: the paper's learning rates"}}
+
+
+def _without_blocks(text: str, keys: tuple[str, ...]) -> str:
+    """A config file's text without the top-level blocks `keys` (and their indented lines)."""
+    kept, skipping = [], False
+    for line in text.splitlines():
+        if line and not line[0].isspace() and not line.startswith("#"):
+            skipping = line.split(":", 1)[0] in keys
+        elif skipping and line.startswith("#"):  # a comment at the margin ends the block
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+
+
+def help_text(config_name: str, conf: Path = CONF) -> str:
+    """`--help` of an entry point: its own config file (the comments give examples and say
+    what each setting means) and the options of the config groups it composes; Hydra's
+    `--help` would dump every composed setting and list every group in conf/."""
+    text = (conf / f"{config_name}.yaml").read_text()
+    lines = [f"octsr-{config_name} (or python -m octsr.{config_name}): key=value and group=option arguments",
+             "", _without_blocks(text, ("defaults", "hydra")), ""]
+    groups = {}
+    for entry in yaml.safe_load(text).get("defaults", []):
+        if isinstance(entry, dict):
+            ((group, default),) = entry.items()
+            if not group.startswith(("override", "hydra")):
+                groups[group] = default
+    if groups:
+        lines.append("Config groups (group=option; * marks the default):")
+        for group, default in groups.items():
+            options = sorted(p.stem for p in (conf / group).glob("*.yaml") if not p.stem.startswith("_"))
+            marked = [f"{o}*" if o == default else o for o in options]
+            lines.append(f"  {group:<15} {', '.join(marked)}" + ("" if default else "  (none by default)"))
+        for group, what in ADDED_GROUPS.get(config_name, {}).items():
+            options = sorted(p.stem for p in (conf / group).glob("*.yaml"))
+            lines.append(f"  +{group:<14} {', '.join(options)}  ({what})")
+        lines.append("")
+    lines += ["Every setting with its value: --cfg job.  Hydra's own flags (-m, --cfg, --info, "
+              "--shell-completion): --hydra-help.", "What each setting means: docs/configuration.md"]
+    return "\n".join(lines)
+
+
+def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
+    """For an entry point's `__main__`: `--help` prints help_text and exits; a mistyped config
+    group option, or one whose package is not installed, is one `octsr: error:` line and exit
+    status 2, before anything runs."""
     argv = sys.argv[1:] if argv is None else argv
-    message = unknown_group_option(argv) or missing_plugin(argv)
+    if "--help" in argv or "-h" in argv:
+        print(help_text(config_name))
+        sys.exit(0)
+    message = unknown_group_option(argv) or missing_option_extra(argv)
     if message:
         print(f"octsr: error: {message}", file=sys.stderr)
         sys.exit(2)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from lightning_fabric.utilities.logger import _convert_params, _flatten_dict
+from lightning_fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import TensorBoardLogger
 
-# HPARAMS columns -> the run metric each one reports at the end. Kept under `hp/` so the
-# placeholder logged at the start (every run must carry the same keys for TensorBoard to
-# compare them) never shows up in the val/test curves.
+# HPARAMS columns -> the run metric each one reports at the end. Kept under `hp/`: TensorBoard
+# lists a session's scalars by name and shows the first five, so these come right after
+# `epoch`, and copies of the final values keep the val/test curves free of extra points.
 HPARAM_METRICS = {
     "hp/val_psnr_best": "val/psnr_best",
     "hp/val_ssim": "val/ssim",
@@ -46,7 +49,28 @@ def run_hparams(cfg: DictConfig, model) -> dict[str, Any]:
 def log_hyperparameters(cfg: DictConfig, model, loggers) -> None:
     params = run_hparams(cfg, model)
     for logger in loggers:
-        logger.log_hyperparams(params, metrics={k: float("nan") for k in HPARAM_METRICS})
+        logger.log_hyperparams(params)  # hparams.yaml; the parameters of other loggers
+        if isinstance(logger, TensorBoardLogger):
+            write_hparams_session(logger, params)
+
+
+@rank_zero_only  # the other processes of a multi-GPU run have no event file
+def write_hparams_session(logger: TensorBoardLogger, params: Mapping[str, Any]) -> None:
+    """The run's hyperparameters as a TensorBoard HPARAMS session, and nothing more.
+
+    Lightning also writes an experiment record, naming every metric with a NaN placeholder
+    point. TensorBoard takes the first run's experiment record it finds, in which no
+    hyperparameter differs, and shows its first five alphabetically (`data/batch_size`, ...).
+    Without one, it compares the sessions of all runs and shows the hyperparameters that
+    differ first (`model`, `optim/lr` in a sweep), and takes the metrics from the runs'
+    scalars (tensorboard/plugins/hparams/backend_context.py)."""
+    from torch.utils.tensorboard.summary import hparams
+
+    flat = logger._sanitize_params(_flatten_dict(_convert_params(dict(params))))
+    _, session_start, session_end = hparams(flat, {})
+    writer = logger.experiment._get_file_writer()
+    writer.add_summary(session_start)
+    writer.add_summary(session_end)
 
 
 def log_final_metrics(metrics: Mapping[str, Any], loggers, step: int) -> None:
