@@ -87,3 +87,21 @@ def test_experiment_presets_compose_to_valid_settings(preset):
     cfg = compose_train(f"experiment={preset}")
     check_settings(cfg, TrainSettings)
     assert cfg.data.name in ("duke", "phantom", "folder")
+
+
+def test_a_mistyped_group_or_setting_is_one_line_with_a_suggestion(tmp_path):
+    from octsr.utils.cli import unknown_key
+
+    assert unknown_key("train", ["modle=srcnn"]) == (
+        "modle=srcnn: modle is no setting or config group of octsr.train (did you mean model?); "
+        "octsr-train --help lists them")
+    assert "did you mean input?" in unknown_key("enhance", ["inputt=scan.tif"])
+    fine = ["model=cae", "optim.lr=0.1", "seed=1", "+extra=1", "~debug", "hydra.run.dir=x",
+            "hydra/launcher=basic", "logger=[tensorboard,csv]", "ckpt_path=a.ckpt", "-m", "--cfg", "job"]
+    assert unknown_key("train", fine) is None
+    assert unknown_key("crossval", ["data_root=x", "train_overrides=debug=tiny", "rows.a=model=cae"]) is None
+    result = run_cli("octsr.train", "optimm.lr=0.1", f"paths.log_dir={tmp_path}")
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        "octsr: error: optimm.lr=0.1: optimm is no setting or config group of octsr.train "
+        "(did you mean optim?); octsr-train --help lists them"]
+    assert not (tmp_path / "train").exists()

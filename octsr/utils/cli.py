@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import sys
 from pathlib import Path
@@ -100,15 +101,35 @@ def help_text(config_name: str, conf: Path = CONF) -> str:
     return "\n".join(lines)
 
 
+def unknown_key(config_name: str, argv: list[str], conf: Path = CONF) -> str | None:
+    """The message for the first `key=value` whose first part is neither a config group nor
+    a setting of the entry point (`modle=srcnn`, `optimm.lr=0.1`), or None; Hydra would say
+    so in five lines. `+key=value` adds a key on purpose and is let through."""
+    text = (conf / f"{config_name}.yaml").read_text()
+    settings = set(yaml.safe_load(text)) - {"defaults"}
+    groups = {next(iter(e)) for e in yaml.safe_load(text).get("defaults", []) if isinstance(e, dict)}
+    known = settings | {g for g in groups if not g.startswith("override")} | set(ADDED_GROUPS.get(config_name, {}))
+    for arg in argv:
+        if arg.startswith(("-", "+", "~")) or "=" not in arg:
+            continue
+        first = re.split(r"[./=]", arg, maxsplit=1)[0]
+        if first not in known and first != "hydra":
+            close = difflib.get_close_matches(first, sorted(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            return (f"{arg}: {first} is no setting or config group of octsr.{config_name}{hint}; "
+                    f"octsr-{config_name} --help lists them")
+    return None
+
+
 def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
     """For an entry point's `__main__`: `--help` prints help_text and exits; a mistyped config
-    group option, or one whose package is not installed, is one `octsr: error:` line and exit
-    status 2, before anything runs."""
+    group, group option or top-level setting, or an option whose package is not installed, is
+    one `octsr: error:` line and exit status 2, before anything runs."""
     argv = sys.argv[1:] if argv is None else argv
     if "--help" in argv or "-h" in argv:
         print(help_text(config_name))
         sys.exit(0)
-    message = unknown_group_option(argv) or missing_option_extra(argv)
+    message = unknown_group_option(argv) or unknown_key(config_name, argv) or missing_option_extra(argv)
     if message:
         print(f"octsr: error: {message}", file=sys.stderr)
         sys.exit(2)
