@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -48,7 +49,10 @@ def installed_wheel(tmp_path_factory) -> Path:
     """A fresh venv outside the repo with torch (TORCH_SPEC, as in the Makefile) and the octsr
     wheel built from this checkout, with no extras: what `pip install octsr` gives a user."""
     root = tmp_path_factory.mktemp("wheel")
-    built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(root / "dist"), str(REPO)], root)
+    # Built from a copy: pip builds in the source folder, and its build/ must not land in the repo.
+    source = shutil.copytree(REPO, root / "source", ignore=shutil.ignore_patterns(
+        ".git", ".venv", "logs", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis"))
+    built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(root / "dist"), str(source)], root)
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = (root / "dist").glob("octsr-*.whl")
     made = run([sys.executable, "-m", "venv", str(root / "venv")], root)

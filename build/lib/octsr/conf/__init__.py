@@ -1,2 +1,0 @@
-"""The Hydra configs, shipped inside the package as `octsr.conf` (see pyproject.toml), so an
-installed wheel finds them; the entry points load them as `pkg://octsr.conf`."""

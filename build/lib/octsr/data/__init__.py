@@ -1,1 +1,0 @@
-"""Paired OCT data: reading scans, finding pairs, the paper's protocol, the datamodule."""

@@ -1,1 +1,0 @@
-"""Networks (`components/`), whole-image inference, and the Lightning training wrapper."""

@@ -1,1 +1,0 @@
-"""Plain nn.Modules: (B, 1, H, W) standardized input -> (B, 1, H, W) logits (pre-sigmoid)."""
