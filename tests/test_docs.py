@@ -104,7 +104,8 @@ def runnable(command: str, places: dict[str, str]) -> list[str]:
             command = command.replace(placeholder, places[placeholder])
     words = shlex.split(command)
     if words[0] == "make":
-        return words + [f"PYTHON={sys.executable}", "ARGS=debug=tiny"] + ["-C", str(REPO)]
+        logs = Path(places["cwd"]) / "logs"  # make runs in the repository; its runs go here
+        return words + [f"PYTHON={sys.executable}", f"ARGS=debug=tiny paths.log_dir={logs}", "-C", str(REPO)]
     assert words[:2] == ["python", "-m"], command
     module = words[2]
     extra = [] if {"--help", "-h", "--cfg"} & set(words) else list(TINY.get(module, []))
