@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -47,6 +49,35 @@ def trained_tiny(tmp_path_factory) -> dict:
     _, objects = train(cfg)
     objects["best"] = objects["trainer"].checkpoint_callback.best_model_path
     return objects
+
+
+@contextmanager
+def tensorboard_server(logdir: Path) -> Iterator[str]:
+    """TensorBoard serving `logdir` on a free local port, as `tensorboard --logdir` would;
+    yields its URL once it answers, and stops it afterwards."""
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir),
+                               "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def run_cli(module: str, *args: str, cwd: Path = REPO, timeout: int = 300, env: dict | None = None):

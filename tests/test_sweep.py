@@ -1,9 +1,6 @@
 """Sweeps: the one-command lr sweep, TensorBoard comparison, the report, failures, launchers."""
 
 import json
-import socket
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -13,7 +10,7 @@ import pytest
 from hydra.types import RunMode
 
 from octsr.report import main as report_main
-from tests.conftest import compose_train, run_cli
+from tests.conftest import compose_train, run_cli, tensorboard_server
 
 # Named by the swept values only: not by `debug=tiny`, which every run shares.
 EXPECTED_RUNS = sorted(f"{m}_lr{lr}" for m in ("cae", "srcnn")
@@ -37,12 +34,6 @@ def test_one_command_makes_ten_readably_named_runs(lr_sweep):
         assert (lr_sweep / run / "test_metrics.csv").is_file()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def get_json(url: str, data: bytes | None = None):
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -50,12 +41,7 @@ def get_json(url: str, data: bytes | None = None):
 
 
 def test_tensorboard_serves_each_run_with_val_psnr_and_hparams(lr_sweep):
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(lr_sweep),
-                               "--host", "127.0.0.1", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with tensorboard_server(lr_sweep) as base:
         runs: list[str] = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and sorted(runs) != EXPECTED_RUNS:
@@ -78,9 +64,6 @@ def test_tensorboard_serves_each_run_with_val_psnr_and_hparams(lr_sweep):
         assert {"model", "optim/lr"} <= set(differing) and len(differing) <= 5, differing
         assert [h["name"] for h in experiment["hparamInfos"][:len(differing)]] == differing
         assert {"hp/val_psnr_best", "hp/test_psnr", "hp/test_ssim"} <= metrics
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_report_tables_and_plots(lr_sweep, tmp_path, capsys):

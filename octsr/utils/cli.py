@@ -9,11 +9,10 @@ from pathlib import Path
 
 import yaml
 
-import octsr.conf
+from octsr.conf import CONF_DIR
 from octsr.utils.extras import missing_extra
 
-# conf/ in a checkout, octsr/conf/ in an installed wheel (see pyproject.toml)
-CONF = Path(octsr.conf.__file__).parent
+CONF = CONF_DIR
 
 
 def unknown_group_option(argv: list[str], conf: Path = CONF) -> str | None:
@@ -73,6 +72,17 @@ def _without_blocks(text: str, keys: tuple[str, ...]) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
 
 
+def composed_groups(config: dict) -> dict[str, str | None]:
+    """An entry point's config groups (its defaults list, Hydra's own left out) -> default option."""
+    groups = {}
+    for entry in config.get("defaults", []):
+        if isinstance(entry, dict):
+            ((group, default),) = entry.items()
+            if not group.startswith(("override", "hydra")):
+                groups[group] = default
+    return groups
+
+
 def help_text(config_name: str, conf: Path = CONF) -> str:
     """`--help` of an entry point: its own config file (the comments give examples and say
     what each setting means) and the options of the config groups it composes; Hydra's
@@ -80,12 +90,7 @@ def help_text(config_name: str, conf: Path = CONF) -> str:
     text = (conf / f"{config_name}.yaml").read_text()
     lines = [f"octsr-{config_name} (or python -m octsr.{config_name}): key=value and group=option arguments",
              "", _without_blocks(text, ("defaults", "hydra")), ""]
-    groups = {}
-    for entry in yaml.safe_load(text).get("defaults", []):
-        if isinstance(entry, dict):
-            ((group, default),) = entry.items()
-            if not group.startswith(("override", "hydra")):
-                groups[group] = default
+    groups = composed_groups(yaml.safe_load(text))
     if groups:
         lines.append("Config groups (group=option; * marks the default):")
         for group, default in groups.items():
@@ -105,10 +110,8 @@ def unknown_key(config_name: str, argv: list[str], conf: Path = CONF) -> str | N
     """The message for the first `key=value` whose first part is neither a config group nor
     a setting of the entry point (`modle=srcnn`, `optimm.lr=0.1`), or None; Hydra would say
     so in five lines. `+key=value` adds a key on purpose and is let through."""
-    text = (conf / f"{config_name}.yaml").read_text()
-    settings = set(yaml.safe_load(text)) - {"defaults"}
-    groups = {next(iter(e)) for e in yaml.safe_load(text).get("defaults", []) if isinstance(e, dict)}
-    known = settings | {g for g in groups if not g.startswith("override")} | set(ADDED_GROUPS.get(config_name, {}))
+    config = yaml.safe_load((conf / f"{config_name}.yaml").read_text())
+    known = (set(config) - {"defaults"}) | set(composed_groups(config)) | set(ADDED_GROUPS.get(config_name, {}))
     for arg in argv:
         if arg.startswith(("-", "+", "~")) or "=" not in arg:
             continue

@@ -6,14 +6,13 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from pathlib import Path
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-import octsr.conf
+from octsr.conf import CONF_DIR
 
 # The keys a sweep varies, handed from the launching process to its runs (which may be
 # worker processes or cluster jobs: they inherit the environment, not the command line).
@@ -58,13 +57,12 @@ def sweep_run_name(overrides: list[str], sweeper: DictConfig | None, job_num: in
     a run with none of them is `run<job number>`."""
     keys = set(filter(None, os.environ.get(SWEPT_KEYS, "").split(",")))
     keys |= set(OmegaConf.select(sweeper, "params", default=None) or {}) if sweeper is not None else set()
-    groups = Path(octsr.conf.__file__).parent
     options, values = [], []
     for override in overrides:
         key, _, value = override.partition("=")
         key = key.lstrip("+~")
         if key in keys:
-            is_group = (groups / key).is_dir()
+            is_group = (CONF_DIR / key).is_dir()
             label = value if is_group else key.rsplit(".", 1)[-1] + value
             (options if is_group else values).append(re.sub(r"[^A-Za-z0-9.+-]+", "-", label).strip("-"))
     return "_".join(options + values) or f"run{job_num}"
