@@ -92,12 +92,20 @@ def restore_with_run(run: Path, noisy: torch.Tensor) -> np.ndarray:
     return restore(load_model(checkpoint, architecture), noisy)[0, 0].numpy()
 
 
+_BASE = "octsr.data.datamodule.PairedOCTDataModule"
+_LOADER_KEYS = ("source", "protocol", "batch_size", "num_workers", "pin_memory", "seed", "name",
+                "memory_budget_mb", "spill_dir")
+
+
 def first_test_image(run: Path) -> tuple[str, torch.Tensor, torch.Tensor]:
     import hydra
     from omegaconf import OmegaConf
 
     cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
-    datamodule = hydra.utils.instantiate(cfg.data)
+    data = cfg.data
+    if "source" in data:  # a run from before octsr.data.layouts: its source node is the layout
+        data = OmegaConf.merge({k: v for k, v in data.items() if k in _LOADER_KEYS}, {"_target_": _BASE})
+    datamodule = hydra.utils.instantiate(data)
     datamodule.setup("test")
     item = datamodule.test_set[0]
     return item["name"], item["noisy"][None], item["target"][None]

@@ -36,15 +36,13 @@ class PairedOCTDataModule(pl.LightningDataModule):
             system's temporary folder).
         seed: seeds the random crops, so a seed gives the same training set.
         name: the layout's name, for logs.
-        root, splits, phantom, frames, train_target: the layout's user-facing settings (`data.root=...`); the
-            `source` config reads them by interpolation, so they are accepted and unused here.
+
+    A config names one of `octsr.data.layouts`, which builds `source` from its own settings.
     """
 
     def __init__(self, source: PairSource, protocol: PaperProtocol, batch_size: int = 128,
                  num_workers: int = 0, pin_memory: bool = False, seed: int = 0, name: str = "",
-                 memory_budget_mb: float = 1024, spill_dir: str | None = None,
-                 root: Any = None, splits: Any = None, phantom: Any = None, frames: Any = None,
-                 train_target: Any = None) -> None:
+                 memory_budget_mb: float = 1024, spill_dir: str | None = None) -> None:
         super().__init__()
         self.name = name
         self.source, self.protocol = source, protocol

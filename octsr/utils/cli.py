@@ -78,7 +78,8 @@ def composed_groups(config: dict) -> dict[str, str | None]:
     for entry in config.get("defaults", []):
         if isinstance(entry, dict):
             ((group, default),) = entry.items()
-            if not group.startswith(("override", "hydra")):
+            # An interpolated option is chosen by other groups, not by the user.
+            if not group.startswith(("override", "hydra", "optional")) and "${" not in str(default):
                 groups[group] = default
     return groups
 

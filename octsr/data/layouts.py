@@ -1,0 +1,58 @@
+"""The data layouts a config names (`data=duke|folder|phantom`): each is the DataModule
+built from that layout's own settings, so every key of `conf/data/<layout>.yaml` is an
+argument used here, and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from octsr.data.datamodule import PairedOCTDataModule
+from octsr.data.pairs import DukePairs, FolderPairs
+from octsr.data.phantom import PhantomPairs
+
+
+class DukeDataModule(PairedOCTDataModule):
+    """Duke Bioptigen subjects (`DukePairs`) under `root`, split by subject folder name.
+
+    Args:
+        root: folder of subject folders.
+        splits: `train`, `val`, `test` lists of subject folder names.
+        frames, train_target, noisy_name, target_name, extra_frames: see `DukePairs`.
+        **loader: the protocol and loader settings of `PairedOCTDataModule`.
+    """
+
+    def __init__(self, root: str, splits: Mapping[str, Any], frames: str = "one",
+                 train_target: str = "average", noisy_name: str = "test.tif",
+                 target_name: str = "average.tif", extra_frames: str = "[0-9]*.tif",
+                 **loader: Any) -> None:
+        source = DukePairs(root, splits["train"], splits["val"], splits["test"], noisy_name=noisy_name,
+                           target_name=target_name, frames=frames, train_target=train_target,
+                           extra_frames=extra_frames)
+        super().__init__(source, **loader)
+
+
+class FolderDataModule(PairedOCTDataModule):
+    """Your own pairs (`FolderPairs`): `root/noisy/NAME` with `root/clean/NAME`.
+
+    Args:
+        root: folder holding `noisy_dir` and `clean_dir`.
+        splits: `train`, `val`, `test` name lists, or (all empty) a seeded random split by
+            `val_fraction` and `test_fraction` with its own `seed`.
+        frames, train_target, noisy_dir, clean_dir: see `FolderPairs`.
+        **loader: the protocol and loader settings of `PairedOCTDataModule`.
+    """
+
+    def __init__(self, root: str, splits: Mapping[str, Any], frames: str = "one",
+                 train_target: str = "average", noisy_dir: str = "noisy", clean_dir: str = "clean",
+                 **loader: Any) -> None:
+        source = FolderPairs(root, noisy_dir=noisy_dir, clean_dir=clean_dir, frames=frames,
+                             train_target=train_target, **splits)
+        super().__init__(source, **loader)
+
+
+class PhantomDataModule(PairedOCTDataModule):
+    """Synthetic pairs (`PhantomPairs`), made on the fly from `phantom`'s settings."""
+
+    def __init__(self, phantom: Mapping[str, Any], **loader: Any) -> None:
+        super().__init__(PhantomPairs(**phantom), **loader)
