@@ -36,7 +36,7 @@ import octsr  # noqa: F401
 from octsr.data.pairs import DukePairs
 from octsr.errors import ConfigError
 from octsr.evaluate import bm3d_method, choose_bm3d_sigma
-from octsr.inference import TiledInferer, restorer
+from octsr.inference import TiledInferer, input_frames, restorer
 from octsr.metrics import psnr, ssim
 from octsr.models.checkpoint import load_model
 from octsr.settings import CrossvalSettings, check_settings
@@ -135,9 +135,12 @@ def scores(output: np.ndarray, target: np.ndarray) -> dict[str, float]:
 
 
 def ms_per_bscan(model, repeats: int = 3) -> float:
-    """Median milliseconds to restore one 450 x 900 B-scan on the CPU (warm, startup excluded)."""
+    """Median milliseconds to restore one 450 x 900 B-scan (from its frames, for a model of
+    several input frames) on the CPU (warm, startup excluded)."""
     method = restorer(model, TiledInferer.for_model(model))
-    scan = np.random.default_rng(0).random(BSCAN_SHAPE, dtype=np.float32)
+    frames = input_frames(model)
+    scan = np.random.default_rng(0).random((frames, *BSCAN_SHAPE) if frames > 1 else BSCAN_SHAPE,
+                                           dtype=np.float32)
     method(scan)
     times = []
     for _ in range(repeats):
@@ -226,12 +229,17 @@ def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
         table.append(summarize(f"BM3D (sigma {sigmas} by fold)", bm3d_scores,
                                ms_per_bscan=1000 * fmean(r["seconds_per_scan"] for r in bm3d_results.values())))
         per_image += [{"row": "BM3D", "subject": s, **v} for s, v in bm3d_scores.items()]
+    stacked: dict[int, dict[str, np.ndarray]] = {}  # each scan's input frames, by frame count
     for row in rows:
         variants: dict[str, dict[str, dict[str, float]]] = {row: {}}
         params, ms = None, None
         for k, splits in enumerate(folds):
             model = load_model(results[(row, k)]["checkpoint"])
             params = sum(p.numel() for p in model.net.parameters())
+            frames = input_frames(model)
+            if frames > 1 and frames not in stacked:
+                stacked[frames] = {p.name: p.load()[0] for p in
+                                   DukePairs(data_root, [], [], subjects, input_frames=frames).splits()["test"]}
             if k == 0:
                 ms = ms_per_bscan(model)
             # A model that matches its input's brightness is also scored without it: what the
@@ -244,7 +252,8 @@ def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
                 restore = restorer(model, TiledInferer.for_model(model))
                 for s in splits["test"]:
                     noisy_image, target = test_images[s]
-                    variants.setdefault(name, {})[s] = scores(np.clip(restore(noisy_image), 0, 1), target)
+                    model_input = stacked[frames][s] if frames > 1 else noisy_image
+                    variants.setdefault(name, {})[s] = scores(np.clip(restore(model_input), 0, 1), target)
         minutes = fmean(results[(row, k)]["train_seconds"] for k in range(len(folds))) / 60
         for name, row_scores in variants.items():
             table.append(summarize(name, row_scores, params=params, train_minutes=minutes, ms_per_bscan=ms))

@@ -2,7 +2,9 @@
 
 Reads PNG and TIFF (8- or 16-bit; multi-page TIFF volumes, each page a B-scan, pages may
 differ in size), restores every B-scan, and writes each result under the output folder at
-its input's relative path, with its size, bit depth and every page. Outputs are written to a
+its input's relative path, with its size, bit depth and every page. A model trained on
+several frames of one place (`data.input_frames`=K) takes each file as those K frames (a
+K-page TIFF, the primary frame first) and writes one restored B-scan. Outputs are written to a
 temporary name and renamed, never through a symbolic link, never over an input. Without
 `ckpt_path` it uses the weights shipped with octsr.
 """
@@ -16,6 +18,7 @@ import time
 from pathlib import Path
 
 import hydra
+import numpy as np
 from omegaconf import DictConfig
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -23,7 +26,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 import octsr  # noqa: F401  (environment defaults)
 from octsr.data.image_io import IMAGE_SUFFIXES, from_unit_range, read_pages, to_unit_range, write_pages
 from octsr.errors import ConfigError, DataError
-from octsr.inference import TiledInferer, pick_device, restore
+from octsr.inference import TiledInferer, input_frames, pick_device, restore
 from octsr.models.checkpoint import load_model
 from octsr.settings import EnhanceSettings, check_settings
 from octsr.utils.cli import check_command_line
@@ -105,6 +108,18 @@ def plan_outputs(inputs: list[tuple[Path, Path]], out: Path) -> list[tuple[Path,
     return plan
 
 
+def as_model_input(pages: list, frames: int, path: Path) -> list:
+    """What the model restores of a file's pages: each page (a single-frame model), or all
+    pages as the frames of one place (a model of `frames` frames)."""
+    if frames == 1:
+        return pages
+    if len(pages) != frames or len({p.shape for p in pages}) != 1:
+        raise DataError(f"{path}: this model takes {frames} noisy frames of one place per file, as a "
+                        f"{frames}-page TIFF of one size (trained with data.input_frames={frames}); "
+                        f"the file has {len(pages)} page(s) of {', '.join(sorted({str(p.shape) for p in pages}))}")
+    return [np.stack(pages)]
+
+
 def enhance(cfg: DictConfig) -> list[Path]:
     """Restore every input B-scan; returns the files written. With `on_error=skip`, a file
     that cannot be read or restored is reported and skipped, and the run ends with an error
@@ -118,6 +133,7 @@ def enhance(cfg: DictConfig) -> list[Path]:
     device = pick_device(cfg.device)
     model.to(device)
     inferer = TiledInferer.for_model(model, cfg.tile, cfg.halo)
+    frames = input_frames(model)
     log.info("model %s on %s, %d input file(s) -> %s", ckpt_path, device, len(plan), out)
     written, skipped = [], []
     with logging_redirect_tqdm():  # log lines above the progress bar, not through it
@@ -125,7 +141,7 @@ def enhance(cfg: DictConfig) -> list[Path]:
             try:
                 pages = read_pages(path)
                 start = time.perf_counter()
-                units = [to_unit_range(page, path) for page in pages]
+                units = as_model_input([to_unit_range(page, path) for page in pages], frames, path)
                 restored = [from_unit_range(unit, page.dtype) for unit, page in
                             zip(restore(model, units, inferer, device, cfg.batch_size), pages)]
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -138,7 +154,7 @@ def enhance(cfg: DictConfig) -> list[Path]:
                 skipped.append(path)
                 continue
             sizes = sorted({f"{w}x{h}" for h, w in (p.shape for p in pages)})
-            log.info("%s: %d B-scan(s) of %s %s in %.2f s -> %s", path, len(pages), ", ".join(sizes),
+            log.info("%s: %d B-scan(s) of %s %s in %.2f s -> %s", path, len(restored), ", ".join(sizes),
                      pages[0].dtype, time.perf_counter() - start, target)
             written.append(target)
     if skipped:

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 import octsr  # noqa: F401
+from octsr.data.pairs import primary_frame
 from octsr.inference import TiledInferer, pick_device, restorer
 from octsr.metrics import psnr, ssim
 from octsr.models.checkpoint import load_model
@@ -59,7 +60,7 @@ def score(method: Method, images: list[tuple[str, np.ndarray, np.ndarray]], labe
 def bm3d_method(sigma: float) -> Method:
     import bm3d
 
-    return lambda noisy: bm3d.bm3d(noisy, sigma_psd=sigma)
+    return lambda noisy: bm3d.bm3d(primary_frame(noisy), sigma_psd=sigma)
 
 
 def choose_bm3d_sigma(sigmas: list[float], val_images, progress: tqdm | None = None
@@ -97,8 +98,9 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     model.to(device)
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.setup("test")
-    test = [(item["name"], item["noisy"][0].numpy(), item["target"][0].numpy())
-            for item in datamodule.test_set]
+    # A model of several input frames gets them all; the noisy row and BM3D the primary one.
+    test = [(item["name"], item["noisy"].numpy().squeeze(0) if len(item["noisy"]) == 1 else item["noisy"].numpy(),
+             item["target"][0].numpy()) for item in datamodule.test_set]
     inferer = TiledInferer.for_model(model, cfg.tile, cfg.halo)
     val_pairs = datamodule.splits()["val"][: cfg.bm3d.val_images] if cfg.bm3d.enabled else []
     if cfg.bm3d.enabled and not val_pairs:
@@ -109,7 +111,7 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     notes = [f"Model: `{ckpt_path}`. Data: `{cfg.data.name}`, {len(test)} test image{'s' * (len(test) != 1)}."]
     with logging_redirect_tqdm(), tqdm(total=calls, desc="evaluate", unit="image") as progress:
         rows = score(restorer(model, inferer, device), test, f"model ({Path(ckpt_path).name})", progress)
-        rows += score(lambda noisy: noisy, test, "noisy input", progress)
+        rows += score(primary_frame, test, "noisy input", progress)
         if val_pairs:
             val = [(p.name, *p.load()) for p in val_pairs]
             sigma, tried = choose_bm3d_sigma(list(cfg.bm3d.sigmas), val, progress)

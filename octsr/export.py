@@ -1,8 +1,8 @@
 """Export a trained model: `python -m octsr.export ckpt_path=<ckpt> output=exported/model`.
 
 TorchScript (`.pt`) and ONNX (`.onnx`) files hold one self-contained module:
-noisy (N, 1, H, W) float32 in [0, 1] -> restored, same shape, in [0, 1], with the input
-standardization inside. Fully convolutional networks (SRCNN) take any H and W; a network
+noisy (N, frames, H, W) float32 in [0, 1] -> restored (N, 1, H, W) in [0, 1], with the
+input standardization inside (frames: 1, or `data.input_frames` of a multi-frame model). Fully convolutional networks (SRCNN) take any H and W; a network
 with a fixed input size (CAE) is exported for its 41 x 41 tiles, and whole images need the
 sliding-window step around it (`octsr.inference.SlidingWindowInferer`).
 `format=weights` writes the compact octsr weights file that `ckpt_path=` accepts.
@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 import octsr  # noqa: F401
 from octsr.errors import ConfigError
+from octsr.inference import input_frames
 from octsr.models.checkpoint import load_model, save_weights
 from octsr.models.restoration_module import RestorationModule, apply_network, finish_whole_image
 from octsr.settings import ExportSettings, check_settings
@@ -52,9 +53,10 @@ class ExportedRestorer(nn.Module):
 def example_input(model: RestorationModule) -> tuple[Tensor, bool]:
     """An input to trace with, and whether height and width may vary."""
     size = getattr(model.net, "input_size", None)
+    frames = input_frames(model)
     if model.inferer is not None and size:
-        return torch.rand(1, 1, size, size), False
-    return torch.rand(1, 1, 64, 96), True
+        return torch.rand(1, frames, size, size), False
+    return torch.rand(1, frames, 64, 96), True
 
 
 def export_torchscript(module: ExportedRestorer, example: Tensor, path: Path) -> Path:

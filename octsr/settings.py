@@ -97,6 +97,7 @@ class DataSettings:
     memory_budget_mb: float = at_least(0)
     frames: Literal["one", "all"] = "one"
     train_target: Literal["average", "next_frame"] = "average"
+    input_frames: int = at_least(1, 1)
     protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
 
 

@@ -35,16 +35,17 @@ def test_brightness_matched_psnr_forgives_only_a_constant_shift():
 
 @needs_duke
 def test_crossval_cli_trains_every_fold_and_writes_one_table(tmp_path):
-    """Two tiny rows x 2 folds on 4 subjects (BM3D is slow; its path is tested in evaluate)."""
+    """Two tiny rows x 2 folds on 4 subjects (BM3D is slow; its path is tested in evaluate),
+    one of them a residual U-Net on 5 stacked frames."""
     args = ["subjects=[01,02,03,04]", "folds=2", "val_subjects=1", f"data_root={DUKE_ROOT}",
-            "~rows", '+rows={srcnn:"model=srcnn",resunet:"model=unet model.residual=true model.match_input_mean=true"}',
+            "~rows", '+rows={srcnn:"model=srcnn",resunet5:"model=unet model.residual=true model.match_input_mean=true data.input_frames=5"}',
             'train_overrides="debug=tiny trainer=cpu data.protocol.crop_size=64 callbacks.progress_bar=null"',
             "bm3d.enabled=false", f"hydra.run.dir={tmp_path}"]
     result = run_cli("octsr.crossval", *args)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     with (tmp_path / "crossval.csv").open() as f:
         rows = {r["row"]: r for r in csv.DictReader(f)}
-    assert list(rows) == ["noisy input", "srcnn", "resunet", "resunet (no mean matching)"]
+    assert list(rows) == ["noisy input", "srcnn", "resunet5", "resunet5 (no mean matching)"]
     for name, row in rows.items():
         per_subject = [float(row[f"psnr_{s}"]) for s in SUBJECTS[:4]]
         assert float(row["psnr"]) == pytest.approx(sum(per_subject) / 4, abs=1e-6), name

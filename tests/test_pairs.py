@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from octsr.data.pairs import DukePairs, FolderPairs
+from octsr.data.pairs import DukePairs, FilePair, FolderPairs
 from octsr.data.phantom import PhantomPairs
 from octsr.errors import ConfigError, DataError
 from tests.conftest import DUKE_ROOT, needs_duke
@@ -132,3 +132,45 @@ def test_folder_extra_frames_are_named_after_their_clean_partner(tmp_path):
     cv2.imwrite(str(tmp_path / "noisy" / "orphan.3.png"), np.zeros((16, 20), np.uint8))
     with pytest.raises(DataError, match="orphan.3.png: no partner named orphan.3.* .*NAME.K"):
         FolderPairs(tmp_path, **split).splits()
+
+
+@needs_duke
+def test_duke_input_frames_stack_test_tif_then_the_numbered_frames_in_every_split():
+    splits = DukePairs(DUKE_ROOT, ["01"], ["07"], ["09"], input_frames=5).splits()
+    for split in ("train", "val", "test"):
+        (pair,) = splits[split]
+        assert [p.name for p in (pair.noisy_path, *pair.more_frames)] == ["test.tif", "1.tif", "2.tif", "3.tif", "4.tif"]
+    noisy, target = splits["test"][0].load()
+    assert noisy.shape == (5, *target.shape) == (5, 401, 900)
+    np.testing.assert_array_equal(noisy[0], FilePair("09", splits["test"][0].noisy_path, splits["test"][0].target_path).load()[0])
+    with pytest.raises(DataError, match="09: data.input_frames=6 needs 6 noisy frames of this scan, found 5"):
+        DukePairs(DUKE_ROOT, [], [], ["09"], input_frames=6).splits()
+
+
+def test_input_frames_are_checked_against_the_other_frame_options(tmp_path):
+    with pytest.raises(ConfigError, match="data.input_frames=3 .* data.frames=one and data.train_target=average"):
+        DukePairs(tmp_path, ["01"], [], [], frames="all", input_frames=3)
+    with pytest.raises(ConfigError, match="data.input_frames=0: must be 1 or more"):
+        FolderPairs(tmp_path, input_frames=0)
+
+
+def test_folder_input_frames_take_name_then_its_frames_in_number_order(tmp_path):
+    write_folder(tmp_path, ["scan1", "scan2"])
+    for extra in ("scan1.2", "scan1.10", "scan2.1", "scan2.2"):
+        cv2.imwrite(str(tmp_path / "noisy" / f"{extra}.png"), np.full((16, 20), 30, np.uint8))
+    splits = FolderPairs(tmp_path, train=["scan1"], val=["scan2"], test=[], input_frames=3).splits()
+    assert [p.name for p in (splits["train"][0].noisy_path, *splits["train"][0].more_frames)] == [
+        "scan1.png", "scan1.2.png", "scan1.10.png"]
+    assert splits["val"][0].load()[0].shape == (3, 16, 20)
+    with pytest.raises(DataError, match="scan1: data.input_frames=4 needs 4 noisy frames of this scan, found 3"):
+        FolderPairs(tmp_path, train=["scan1"], val=["scan2"], test=[], input_frames=4).splits()
+
+
+def test_phantom_input_frames_add_independent_frames_and_keep_the_single_frame_pair():
+    one = PhantomPairs(count=3, height=60, width=80, frames=4, n_train=1, n_val=1).splits()["test"][0].load()
+    three = PhantomPairs(count=3, height=60, width=80, frames=4, n_train=1, n_val=1,
+                         input_frames=3).splits()["test"][0].load()
+    assert three[0].shape == (3, *one[0].shape)
+    np.testing.assert_array_equal(three[0][0], one[0])
+    np.testing.assert_array_equal(three[1], one[1])
+    assert not np.array_equal(three[0][1], three[0][2])

@@ -150,3 +150,41 @@ def test_bad_protocol_settings_name_the_key():
     small = array_pairs("small", 1, (100, 120), 0)
     with pytest.raises(DataError, match="small0 is 100x120, smaller than data.protocol.crop_size=227"):
         list(PaperProtocol().train_images(*small[0].load(), seed=0, name="small0"))
+
+
+def frame_pairs(prefix, count, shape, frames, seed):
+    """Pairs whose input is `frames` stacked frames; the target is `target_of` the first and
+    each further frame is the first plus k, so any frame cut from the wrong place or order shows."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for i in range(count):
+        first = rng.random(shape, dtype=np.float32)
+        pairs.append(ArrayPair(f"{prefix}{i}", np.stack([first + k for k in range(frames)]), target_of(first)))
+    return pairs
+
+
+@pytest.mark.parametrize("budget_mb", [0, 1024])
+def test_stacked_frames_are_cut_and_turned_together(budget_mb):
+    source = ListSource(frame_pairs("train", 2, (120, 150), 3, 8), frame_pairs("val", 1, (90, 110), 3, 9), [])
+    protocol = PaperProtocol(crop_size=64, crops_per_image=2)
+    dm = PairedOCTDataModule(source, protocol, seed=2, memory_budget_mb=budget_mb)
+    dm.setup("fit")
+    batch = dm.train_set.__getitems__(list(range(0, len(dm.train_set), 7)))
+    assert batch["noisy"].shape[1:] == (3, 41, 41) and batch["target"].shape[1:] == (1, 41, 41)
+    first = batch["noisy"][:, :1].numpy()
+    np.testing.assert_array_equal(batch["target"].numpy(), target_of(first))
+    for k in range(3):
+        np.testing.assert_allclose(batch["noisy"][:, k : k + 1].numpy(), first + k, atol=1e-6)
+    noisy, target = dm.train_set.image(5)
+    assert noisy.shape == (3, 64, 64)
+    np.testing.assert_array_equal(target, target_of(noisy[0]))
+    item = dm.val_set[3]  # a rotated val image
+    assert item["noisy"].shape == (3, 110, 90)
+    np.testing.assert_array_equal(item["target"].numpy(), target_of(item["noisy"][:1].numpy()))
+    np.testing.assert_allclose(item["noisy"][2].numpy(), item["noisy"][0].numpy() + 2, atol=1e-6)
+    # Standardized over every frame's pixels of every train image.
+    whole = PairedOCTDataModule(source, PaperProtocol(crops_per_image=0), seed=2)
+    whole.setup("fit")
+    pixels = np.concatenate([p.noisy.ravel() for p in source.splits()["train"]]).astype(np.float64)
+    assert whole.noisy_mean == pytest.approx(pixels.mean())
+    assert whole.noisy_std == pytest.approx(pixels.std(), rel=1e-5)

@@ -85,17 +85,17 @@ class PairedOCTDataModule(pl.LightningDataModule):
             pair_noisy, pair_target = pair.load()
             seed = int(np.random.SeedSequence([self.seed, index]).generate_state(1)[0])
             stored = store.add(pair_noisy, pair_target)
-            box_sums: dict[tuple[int, int, int, int], tuple[float, float]] = {}
-            for view in self.protocol.train_views(pair_noisy.shape, seed, pair.name):
+            box_sums: dict[tuple[int, int, int, int], tuple[float, float, int]] = {}
+            for view in self.protocol.train_views(pair_target.shape, seed, pair.name):
                 views.append((stored, view))
                 key = (view.y, view.x, view.height, view.width)
                 if key not in box_sums:  # a crop's variants share its pixels: sum them once
-                    box = pair_noisy[view.y : view.y + view.height, view.x : view.x + view.width]
+                    box = pair_noisy[..., view.y : view.y + view.height, view.x : view.x + view.width]
                     box_sums[key] = (float(box.sum(dtype=np.float64)),
-                                     float(np.square(box, dtype=np.float64).sum()))
+                                     float(np.square(box, dtype=np.float64).sum()), box.size)
                 total += box_sums[key][0]
                 total_sq += box_sums[key][1]
-                pixels += view.height * view.width
+                pixels += box_sums[key][2]
         mean = total / pixels
         var = total_sq / pixels - mean**2
         if not var > 1e-12:

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 class PixelStore:
     """Source pairs laid end to end in two flat float32 buffers (noisy, target).
 
+    A noisy input of several frames, (frames, H, W), is stored frame after frame; every
+    pair of a store has the same number of frames.
+
     Pairs are added one at a time and kept in memory until they would pass `budget_bytes`;
     from then on all of them live in two files under `spill_dir` (a temporary folder by
     default, removed with the store) that are memory-mapped, so a data set of any size
@@ -31,10 +34,13 @@ class PixelStore:
         self.budget_bytes, self.spill_dir = int(budget_bytes), spill_dir
         self.shapes: list[tuple[int, int]] = []
         self.offsets: list[int] = []
+        self.frames: int | None = None
+        self.noisy_offsets: list[int] = []
         self._chunks: list[tuple[np.ndarray, np.ndarray]] = []
         self._files: list[Any] | None = None
         self._folder: Path | None = None
         self.size = 0
+        self.noisy_size = 0
         self.noisy: np.ndarray | None = None
         self.target: np.ndarray | None = None
 
@@ -43,12 +49,18 @@ class PixelStore:
         return self._folder is not None
 
     def add(self, noisy: np.ndarray, target: np.ndarray) -> int:
-        """Store a pair (float32 (H, W) each); returns its index."""
-        self.shapes.append(noisy.shape)
+        """Store a pair (float32: target (H, W), noisy (H, W) or (frames, H, W)); returns its index."""
+        frames = noisy.shape[0] if noisy.ndim == 3 else 1
+        if self.frames is not None and frames != self.frames:
+            raise ValueError(f"every pair of a store has {self.frames} noisy frame(s); got {frames}")
+        self.frames = frames
+        self.shapes.append(target.shape)
         self.offsets.append(self.size)
-        self.size += noisy.size
+        self.noisy_offsets.append(self.noisy_size)
+        self.size += target.size
+        self.noisy_size += noisy.size
         pair = (np.ascontiguousarray(noisy, np.float32), np.ascontiguousarray(target, np.float32))
-        if self._files is None and 2 * 4 * self.size > self.budget_bytes:
+        if self._files is None and 4 * (self.size + self.noisy_size) > self.budget_bytes:
             self._spill()
         if self._files is None:
             self._chunks.append(pair)
@@ -81,14 +93,17 @@ class PixelStore:
         return self
 
     def _open_maps(self) -> None:
-        self.noisy, self.target = (np.memmap(self._folder / f"{name}.f32", np.float32, "r", shape=(self.size,))
-                                   for name in ("noisy", "target"))
+        self.noisy, self.target = (np.memmap(self._folder / f"{name}.f32", np.float32, "r", shape=(size,))
+                                   for name, size in (("noisy", self.noisy_size), ("target", self.size)))
 
     def image(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Pair `index` as (noisy, target) arrays of its shape (views, not copies)."""
         start, shape = self.offsets[index], self.shapes[index]
-        stop = start + shape[0] * shape[1]
-        return self.noisy[start:stop].reshape(shape), self.target[start:stop].reshape(shape)
+        pixels = shape[0] * shape[1]
+        noisy_start = self.noisy_offsets[index]
+        noisy = self.noisy[noisy_start : noisy_start + self.frames * pixels]
+        noisy = noisy.reshape((self.frames, *shape) if self.frames > 1 else shape)
+        return noisy, self.target[start : start + pixels].reshape(shape)
 
     def __getstate__(self) -> dict:
         # A spawned DataLoader worker reopens the maps instead of receiving a copy of them.
@@ -113,7 +128,7 @@ class PatchDataset(Dataset):
     `__getitems__` cuts a whole batch in one vectorized gather (the DataLoader calls it);
     give the loader `collate_fn=keep_batch`.
 
-    Items: {"noisy": (1, size, size), "target": (1, size, size)} float32 tensors.
+    Items: {"noisy": (frames, size, size), "target": (1, size, size)} float32 tensors.
     """
 
     def __init__(self, store: PixelStore, views: Sequence[tuple[int, View]], size: int,
@@ -145,6 +160,13 @@ class PatchDataset(Dataset):
         self._kind = np.array(kinds or [0], dtype=np.int64)
         self._corner = np.array(corners or [0], dtype=np.int64)
         self._step = np.array(origins or [(0, 0)], dtype=np.int64)
+        # A noisy input's frame k of a patch sits at the target's flat position, moved to the
+        # pair's place in the noisy buffer, plus k frames.
+        frames = store.frames or 1
+        self._noisy_shift = np.array([store.noisy_offsets[pair] - store.offsets[pair] for pair, _ in self.views]
+                                     or [0], dtype=np.int64)
+        self._frame_step = np.array([store.shapes[pair][0] * store.shapes[pair][1] for pair, _ in self.views]
+                                    or [0], dtype=np.int64)[:, None] * np.arange(frames, dtype=np.int64)
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -163,7 +185,8 @@ class PatchDataset(Dataset):
         row, col = np.divmod(index - self.offsets[view], self._columns[view])
         start = self._corner[view] + row * self._step[view, 0] + col * self._step[view, 1]
         flat = self._templates[self._kind[view]] + start[:, None, None]
-        return {"noisy": torch.from_numpy(self.store.noisy[flat])[:, None],
+        noisy_flat = (flat + self._noisy_shift[view, None, None])[:, None] + self._frame_step[view, :, None, None]
+        return {"noisy": torch.from_numpy(self.store.noisy[noisy_flat]),
                 "target": torch.from_numpy(self.store.target[flat])[:, None]}
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
@@ -188,8 +211,9 @@ class WholeImageDataset(Dataset):
         return len(self.names)
 
     def __getitem__(self, index: int) -> dict:
+        noisy = self.noisy[index]
         return {
             "name": self.names[index],
-            "noisy": torch.from_numpy(self.noisy[index])[None],
+            "noisy": torch.from_numpy(noisy)[None] if noisy.ndim == 2 else torch.from_numpy(noisy),
             "target": torch.from_numpy(self.target[index])[None],
         }

@@ -18,17 +18,17 @@ class DukeDataModule(PairedOCTDataModule):
     Args:
         root: folder of subject folders.
         splits: `train`, `val`, `test` lists of subject folder names.
-        frames, train_target, noisy_name, target_name, extra_frames: see `DukePairs`.
+        frames, train_target, noisy_name, target_name, extra_frames, input_frames: see `DukePairs`.
         **loader: the protocol and loader settings of `PairedOCTDataModule`.
     """
 
     def __init__(self, root: str, splits: Mapping[str, Any], frames: str = "one",
                  train_target: str = "average", noisy_name: str = "test.tif",
                  target_name: str = "average.tif", extra_frames: str = "[0-9]*.tif",
-                 **loader: Any) -> None:
+                 input_frames: int = 1, **loader: Any) -> None:
         source = DukePairs(root, splits["train"], splits["val"], splits["test"], noisy_name=noisy_name,
                            target_name=target_name, frames=frames, train_target=train_target,
-                           extra_frames=extra_frames)
+                           extra_frames=extra_frames, input_frames=input_frames)
         super().__init__(source, **loader)
 
 
@@ -39,20 +39,21 @@ class FolderDataModule(PairedOCTDataModule):
         root: folder holding `noisy_dir` and `clean_dir`.
         splits: `train`, `val`, `test` name lists, or (all empty) a seeded random split by
             `val_fraction` and `test_fraction` with its own `seed`.
-        frames, train_target, noisy_dir, clean_dir: see `FolderPairs`.
+        frames, train_target, noisy_dir, clean_dir, input_frames: see `FolderPairs`.
         **loader: the protocol and loader settings of `PairedOCTDataModule`.
     """
 
     def __init__(self, root: str, splits: Mapping[str, Any], frames: str = "one",
                  train_target: str = "average", noisy_dir: str = "noisy", clean_dir: str = "clean",
-                 **loader: Any) -> None:
+                 input_frames: int = 1, **loader: Any) -> None:
         source = FolderPairs(root, noisy_dir=noisy_dir, clean_dir=clean_dir, frames=frames,
-                             train_target=train_target, **splits)
+                             train_target=train_target, input_frames=input_frames, **splits)
         super().__init__(source, **loader)
 
 
 class PhantomDataModule(PairedOCTDataModule):
-    """Synthetic pairs (`PhantomPairs`), made on the fly from `phantom`'s settings."""
+    """Synthetic pairs (`PhantomPairs`), made on the fly from `phantom`'s settings, each
+    input `input_frames` independent noisy frames."""
 
-    def __init__(self, phantom: Mapping[str, Any], **loader: Any) -> None:
-        super().__init__(PhantomPairs(**phantom), **loader)
+    def __init__(self, phantom: Mapping[str, Any], input_frames: int = 1, **loader: Any) -> None:
+        super().__init__(PhantomPairs(**phantom, input_frames=input_frames), **loader)

@@ -31,7 +31,8 @@ class ImagePair(Protocol):
     name: str
 
     def load(self) -> tuple[np.ndarray, np.ndarray]:
-        """(noisy, target), each float32 (H, W) in [0, 1], of equal shape."""
+        """(noisy, target), float32 in [0, 1]: target (H, W); noisy (H, W), or (frames, H, W)
+        when the input is several noisy frames of the same place (`data.input_frames`)."""
         ...
 
 
@@ -43,19 +44,25 @@ class PairSource(Protocol):
 
 @dataclass(frozen=True)
 class FilePair:
+    """A noisy scan and its target on disk; with `more_frames`, the noisy input is the scan
+    stacked with more noisy frames of the same place, (1 + len(more_frames), H, W)."""
+
     name: str
     noisy_path: Path
     target_path: Path
+    more_frames: tuple[Path, ...] = ()
 
     def load(self) -> tuple[np.ndarray, np.ndarray]:
-        noisy = read_grayscale(self.noisy_path)
         target = read_grayscale(self.target_path)
-        if noisy.shape != target.shape:
-            raise DataError(
-                f"{self.noisy_path} is {noisy.shape[0]}x{noisy.shape[1]} but its target "
-                f"{self.target_path} is {target.shape[0]}x{target.shape[1]}; pairs must match"
-            )
-        return noisy, target
+        frames = []
+        for path in (self.noisy_path, *self.more_frames):
+            frames.append(read_grayscale(path))
+            if frames[-1].shape != target.shape:
+                raise DataError(
+                    f"{path} is {frames[-1].shape[0]}x{frames[-1].shape[1]} but its target "
+                    f"{self.target_path} is {target.shape[0]}x{target.shape[1]}; pairs must match"
+                )
+        return (np.stack(frames) if self.more_frames else frames[0]), target
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,11 @@ class ArrayPair:
 
     def load(self) -> tuple[np.ndarray, np.ndarray]:
         return self.noisy, self.target
+
+
+def primary_frame(noisy: np.ndarray) -> np.ndarray:
+    """The B-scan being restored: `noisy` itself, or the first of its stacked frames."""
+    return noisy[0] if noisy.ndim == 3 else noisy
 
 
 def check_disjoint(names: dict[str, Sequence[str]]) -> None:
@@ -84,11 +96,25 @@ def check_disjoint(names: dict[str, Sequence[str]]) -> None:
                     "optimistic", ", ".join(shared))
 
 
-def check_frame_options(frames: str, train_target: str) -> None:
+def check_frame_options(frames: str, train_target: str, input_frames: int = 1) -> None:
     if frames not in FRAMES:
         raise ConfigError(f"data.frames={frames}: choose one of {', '.join(FRAMES)}")
     if train_target not in TRAIN_TARGETS:
         raise ConfigError(f"data.train_target={train_target}: choose one of {', '.join(TRAIN_TARGETS)}")
+    if int(input_frames) < 1:
+        raise ConfigError(f"data.input_frames={input_frames}: must be 1 or more")
+    if int(input_frames) > 1 and (frames != "one" or train_target != "average"):
+        raise ConfigError(f"data.input_frames={input_frames} stacks a scan's frames into one input; "
+                          f"it goes with data.frames=one and data.train_target=average")
+
+
+def stacked_pair(name: str, frames: Sequence[Path], target: Path, input_frames: int) -> FilePair:
+    """The pair whose input is the first `input_frames` of a scan's noisy `frames` (the
+    primary frame first), as channels."""
+    if len(frames) < input_frames:
+        raise DataError(f"{name}: data.input_frames={input_frames} needs {input_frames} noisy frames "
+                        f"of this scan, found {len(frames)} ({', '.join(p.name for p in frames)})")
+    return FilePair(name, frames[0], target, tuple(frames[1:input_frames]))
 
 
 def training_pairs(name: str, frames: Sequence[Path], target: Path, use: str,
@@ -132,6 +158,8 @@ class DukePairs:
         train_target: "average" (supervised) or "next_frame" (Noise2Noise: each of the
             subject's noisy frames is trained towards another; see `training_pairs`).
         extra_frames: glob for the extra noisy frames inside a subject folder.
+        input_frames: noisy frames per input, as channels: `noisy_name` and then the first
+            extra frames in name order, in every split (1: `noisy_name` alone).
     """
 
     def __init__(
@@ -145,8 +173,10 @@ class DukePairs:
         frames: str = "one",
         train_target: str = "average",
         extra_frames: str = "[0-9]*.tif",
+        input_frames: int = 1,
     ) -> None:
-        check_frame_options(frames, train_target)
+        check_frame_options(frames, train_target, input_frames)
+        self.input_frames = int(input_frames)
         self.root = root
         self.subjects = {"train": list(train), "val": list(val), "test": list(test)}
         self.noisy_name = noisy_name
@@ -172,12 +202,15 @@ class DukePairs:
                 for path, role in ((noisy, "noisy input"), (target, "averaged target")):
                     if not path.is_file():
                         raise DataError(f"{path}: missing ({role} of subject {subject})")
-                if split != "train":
-                    out[split].append(FilePair(subject, noisy, target))
-                    continue
                 extra = sorted(p for p in folder.glob(self.extra_frames)
                                if p.is_file() and p.name not in (self.noisy_name, self.target_name))
-                out[split] += training_pairs(subject, [noisy, *extra], target, self.frames, self.train_target)
+                if self.input_frames > 1:
+                    out[split].append(stacked_pair(subject, [noisy, *extra], target, self.input_frames))
+                elif split != "train":
+                    out[split].append(FilePair(subject, noisy, target))
+                else:
+                    out[split] += training_pairs(subject, [noisy, *extra], target, self.frames,
+                                                 self.train_target)
         return out
 
 
@@ -192,6 +225,9 @@ class FolderPairs:
 
     Split either by explicit name lists (`train`, `val`, `test`: file stems) or, when those
     are empty, by a seeded shuffle with `val_fraction` and `test_fraction`.
+
+    `input_frames` > 1 makes every input (all splits) `NAME` stacked with its first extra
+    frames in name order, as channels.
     """
 
     def __init__(
@@ -207,9 +243,10 @@ class FolderPairs:
         seed: int = 0,
         frames: str = "one",
         train_target: str = "average",
+        input_frames: int = 1,
     ) -> None:
-        check_frame_options(frames, train_target)
-        self.frames, self.train_target = frames, train_target
+        check_frame_options(frames, train_target, input_frames)
+        self.frames, self.train_target, self.input_frames = frames, train_target, int(input_frames)
         self.root = root
         self.noisy_dir, self.clean_dir = noisy_dir, clean_dir
         self.names = {"train": list(train or []), "val": list(val or []), "test": list(test or [])}
@@ -247,6 +284,8 @@ class FolderPairs:
                 continue
             raise DataError(f"{path}: no partner named {stem}.* in {clean_root} (an extra noisy "
                             f"frame of clean NAME is named NAME.K, K a number)")
+        for frames in extra.values():  # NAME.2 before NAME.10
+            frames.sort(key=lambda path: int(path.stem.rpartition(".")[2]))
         for stem, path in clean.items():
             if stem not in noisy:
                 raise DataError(f"{path}: no partner named {stem}.* in {noisy_root}")
@@ -257,6 +296,10 @@ class FolderPairs:
     def splits(self) -> dict[str, list[ImagePair]]:
         pairs, extra = self.pairs()
         out = self._split(pairs)
+        if self.input_frames > 1:
+            return {split: [stacked_pair(p.name, [p.noisy_path, *extra.get(p.name, [])], p.target_path,
+                                         self.input_frames) for p in split_pairs]
+                    for split, split_pairs in out.items()}
         out["train"] = [training_pair for pair in out["train"] for training_pair in
                         training_pairs(pair.name, [pair.noisy_path, *extra.get(pair.name, [])],
                                        pair.target_path, self.frames, self.train_target)]

@@ -71,7 +71,8 @@ def speckle_frame(scene: np.ndarray, rng: np.random.Generator, grain: float = 1.
 
 @dataclass(frozen=True)
 class PhantomPair:
-    """Pair `index` of the phantom set with this seed; pixels are made in `load()`."""
+    """Pair `index` of the phantom set with this seed; pixels are made in `load()`. With
+    `input_frames` > 1 the input is that many independent noisy frames, (frames, H, W)."""
 
     name: str
     seed: int
@@ -79,6 +80,7 @@ class PhantomPair:
     height: int
     width: int
     frames: int
+    input_frames: int = 1
 
     def load(self) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([self.seed, self.index])
@@ -92,6 +94,8 @@ class PhantomPair:
         for _ in range(self.frames):
             total += speckle_frame(scene, rng)
         target = total / self.frames
+        if self.input_frames > 1:  # drawn after the target, so the single-frame pair is unchanged
+            noisy = np.stack([noisy, *(speckle_frame(scene, rng) for _ in range(self.input_frames - 1))])
         return noisy.astype(np.float32), target.astype(np.float32)
 
 
@@ -99,10 +103,11 @@ class PhantomPairs:
     """`count` synthetic pairs split in order into train, val and test.
 
     Defaults mirror the paper's data: 11 pairs of about 678 x 847 (6 train, 2 val, 3 test).
+    `input_frames`: noisy frames per input (see `PhantomPair`).
     """
 
     def __init__(self, count: int = 11, height: int = 678, width: int = 847, frames: int = 32,
-                 n_train: int = 6, n_val: int = 2, seed: int = 0) -> None:
+                 n_train: int = 6, n_val: int = 2, seed: int = 0, input_frames: int = 1) -> None:
         if n_train + n_val > count or n_train < 1:
             from octsr.errors import ConfigError
 
@@ -111,10 +116,15 @@ class PhantomPairs:
             )
         self.count, self.height, self.width, self.frames = count, height, width, frames
         self.n_train, self.n_val, self.seed = n_train, n_val, seed
+        if int(input_frames) < 1:
+            from octsr.errors import ConfigError
+
+            raise ConfigError(f"data.input_frames={input_frames}: must be 1 or more")
+        self.input_frames = int(input_frames)
 
     def splits(self) -> dict[str, list[PhantomPair]]:
-        pairs = [PhantomPair(f"phantom_{i:03d}", self.seed, i, self.height, self.width, self.frames)
-                 for i in range(self.count)]
+        pairs = [PhantomPair(f"phantom_{i:03d}", self.seed, i, self.height, self.width, self.frames,
+                             self.input_frames) for i in range(self.count)]
         a, b = self.n_train, self.n_train + self.n_val
         return {"train": pairs[:a], "val": pairs[a:b], "test": pairs[b:]}
 

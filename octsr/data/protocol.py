@@ -37,10 +37,14 @@ def check_variants(names: Sequence[str], key: str) -> list[str]:
 
 def affine_variants(noisy: np.ndarray, target: np.ndarray,
                     names: Sequence[str]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """Yield (variant name, noisy, target) for each named variant, in order."""
+    """Yield (variant name, noisy, target) for each named variant, in order. A noisy input
+    of several frames, (frames, H, W), has each frame transformed alike."""
+    # albumentations keeps channels last.
+    channels_last = np.moveaxis(noisy, 0, -1) if noisy.ndim == 3 else noisy
     for name in names:
-        out = A.Compose(VARIANTS[name], additional_targets=_PAIRED)(image=noisy, target=target)
-        yield name, np.ascontiguousarray(out["image"]), np.ascontiguousarray(out["target"])
+        out = A.Compose(VARIANTS[name], additional_targets=_PAIRED)(image=channels_last, target=target)
+        image = np.moveaxis(out["image"], -1, 0) if noisy.ndim == 3 else out["image"]
+        yield name, np.ascontiguousarray(image), np.ascontiguousarray(out["target"])
 
 
 def crop_origins(shape: tuple[int, int], size: int, count: int, seed: int,
@@ -68,8 +72,8 @@ def crop_origins(shape: tuple[int, int], size: int, count: int, seed: int,
 def random_crops(noisy: np.ndarray, target: np.ndarray, size: int, count: int, seed: int,
                  name: str = "<image>") -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """`count` random size x size crops, each taken at the same place in noisy and target."""
-    for y, x in crop_origins(noisy.shape, size, count, seed, name):
-        yield noisy[y : y + size, x : x + size], target[y : y + size, x : x + size]
+    for y, x in crop_origins(target.shape, size, count, seed, name):
+        yield noisy[..., y : y + size, x : x + size], target[y : y + size, x : x + size]
 
 
 @lru_cache(maxsize=256)
@@ -110,8 +114,8 @@ class View:
 
     def pixels(self, image: np.ndarray) -> np.ndarray:
         """The train image itself, cut from its source `image` (for checks and figures)."""
-        box = image[self.y : self.y + self.height, self.x : self.x + self.width]
-        return next(affine_variants(box, box, [self.variant]))[1]
+        box = image[..., self.y : self.y + self.height, self.x : self.x + self.width]
+        return next(affine_variants(box, box[0] if box.ndim == 3 else box, [self.variant]))[1]
 
 
 def patch_grid(height: int, width: int, size: int, stride: int) -> tuple[int, int]:
@@ -167,7 +171,7 @@ class PaperProtocol:
     def train_images(self, noisy: np.ndarray, target: np.ndarray, seed: int,
                      name: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The train images one source pair becomes, as pixels: crops x variants."""
-        for view in self.train_views(noisy.shape, seed, name):
+        for view in self.train_views(target.shape, seed, name):
             yield view.pixels(noisy), view.pixels(target)
 
     def val_images(self, noisy: np.ndarray, target: np.ndarray,

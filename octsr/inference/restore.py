@@ -14,7 +14,25 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from octsr.errors import ConfigError
 from octsr.inference.tiling import TiledInferer
+
+
+def input_frames(model: nn.Module) -> int:
+    """Noisy frames the model takes per image: its first convolution's input channels (1 for
+    a single-frame model; `data.input_frames` for one trained on stacked frames)."""
+    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    return first.in_channels if first is not None else 1
+
+
+def as_frames(image: np.ndarray, frames: int) -> np.ndarray:
+    """An image as (frames, H, W): a 2-D B-scan is one frame; a 3-D array is frames already."""
+    stacked = image[None] if image.ndim == 2 else image
+    if stacked.ndim != 3 or stacked.shape[0] != frames:
+        got = "one frame" if image.ndim == 2 else f"an array of shape {tuple(image.shape)}"
+        raise ConfigError(f"this model takes {frames} noisy frame{'s' * (frames != 1)} of each place "
+                          f"(trained with data.input_frames={frames}); got {got}")
+    return stacked
 
 
 @torch.no_grad()
@@ -23,16 +41,19 @@ def restore(model: nn.Module, images: np.ndarray | list[np.ndarray] | Tensor,
             batch_size: int = 1) -> np.ndarray | list[np.ndarray] | Tensor:
     """Restored images, in [0, 1], shaped like `images`:
 
-    - a 2-D array (one B-scan) -> a 2-D float32 array;
-    - a list of 2-D arrays (the pages of a volume, sizes may differ) -> a list; pages of
-      one size go through `batch_size` at a time;
-    - a (B, 1, H, W) tensor -> a tensor on the same device as the input.
+    - a 2-D array (one B-scan), or a (frames, H, W) array for a model that takes several
+      noisy frames of one place (`input_frames`) -> a 2-D float32 array;
+    - a list of those (the pages of a volume, sizes may differ) -> a list; pages of one
+      size go through `batch_size` at a time;
+    - a (B, frames, H, W) tensor -> a (B, 1, H, W) tensor on the same device as the input.
     """
     device = torch.device(device)
     if isinstance(images, Tensor):
         return model(images.to(device), tiler=tiler).to(images.device)
     if isinstance(images, np.ndarray):
         return restore(model, [images], tiler, device, batch_size)[0]
+    frames = input_frames(model)
+    images = [as_frames(image, frames) for image in images]
     restored: list[np.ndarray | None] = [None] * len(images)
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for i, image in enumerate(images):
@@ -40,7 +61,7 @@ def restore(model: nn.Module, images: np.ndarray | list[np.ndarray] | Tensor,
     for indices in by_shape.values():
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
-            batch = torch.from_numpy(np.stack([images[i] for i in chunk]).astype(np.float32))[:, None]
+            batch = torch.from_numpy(np.stack([images[i] for i in chunk]).astype(np.float32))
             output = model(batch.to(device), tiler=tiler)[:, 0].float().cpu().numpy()
             for i, page in zip(chunk, output):
                 restored[i] = page
@@ -51,5 +72,5 @@ def restore(model: nn.Module, images: np.ndarray | list[np.ndarray] | Tensor,
 
 def restorer(model: nn.Module, tiler: TiledInferer | None = None,
              device: torch.device | str = "cpu") -> Callable[[np.ndarray], np.ndarray]:
-    """`restore` bound to a model: one 2-D B-scan in, its restored version out."""
+    """`restore` bound to a model: one B-scan (or its frames) in, its restored version out."""
     return lambda image: restore(model, image, tiler, device)

@@ -18,18 +18,24 @@ from octsr.inference.tiling import SlidingWindowInferer, TiledInferer
 log = logging.getLogger(__name__)
 
 
+def primary_frame(noisy: Tensor) -> Tensor:
+    """The frame being restored, (B, 1, H, W), of an input whose channels are noisy frames of
+    one place (`data.input_frames`; the primary frame first, the others only add evidence)."""
+    return noisy[:, :1]
+
+
 def apply_network(net: nn.Module, noisy: Tensor, mean: Tensor, std: Tensor, residual: bool) -> Tensor:
     """The network on inputs it accepts as they are: [0, 1] in, restored out.
 
     The input is standardized with the training set's `mean` and `std`. Direct: a sigmoid
     maps the network's output to [0, 1]. Residual: the network predicts the noise (in
-    standardized units) and it is subtracted from the input, so what the network does not
+    standardized units) and it is subtracted from the (primary) input frame, so what the network does not
     learn passes through unchanged (DnCNN); the result is not clamped, so the loss keeps
     its gradient at the ends of the range (whole-image inference clamps it).
     """
     standardized = ((noisy - mean) / std).contiguous(memory_format=torch.channels_last)
     if residual:
-        return noisy - net(standardized) * std
+        return primary_frame(noisy) - net(standardized) * std
     return torch.sigmoid(net(standardized))
 
 
@@ -37,7 +43,8 @@ def finish_whole_image(output: Tensor, noisy: Tensor, residual: bool, match_inpu
     """The output step on whole images: each shifted to its input's mean brightness
     (`match_input_mean`), then clamped to [0, 1] (a sigmoid output already is)."""
     if match_input_mean:
-        output = output + (noisy.mean(dim=(-2, -1), keepdim=True) - output.mean(dim=(-2, -1), keepdim=True))
+        shift = primary_frame(noisy).mean(dim=(-2, -1), keepdim=True) - output.mean(dim=(-2, -1), keepdim=True)
+        output = output + shift
     return output.clamp(0.0, 1.0) if (residual or match_input_mean) else output
 
 
@@ -51,7 +58,7 @@ class RestorationModule(pl.LightningModule):
     a fixed input size (CAE) or directly when it is fully convolutional (SRCNN).
 
     Args:
-        net: a plain nn.Module mapping (B, 1, h, w) to logits of the same shape.
+        net: a plain nn.Module mapping (B, frames, h, w) to (B, 1, h, w) logits.
         optimizer: a partial optimizer (Hydra `_partial_: true`), called with the parameters
             (None for a model that is only applied).
         inferer: whole-image strategy, or None to run `net` on whole images as they are.
@@ -119,7 +126,7 @@ class RestorationModule(pl.LightningModule):
         return self.restore_tile(noisy)
 
     def forward(self, noisy: Tensor, tiler: TiledInferer | None = None) -> Tensor:
-        """Whole images (B, 1, H, W) in [0, 1] -> restored, same shape, in [0, 1].
+        """Whole images (B, frames, H, W) in [0, 1] -> restored (B, 1, H, W) in [0, 1].
 
         `tiler` (e.g. `octsr.enhance`'s tile setting) replaces the network's own tiling;
         the output step (brightness, clamp) is applied to the whole image after it."""
@@ -178,7 +185,7 @@ class RestorationModule(pl.LightningModule):
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         output = self(batch["noisy"])
-        target, noisy = batch["target"], batch["noisy"]
+        target, noisy = batch["target"], primary_frame(batch["noisy"])
         scores = {"psnr": psnr(output, target), "ssim": ssim(output, target),
                   "psnr_noisy": psnr(noisy, target), "ssim_noisy": ssim(noisy, target)}
         for name, values in scores.items():
@@ -191,7 +198,7 @@ class RestorationModule(pl.LightningModule):
     def _log_panel(self, batch: dict[str, Any], output: Tensor) -> None:
         if not isinstance(self.logger, TensorBoardLogger):
             return
-        panel = torch.cat([batch["noisy"][0], output[0], batch["target"][0]], dim=-1).clamp(0, 1)
+        panel = torch.cat([primary_frame(batch["noisy"])[0], output[0], batch["target"][0]], dim=-1).clamp(0, 1)
         # One tag per image so TensorBoard's slider steps through the validations.
         self.logger.experiment.add_image(f"val/noisy_output_target/{batch['name'][0]}", panel,
                                          self.global_step)

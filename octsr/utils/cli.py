@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import sys
 from pathlib import Path
@@ -131,7 +132,10 @@ def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
     one `octsr: error:` line and exit status 2, before anything runs."""
     argv = sys.argv[1:] if argv is None else argv
     if "--help" in argv or "-h" in argv:
-        print(help_text(config_name))
+        try:
+            print(help_text(config_name), flush=True)
+        except BrokenPipeError:  # `--help | head`: the reader left; no traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
     message = unknown_group_option(argv) or unknown_key(config_name, argv) or missing_option_extra(argv)
     if message:

@@ -22,6 +22,8 @@ class ConvAutoencoder(nn.Module):
             (16 -> 16, 32, 64; the decoder mirrors them).
         depth: number of stride-2 convolutions (paper: 3).
         kernel_size: kernel of every (transposed) convolution.
+        in_channels: input channels: noisy frames of one place (1: a single B-scan); the
+            output is always one restored image.
     """
 
     def __init__(self, input_size: int = 41, width: int = 16, depth: int = 3,
@@ -48,7 +50,7 @@ class ConvAutoencoder(nn.Module):
             # A stride-2 transposed conv gives 2*(n-1) - 2p + k; output_padding makes up the
             # one pixel an odd-to-even (or rounding) step of the encoder lost.
             natural = (sizes[i + 1] - 1) * 2 - 2 * padding + kernel_size
-            decoder.append(nn.ConvTranspose2d(widths[i + 1], widths[i], kernel_size, 2, padding,
+            decoder.append(nn.ConvTranspose2d(widths[i + 1], widths[i] if i else 1, kernel_size, 2, padding,
                                               output_padding=sizes[i] - natural))
             if i > 0:
                 decoder.append(nn.ReLU(inplace=True))

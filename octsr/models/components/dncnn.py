@@ -16,7 +16,8 @@ class DnCNN(nn.Module):
         width: feature maps (paper: 64). Arithmetic per pixel grows with width squared: the
             default (12 x 32) is sized for a 2-core CPU.
         batch_norm: BatchNorm in the middle layers, as in the paper.
-        in_channels: input channels (1 for grayscale B-scans).
+        in_channels: input channels: noisy frames of one place (1: a single B-scan); the
+            output is always one restored image.
         padding_mode: what convolutions see past the border ("replicate": edge pixels).
     """
 
@@ -32,7 +33,7 @@ class DnCNN(nn.Module):
             if batch_norm:
                 layers.append(nn.BatchNorm2d(width))
             layers.append(nn.ReLU(inplace=True))
-        layers.append(nn.Conv2d(width, in_channels, 3, padding=1, padding_mode=padding_mode))
+        layers.append(nn.Conv2d(width, 1, 3, padding=1, padding_mode=padding_mode))
         self.body = nn.Sequential(*layers)
         self.receptive_radius = depth
         # Whole images in tiles of this side (see SRCNN): `width` maps at full resolution.

@@ -19,7 +19,8 @@ class SRCNN(nn.Module):
         width: feature maps of the first layer; the mapping layer has half as many
             (paper: 64, then 32).
         kernel_sizes: the three kernel sizes (paper: 9, 1, 5).
-        in_channels: input channels (1 for grayscale B-scans).
+        in_channels: input channels: noisy frames of one place (1: a single B-scan); the
+            output is always one restored image.
     """
 
     def __init__(self, width: int = 64, kernel_sizes: Sequence[int] = (9, 1, 5),
@@ -29,7 +30,7 @@ class SRCNN(nn.Module):
             raise ValueError(f"SRCNN takes 3 kernel sizes, got {list(kernel_sizes)}")
         if any(k % 2 == 0 for k in kernel_sizes):
             raise ValueError(f"SRCNN kernel sizes must be odd to keep the image size: {kernel_sizes}")
-        widths = [in_channels, width, max(width // 2, 1), in_channels]
+        widths = [in_channels, width, max(width // 2, 1), 1]
         layers: list[nn.Module] = []
         for i, k in enumerate(kernel_sizes):
             layers.append(nn.Conv2d(widths[i], widths[i + 1], k, padding=k // 2,

@@ -33,7 +33,8 @@ class UNet(nn.Module):
         width: feature maps at full resolution; doubled at each level.
         depth: number of 2x downsamplings.
         convs_per_level: 3x3 convolutions (each followed by ReLU) per level and side.
-        in_channels: input channels (1 for grayscale B-scans).
+        in_channels: input channels: noisy frames of one place (1: a single B-scan); the
+            output is always one restored image.
         padding_mode: what convolutions see past the border ("replicate": edge pixels).
     """
 
@@ -51,7 +52,7 @@ class UNet(nn.Module):
         self.decoder = nn.ModuleList(
             conv_block(widths[level + 1] + widths[level], widths[level], convs_per_level, padding_mode)
             for level in reversed(range(depth)))
-        self.head = nn.Conv2d(widths[0], in_channels, 1)
+        self.head = nn.Conv2d(widths[0], 1, 1)
         self.size_multiple = 2**depth
         # Whole images in tiles of this side: a 450x900 B-scan in one piece (125 ms here
         # against 143 ms in 512-px tiles, whose halos are computed twice), while a
