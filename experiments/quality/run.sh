@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 run=logs/crossval/quality
 python -m octsr.crossval hydra.run.dir="$run"
-python -m octsr.crossval hydra.run.dir="$run" '+rows.unet_frames="experiment=unet_quality data.frames=all"'
+python -m octsr.crossval hydra.run.dir="$run" '+rows.unet_frames="experiment=unet_quality data.frames=all"' \
+    '+rows.unet_stack5="experiment=unet_quality data.input_frames=5"'
 cp "$run"/crossval.md "$run"/crossval.csv "$run"/per_image.csv experiments/quality/
 python experiments/quality/figure.py "$run" --subject 10 --rows srcnn unet unet_n2n --out experiments/quality/figure.png
