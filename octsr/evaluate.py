@@ -99,8 +99,8 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.setup("test")
     # A model of several input frames gets them all; the noisy row and BM3D the primary one.
-    test = [(item["name"], item["noisy"].numpy().squeeze(0) if len(item["noisy"]) == 1 else item["noisy"].numpy(),
-             item["target"][0].numpy()) for item in datamodule.test_set]
+    test = [(item["name"], item["noisy"].numpy(), item["target"][0].numpy()) for item in datamodule.test_set]
+    test = [(name, noisy[0] if len(noisy) == 1 else noisy, target) for name, noisy, target in test]
     inferer = TiledInferer.for_model(model, cfg.tile, cfg.halo)
     val_pairs = datamodule.splits()["val"][: cfg.bm3d.val_images] if cfg.bm3d.enabled else []
     if cfg.bm3d.enabled and not val_pairs:
