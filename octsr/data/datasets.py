@@ -162,7 +162,7 @@ class PatchDataset(Dataset):
         self._step = np.array(origins or [(0, 0)], dtype=np.int64)
         # A noisy input's frame k of a patch sits at the target's flat position, moved to the
         # pair's place in the noisy buffer, plus k frames.
-        frames = store.frames or 1
+        frames = self._frames = store.frames or 1
         self._noisy_shift = np.array([store.noisy_offsets[pair] - store.offsets[pair] for pair, _ in self.views]
                                      or [0], dtype=np.int64)
         self._frame_step = np.array([store.shapes[pair][0] * store.shapes[pair][1] for pair, _ in self.views]
@@ -185,7 +185,10 @@ class PatchDataset(Dataset):
         row, col = np.divmod(index - self.offsets[view], self._columns[view])
         start = self._corner[view] + row * self._step[view, 0] + col * self._step[view, 1]
         flat = self._templates[self._kind[view]] + start[:, None, None]
-        noisy_flat = (flat + self._noisy_shift[view, None, None])[:, None] + self._frame_step[view, :, None, None]
+        if self._frames == 1:  # the noisy buffer is laid out like the target's: same positions
+            noisy_flat = flat[:, None]
+        else:
+            noisy_flat = (flat + self._noisy_shift[view, None, None])[:, None] + self._frame_step[view, :, None, None]
         return {"noisy": torch.from_numpy(self.store.noisy[noisy_flat]),
                 "target": torch.from_numpy(self.store.target[flat])[:, None]}
 
