@@ -166,7 +166,7 @@ def test_slurm_and_optuna_configs_compose():
     assert set(optuna.hydra.sweeper.params) == {"optim.lr", "model.net.width"}
     assert optuna.optimized_metric == "val/psnr_best"
     gpu = compose_train("trainer=gpu")
-    assert gpu.trainer.precision == "16-mixed" and gpu.trainer.accelerator == "gpu"
+    assert gpu.trainer.precision == "32-true" and gpu.trainer.accelerator == "gpu"
 
 
 def test_optuna_search_runs_trials(tmp_path):

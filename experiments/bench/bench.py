@@ -9,7 +9,8 @@ Writes results.md and results.csv to --out (default: this folder in --full mode,
 logs/bench/). Sections: train (the project's training step vs a bare PyTorch loop), data
 (patches per second, worker settings, peak RSS of the default run, scaling with the number
 of pairs), sweep (1 worker x 2 threads vs 2 workers x 1 thread), inference (ms and GFLOP/s
-per 450x900 B-scan, enhance vs BM3D).
+per 450x900 B-scan, enhance vs BM3D), gpu (where there is one: the paper-protocol epoch and
+B-scans per second in each precision).
 """
 
 from __future__ import annotations
@@ -140,15 +141,20 @@ def matmul_gflops(repeats: int = 5, n: int = 2048) -> float:
 
 
 class StepClock(pl.Callback):
-    """Wall and CPU time from the end of warm-up to the end of the last timed step."""
+    """Wall and CPU time from the end of warm-up to the end of the last timed step (-1: the
+    epoch's last)."""
 
     def __init__(self, warmup: int, last: int) -> None:
         self.warmup, self.last = warmup, last
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        last = self.last if self.last >= 0 else trainer.num_training_batches - 1
+        if batch_idx in (self.warmup - 1, last) and torch.cuda.is_available():
+            torch.cuda.synchronize()  # the GPU's queued work belongs to the steps it ends
         if batch_idx == self.warmup - 1:
             self.start, self.cpu_start = time.perf_counter(), cpu_times()
-        if batch_idx == self.last:
+        if batch_idx == last:
+            self.steps = last + 1 - self.warmup
             self.seconds, cpu_end = time.perf_counter() - self.start, cpu_times()
             self.user, self.system = (e - s for e, s in zip(cpu_end, self.cpu_start))
 
@@ -440,29 +446,34 @@ class _Wrapped(torch.nn.Module):
         return self.model.restore_tile(x)
 
 
-def bench_enhance(table: Table, mode: Mode, out: Path, noisy: np.ndarray, name: str) -> None:
-    """octsr.enhance's marginal seconds per B-scan (a volume of N pages minus one of 1 page)
-    against BM3D on the same scan."""
-    import bm3d
-
+def enhance_marginal_s(noisy: np.ndarray, pages: int, *overrides: str) -> float:
+    """octsr.enhance's seconds per B-scan: a volume of `pages` copies of `noisy` minus one
+    of a single page (so startup and model loading drop out)."""
     from octsr.data.image_io import write_pages
 
     folder = Path(tempfile.mkdtemp(prefix="octsr-bench-"))
     scan8 = np.round(noisy * 255).astype(np.uint8)
     (folder / "in").mkdir()
-    for pages in (1, mode.pages):
-        write_pages(folder / "in" / f"volume{pages}.tif", [scan8] * pages)
     times = {}
-    for pages in (1, mode.pages):
-        args = [sys.executable, "-m", "octsr.enhance", f"input={folder / 'in' / f'volume{pages}.tif'}",
-                f"output={folder / 'out'}"]
+    for count in (1, pages):
+        write_pages(folder / "in" / f"volume{count}.tif", [scan8] * count)
+        args = [sys.executable, "-m", "octsr.enhance", f"input={folder / 'in' / f'volume{count}.tif'}",
+                f"output={folder / 'out'}", *overrides]
         _, _, tail = run_child(args)
-        times[pages] = float(re.search(r"in ([\d.]+) s", tail).group(1))
-    marginal = (times[mode.pages] - times[1]) / (mode.pages - 1)
+        times[count] = float(re.search(r"in ([\d.]+) s", tail).group(1))
+    shutil.rmtree(folder, ignore_errors=True)
+    return (times[pages] - times[1]) / (pages - 1)
+
+
+def bench_enhance(table: Table, mode: Mode, out: Path, noisy: np.ndarray, name: str) -> None:
+    """octsr.enhance's marginal seconds per B-scan (a volume of N pages minus one of 1 page)
+    against BM3D on the same scan."""
+    import bm3d
+
+    marginal = enhance_marginal_s(noisy, mode.pages)
     start = time.perf_counter()
     bm3d.bm3d(noisy, 0.4 * noisy.std())
     bm3d_s = time.perf_counter() - start
-    shutil.rmtree(folder, ignore_errors=True)
     size = f"{noisy.shape[0]}x{noisy.shape[1]}"
     what = (f"octsr.enhance, shipped default weights: marginal time per {size} B-scan ({name}; "
             f"{mode.pages}-page volume vs 1 page, startup excluded)")
@@ -475,14 +486,134 @@ def bench_enhance(table: Table, mode: Mode, out: Path, noisy: np.ndarray, name: 
               ">= 100x faster than BM3D", bm3d_s / marginal >= 100, command)
 
 
+# -- 5. GPU ------------------------------------------------------------------------------------------
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
+AUTOCAST = {"32-true": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
+
+
+def cuda_ms(fn, repeats: int) -> float:
+    """Best wall time of `fn` with the GPU's queue drained before and after."""
+    def synced():
+        fn()
+        torch.cuda.synchronize()
+    return best_ms(synced, repeats)
+
+
+def bench_gpu(table: Table, mode: Mode, out: Path) -> None:
+    """The paper-protocol epoch through the project's Trainer in each precision, against a
+    bare loop on the same GPU; B-scans per second of the shipped weights, per precision."""
+    if not torch.cuda.is_available():
+        table.add("5 gpu", "paper-protocol epoch and B-scans per second with mixed precision",
+                  "not measured: no GPU on this machine")
+        return
+    from omegaconf import open_dict
+
+    from octsr.train import train
+
+    device = torch.device("cuda")
+    gpu = torch.cuda.get_device_name()
+    command = "python experiments/bench/bench.py --sections gpu"
+    step_ms = {}
+    for precision in PRECISIONS:
+        cfg = compose(*mode.overrides, "trainer=gpu", f"trainer.precision={precision}", "test=false")
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(out / "runs" / f"gpu_{precision}")
+            cfg.trainer.val_check_interval = 1.0   # validate after the clock stops
+            cfg.trainer.limit_val_batches = 1
+            cfg.trainer.num_sanity_val_steps = 0
+            cfg.callbacks.step_clock = {"_target_": "__main__.StepClock", "warmup": mode.warmup, "last": -1}
+        start = time.perf_counter()
+        _, objects = train(cfg)
+        fit_s = time.perf_counter() - start
+        clock = next(c for c in objects["callbacks"] if isinstance(c, StepClock))
+        step_ms[precision] = 1000 * clock.seconds / clock.steps
+        steps = clock.steps + mode.warmup
+        if precision == "32-true":
+            datamodule, model = objects["datamodule"], objects["model"]
+            table.add("5 gpu", f"{gpu}: paper-protocol epoch ({steps} steps of {cfg.data.batch_size} "
+                      f"{cfg.data.protocol.patch_size}px patches, SRCNN, the project's Trainer), {precision}",
+                      f"{steps * step_ms[precision] / 1000:.1f} s ({step_ms[precision]:.2f} ms/step)",
+                      f"whole fit incl. setup and one val image {fit_s:.0f} s", None, "(measured)", None,
+                      command + " trainer=gpu")
+        else:
+            ratio = step_ms[precision] / step_ms["32-true"]
+            table.add("5 gpu", f"{gpu}: the same epoch, trainer.precision={precision}",
+                      f"{steps * step_ms[precision] / 1000:.1f} s ({step_ms[precision]:.2f} ms/step)",
+                      f"32-true {step_ms['32-true']:.2f} ms/step", ratio, "(speed-up of mixed precision)", None,
+                      command + f" trainer=gpu trainer.precision={precision}")
+
+    # The bare loop on the GPU: same network, optimizer, batches (already cut and on the GPU).
+    torch.manual_seed(0)
+    net = type(model.net)(**{k: v for k, v in cfg.model.net.items() if k != "_target_"})
+    net = net.to(device, memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.optim.lr)
+    batches = [{k: v.to(device) for k, v in b.items()} for b in draw(datamodule, mode.warmup + mode.steps)]
+    mean, std = datamodule.noisy_mean, datamodule.noisy_std
+
+    def bare_step(batch):
+        optimizer.zero_grad()
+        x = ((batch["noisy"] - mean) / std).contiguous(memory_format=torch.channels_last)
+        F.mse_loss(torch.sigmoid(net(x)), batch["target"]).backward()
+        optimizer.step()
+
+    for batch in batches[: mode.warmup]:
+        bare_step(batch)
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for batch in batches[mode.warmup:]:
+        bare_step(batch)
+    torch.cuda.synchronize()
+    bare_ms = 1000 * (time.perf_counter() - start) / mode.steps
+    table.add("5 gpu", f"{gpu}: project training step (32-true) vs a bare PyTorch loop on the GPU",
+              f"{step_ms['32-true']:.2f} ms", f"bare loop {bare_ms:.2f} ms", step_ms["32-true"] / bare_ms,
+              "(Lightning's share at GPU speed)", None, command)
+
+    # Inference: the shipped weights on one B-scan, per precision and batch size.
+    from octsr.models.checkpoint import load_model
+    from octsr.weights import shipped_weights
+
+    noisy, target, name = bscan(mode.scan)
+    size = f"{noisy.shape[0]}x{noisy.shape[1]}"
+    x1 = torch.from_numpy(noisy)[None, None].to(device)
+    for weights in ("fast", "best"):
+        model = load_model(shipped_weights(weights)).eval()
+        with torch.inference_mode():
+            cpu_ms = best_ms(lambda: model(x1.cpu()), mode.repeats)
+            model.to(device)
+            base_db = None
+            for precision in PRECISIONS:
+                dtype = AUTOCAST[precision]
+
+                def run(x):
+                    with torch.autocast("cuda", dtype=dtype, enabled=dtype is not None):
+                        return model(x)
+
+                db = psnr_db(run(x1)[0, 0].float().cpu().numpy(), target)
+                base_db = db if base_db is None else base_db
+                for batch in (1, 16):
+                    xb = x1.expand(batch, -1, -1, -1).contiguous()
+                    ms = cuda_ms(lambda: run(xb), mode.repeats)
+                    table.add("5 gpu", f"{gpu}: shipped weights={weights}, {batch} x {size} B-scan(s) ({name}) "
+                              f"on the GPU, {precision}; PSNR vs fp32 {db - base_db:+.3f} dB",
+                              f"{1000 * batch / ms:,.0f} B-scans/s", f"CPU (this machine, {torch.get_num_threads()} "
+                              f"threads) {1000 / cpu_ms:.1f} B-scans/s", (batch / ms) / (1 / cpu_ms),
+                              "within 0.05 dB of fp32 to use", abs(db - base_db) <= 0.05, command)
+    gpu_s, cpu_s = (enhance_marginal_s(noisy, mode.pages, f"device={d}") for d in ("cuda", "cpu"))
+    # enhance logs whole seconds to 10 ms, so a GPU's few ms per page can come out as 0 or less.
+    table.add("5 gpu", f"{gpu}: octsr.enhance device=cuda, shipped default weights: marginal time per {size} "
+              f"B-scan ({mode.pages}-page volume vs 1 page)",
+              f"{1000 * gpu_s:.0f} ms" if gpu_s > 0 else "< 10 ms (below the log's resolution)",
+              f"device=cpu on this machine {1000 * cpu_s:.0f} ms", cpu_s / gpu_s if gpu_s > 0 else None,
+              "(speed-up)", None, "python -m octsr.enhance input=<volume.tif> output=<dir> device=cuda")
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--full", action="store_true", help="the committed table (about 30 minutes)")
     group.add_argument("--tiny", action="store_true", help="seconds; for the test suite")
     group.add_argument("--plain-loop", nargs=3, type=int, metavar=("WARMUP", "STEPS", "BATCH"), help=argparse.SUPPRESS)
-    parser.add_argument("--sections", default="train,memory,sweep,inference",
-                        help="comma-separated: train, memory, sweep, inference")
+    parser.add_argument("--sections", default="train,memory,sweep,inference,gpu",
+                        help="comma-separated: train, memory, sweep, inference, gpu")
     parser.add_argument("--out", type=Path, help="where results.md/.csv go (default: experiments/bench "
                         "with --full, else logs/bench)")
     args = parser.parse_args()
@@ -504,11 +635,12 @@ def main() -> None:
         bench_sweep(table, mode, work)
     if "inference" in sections:
         bench_inference(table, mode, work)
-    table.add("5 gpu", "paper-protocol epoch and B-scans per second with mixed precision",
-              "not measured: no GPU lent to this session" if not torch.cuda.is_available() else "see --gpu (not built)")
+    if "gpu" in sections:
+        bench_gpu(table, mode, work)
     header = (f"# octsr bench ({mode.name} mode)\n\nMachine: {machine()}.  \n"
               f"Date: {datetime.date.today()}; total {time.perf_counter() - start:.0f} s.  \n"
-              f"Command: `python experiments/bench/bench.py{' --full' if args.full else ' --tiny' if args.tiny else ''}`")
+              f"Command: `python experiments/bench/bench.py{' --full' if args.full else ' --tiny' if args.tiny else ''}"
+              f"{'' if args.sections == parser.get_default('sections') else ' --sections ' + args.sections}`")
     table.write(out, header)
     shutil.rmtree(work, ignore_errors=True)
     print("\n" + (out / "results.md").read_text() + f"\n-> {out / 'results.md'}")
