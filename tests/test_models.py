@@ -6,6 +6,7 @@ from torch import nn
 
 from octsr.models.components.cae import ConvAutoencoder
 from octsr.models.components.dncnn import DnCNN
+from octsr.models.components.image_conv import ImageConv2d
 from octsr.models.components.srcnn import SRCNN
 from octsr.models.components.unet import UNet
 from octsr.inference import SlidingWindowInferer, TiledInferer
@@ -164,3 +165,45 @@ def test_charbonnier_is_l1_far_from_zero_and_ssim_l1_mixes_as_documented():
     from torchmetrics.functional.image import structural_similarity_index_measure as ssim
     expected = 0.84 * (1 - ssim(noisy, target, data_range=1.0)) + 0.16 * (noisy - target).abs().mean()
     assert SSIML1Loss(alpha=0.84)(noisy, target) == pytest.approx(expected.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5])
+@pytest.mark.parametrize("padding_mode", ["replicate", "zeros", "reflect"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_image_conv_taps_equal_the_convolution(kernel, padding_mode, channels_last):
+    torch.manual_seed(0)
+    layer = ImageConv2d(7, 1, kernel, padding=kernel // 2, padding_mode=padding_mode)
+    x = torch.randn(3, 7, 19, 23)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    reference = torch.nn.functional.conv2d(
+        torch.nn.functional.pad(x, (kernel // 2,) * 4, mode="constant" if padding_mode == "zeros" else padding_mode),
+        layer.weight, layer.bias)
+    assert layer._taps_apply(x) is False          # gradients on: the ordinary convolution
+    with torch.no_grad():
+        assert layer._taps_apply(x) is True
+        taps = layer(x)
+    assert taps.shape == (3, 1, 19, 23)
+    torch.testing.assert_close(taps, reference, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(layer(x), reference, rtol=1e-5, atol=1e-5)
+
+
+def test_image_conv_leaves_other_settings_and_exports_to_the_convolution():
+    with torch.no_grad():
+        x = torch.randn(1, 4, 16, 16)
+        assert not ImageConv2d(4, 2, 3, padding=1)._taps_apply(x)            # two outputs
+        assert not ImageConv2d(4, 1, 3, padding=1, stride=2)._taps_apply(x)  # strided
+        assert not ImageConv2d(4, 1, 3, padding=0)._taps_apply(x)            # valid
+        layer = ImageConv2d(4, 1, 3, padding=1, padding_mode="replicate")
+        traced = torch.jit.trace(layer, x)
+        assert "aten::_convolution" in str(traced.graph) and "aten::mm" not in str(traced.graph)
+        torch.testing.assert_close(traced(x), layer(x), rtol=1e-5, atol=1e-5)
+
+
+def test_srcnn_and_dncnn_restore_the_same_at_inference_as_in_training():
+    torch.manual_seed(0)
+    x = torch.rand(2, 1, 40, 52)
+    for net in (SRCNN(), DnCNN(depth=4, batch_norm=False)):
+        with torch.no_grad():
+            fast = net(x)
+        torch.testing.assert_close(fast, net(x).detach(), rtol=1e-5, atol=1e-6)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from octsr.models.components.image_conv import ImageConv2d
+
 
 class DnCNN(nn.Module):
     """conv+ReLU, (depth - 2) x conv+BatchNorm+ReLU, conv: same-size output, meant to be
@@ -33,7 +35,7 @@ class DnCNN(nn.Module):
             if batch_norm:
                 layers.append(nn.BatchNorm2d(width))
             layers.append(nn.ReLU(inplace=True))
-        layers.append(nn.Conv2d(width, 1, 3, padding=1, padding_mode=padding_mode))
+        layers.append(ImageConv2d(width, 1, 3, padding=1, padding_mode=padding_mode))
         self.body = nn.Sequential(*layers)
         self.receptive_radius = depth
         # Whole images in tiles of this side (see SRCNN): `width` maps at full resolution.
