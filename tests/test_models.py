@@ -8,7 +8,7 @@ from octsr.models.components.cae import ConvAutoencoder
 from octsr.models.components.dncnn import DnCNN
 from octsr.models.components.image_conv import ImageConv2d
 from octsr.models.components.srcnn import SRCNN
-from octsr.models.components.unet import UNet
+from octsr.models.components.unet import UNet, padded_cat
 from octsr.inference import SlidingWindowInferer, TiledInferer
 from octsr.models.losses import CharbonnierLoss, SSIML1Loss
 from octsr.models.restoration_module import RestorationModule
@@ -207,3 +207,21 @@ def test_srcnn_and_dncnn_restore_the_same_at_inference_as_in_training():
         with torch.no_grad():
             fast = net(x)
         torch.testing.assert_close(fast, net(x).detach(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["replicate", "zeros"])
+def test_padded_cat_equals_cat_then_pad(mode):
+    a, b = torch.randn(2, 3, 9, 12), torch.randn(2, 5, 8, 11)   # a is cut to b's size
+    expected = torch.nn.functional.pad(torch.cat([a[..., :8, :11], b], 1), (2,) * 4,
+                                       mode="constant" if mode == "zeros" else mode)
+    torch.testing.assert_close(padded_cat([a, b], 2, mode), expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("padding_mode", ["replicate", "zeros", "reflect"])
+def test_unet_restores_the_same_at_inference_as_in_training(padding_mode):
+    torch.manual_seed(0)
+    net = UNet(width=4, padding_mode=padding_mode).eval()
+    x = torch.rand(2, 1, 37, 53)
+    with torch.no_grad():
+        fast = net(x)
+    torch.testing.assert_close(fast, net(x).detach(), rtol=1e-5, atol=1e-6)

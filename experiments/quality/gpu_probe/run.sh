@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The GPU probe of experiments/quality (issue 8): does 16x the compute lift the Noise2Noise
-# U-Net towards the targets? The shipped recipe (unet_n2n) and a 4x wider one at twice the
-# batch, both on the same three folds, six runs at once on one GPU, each cut at 3.5 min.
-# No BM3D row: it is the CPU table's (same folds, same scans). Ran on one NVIDIA H200 in about 4 min.
+# The GPU probes of experiments/quality (issue 8), on the same three folds as the CPU table,
+# with no BM3D row (the CPU table's, same folds, same scans); one NVIDIA H200:
+# 1. does 16x the compute lift the Noise2Noise U-Net towards the targets? The shipped recipe
+#    (unet_n2n) and a 4x wider one at twice the batch, six runs at once, each cut at 3.5 min
+#    (about 4 min);
+# 2. the options of issue 8 not cross-validated on the CPU, each on the shipped recipe:
+#    DnCNN (at the recipe's width 12), residual learning, Charbonnier and SSIM+L1 losses;
+#    twelve runs at once (about 4 min).
 #   bash experiments/quality/gpu_probe/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -11,3 +15,8 @@ python -m octsr.crossval hydra.run.dir="$run" bm3d.enabled=false jobs=6 \
     'train_overrides="++trainer.max_time=00:00:03:30"' '~rows' \
     '+rows={unet_n2n: "experiment=unet_n2n", unet_n2n_w24: "experiment=unet_n2n model.net.width=24 data.batch_size=32 trainer.max_steps=12000"}'
 cp "$run"/crossval.md "$run"/crossval.csv "$run"/per_image.csv experiments/quality/gpu_probe/
+options=logs/crossval/gpu_probe_options
+python -m octsr.crossval hydra.run.dir="$options" bm3d.enabled=false jobs=12 \
+    'train_overrides="++trainer.max_time=00:00:03:20"' '~rows' \
+    '+rows={dncnn_n2n: "experiment=unet_n2n model=dncnn", unet_n2n_residual: "experiment=unet_n2n model.residual=true", unet_n2n_charbonnier: "experiment=unet_n2n loss=charbonnier", unet_n2n_ssim_l1: "experiment=unet_n2n loss=ssim_l1"}'
+for f in crossval.md crossval.csv per_image.csv; do cp "$options/$f" "experiments/quality/gpu_probe/options_$f"; done

@@ -16,6 +16,33 @@ def conv_block(in_channels: int, out_channels: int, convs: int, padding_mode: st
     return nn.Sequential(*layers)
 
 
+def padded_cat(parts: list[Tensor], pad: int, mode: str) -> Tensor:
+    """`F.pad(torch.cat(parts, 1), (pad,) * 4, mode)` in one copy instead of two: the parts are
+    written into the inside of a padded buffer, then its border is filled ("replicate" or
+    "zeros"). Each part is cut to the last one's height and width."""
+    last = parts[-1]
+    (b, _, h, w), c = last.shape, sum(t.shape[1] for t in parts)
+    out = torch.empty((b, c, h + 2 * pad, w + 2 * pad), dtype=last.dtype, device=last.device,
+                      memory_format=torch.channels_last)
+    start = 0
+    for t in parts:
+        out[:, start:start + t.shape[1], pad:pad + h, pad:pad + w] = t[..., :h, :w]
+        start += t.shape[1]
+    rows, cols = slice(pad, pad + h), slice(pad, pad + w)
+    if mode == "zeros":
+        out[..., :pad, :] = 0
+        out[..., pad + h:, :] = 0
+        out[..., rows, :pad] = 0
+        out[..., rows, pad + w:] = 0
+        return out
+    # Rows first, then whole columns, so the corners repeat the corner pixels.
+    out[..., :pad, cols] = out[..., pad:pad + 1, cols]
+    out[..., pad + h:, cols] = out[..., pad + h - 1:pad + h, cols]
+    out[..., :pad] = out[..., pad:pad + 1]
+    out[..., pad + w:] = out[..., pad + w - 1:pad + w]
+    return out
+
+
 class UNet(nn.Module):
     """Encoder-decoder with skip connections: sees far more context than SRCNN's 13 x 13
     pixels (speckle is correlated over several pixels, layers over hundreds) for about the
@@ -77,5 +104,22 @@ class UNet(nn.Module):
             # Exactly 2x, then cut to the skip's size: resizing straight to an odd size would
             # stretch the grid by a size-dependent factor, and tiles would not match the whole.
             x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
-            x = block(torch.cat([x[..., : skip.shape[-2], : skip.shape[-1]], skip], dim=1))
+            x = x[..., : skip.shape[-2], : skip.shape[-1]]
+            conv = block[0]
+            if self._fuse_cat_and_pad(x, conv):
+                x = block[1:](F.conv2d(padded_cat([x, skip], conv.padding[0], conv.padding_mode),
+                                       conv.weight, conv.bias))
+            else:
+                x = block(torch.cat([x, skip], dim=1))
         return self.head(x)
+
+    @staticmethod
+    def _fuse_cat_and_pad(x: Tensor, conv: nn.Conv2d) -> bool:
+        """At CPU inference the decoder writes its concatenation straight into the padded
+        input of its first convolution: 128 -> 119 ms per 450x900 B-scan for the shipped
+        U-Net, the same output. Training keeps cat + pad (the buffer's backward was slower:
+        95 vs 77 ms per step), as do GPUs and traced exports."""
+        return (not torch.is_grad_enabled() and x.device.type == "cpu"
+                and conv.padding_mode in ("replicate", "zeros") and conv.padding[0] == conv.padding[1]
+                and not torch.jit.is_tracing() and not torch.jit.is_scripting()
+                and not torch.onnx.is_in_onnx_export())
