@@ -7,6 +7,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+def cpu_inference(x: Tensor) -> bool:
+    """Whether an inference-only CPU path may stand in for the plain layers on `x`: no
+    gradients are taken, `x` is on the CPU, and no export is tracing the graph (a traced
+    graph keeps the plain layers, which every runtime runs)."""
+    return (not torch.is_grad_enabled() and x.device.type == "cpu" and not torch.jit.is_tracing()
+            and not torch.jit.is_scripting() and not torch.onnx.is_in_onnx_export())
+
+
 class ImageConv2d(nn.Conv2d):
     """`nn.Conv2d` to one output channel (a network's last layer); same weights, same result.
 
@@ -22,11 +30,9 @@ class ImageConv2d(nn.Conv2d):
 
     def _taps_apply(self, x: Tensor) -> bool:
         k = self.kernel_size
-        return (not torch.is_grad_enabled() and x.device.type == "cpu" and x.dim() == 4
-                and self.out_channels == 1 and self.groups == 1 and k[0] == k[1] and k[0] % 2 == 1
-                and self.stride == (1, 1) and self.dilation == (1, 1) and self.padding == (k[0] // 2,) * 2
-                and not torch.jit.is_tracing() and not torch.jit.is_scripting()
-                and not torch.onnx.is_in_onnx_export())
+        return (cpu_inference(x) and x.dim() == 4 and self.out_channels == 1 and self.groups == 1
+                and k[0] == k[1] and k[0] % 2 == 1 and self.stride == (1, 1) and self.dilation == (1, 1)
+                and self.padding == (k[0] // 2,) * 2)
 
     def forward(self, x: Tensor) -> Tensor:
         if not self._taps_apply(x):

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from octsr.models.components.image_conv import cpu_inference
+
 
 def conv_block(in_channels: int, out_channels: int, convs: int, padding_mode: str) -> nn.Sequential:
     layers: list[nn.Module] = []
@@ -119,7 +121,5 @@ class UNet(nn.Module):
         input of its first convolution: 128 -> 119 ms per 450x900 B-scan for the shipped
         U-Net, the same output. Training keeps cat + pad (the buffer's backward was slower:
         95 vs 77 ms per step), as do GPUs and traced exports."""
-        return (not torch.is_grad_enabled() and x.device.type == "cpu"
-                and conv.padding_mode in ("replicate", "zeros") and conv.padding[0] == conv.padding[1]
-                and not torch.jit.is_tracing() and not torch.jit.is_scripting()
-                and not torch.onnx.is_in_onnx_export())
+        return (cpu_inference(x) and conv.padding_mode in ("replicate", "zeros")
+                and conv.padding[0] == conv.padding[1])
