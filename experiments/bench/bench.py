@@ -194,30 +194,7 @@ def bench_train(table: Table, mode: Mode, out: Path) -> float:
     step_ms = 1000 * project.seconds / mode.steps
     kernel_share = project.system / (project.user + project.system)
 
-    # The bare loop: the same network (fresh weights), optimizer, batch size and patches, no
-    # Lightning, no logging, batches already cut.
-    torch.manual_seed(0)
-    net = type(model.net)(**{k: v for k, v in cfg.model.net.items() if k != "_target_"})
-    net = net.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.optim.lr)
-    batches = list(draw(datamodule, total))
-    mean, std = datamodule.noisy_mean, datamodule.noisy_std
-
-    def bare_step(batch):
-        optimizer.zero_grad()
-        x = ((batch["noisy"] - mean) / std).contiguous(memory_format=torch.channels_last)
-        loss = F.mse_loss(torch.sigmoid(net(x)), batch["target"])
-        loss.backward()
-        optimizer.step()
-
-    for batch in batches[: mode.warmup]:
-        bare_step(batch)
-    start, cpu0 = time.perf_counter(), cpu_times()
-    for batch in batches[mode.warmup:]:
-        bare_step(batch)
-    bare_ms = 1000 * (time.perf_counter() - start) / mode.steps
-    cpu1 = cpu_times()
-    bare_kernel = (cpu1[1] - cpu0[1]) / max(1e-9, sum(cpu1) - sum(cpu0))
+    bare_ms, bare_kernel = bare_loop(cfg, model, datamodule, mode, torch.device("cpu"))
     batch_size = cfg.data.batch_size
     command = "python experiments/bench/bench.py (section train)"
     table.add("1 train", f"project training step ({cfg.model.net._target_.rsplit('.', 1)[-1]}, "
@@ -250,6 +227,38 @@ def bench_train(table: Table, mode: Mode, out: Path) -> float:
               f"project step {step_ms:.1f} ms", plain_ms / step_ms, "(speed-up of this work)", None,
               "OCTSR_KEEP_FREED_MEMORY=0 python experiments/bench/bench.py --plain-loop")
     return consumed
+
+
+def bare_loop(cfg, model, datamodule, mode: Mode, device: torch.device) -> tuple[float, float]:
+    """The project's training step without the project: the same network (fresh weights),
+    optimizer, batch size and patches, no Lightning, no logging, batches already cut (and
+    on `device`). Returns (ms per step, the kernel's share of CPU time)."""
+    torch.manual_seed(0)
+    net = type(model.net)(**{k: v for k, v in cfg.model.net.items() if k != "_target_"})
+    net = net.to(device, memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.optim.lr)
+    batches = [{k: v.to(device) for k, v in b.items()} for b in draw(datamodule, mode.warmup + mode.steps)]
+    mean, std = datamodule.noisy_mean, datamodule.noisy_std
+
+    def step(batch):
+        optimizer.zero_grad()
+        x = ((batch["noisy"] - mean) / std).contiguous(memory_format=torch.channels_last)
+        F.mse_loss(torch.sigmoid(net(x)), batch["target"]).backward()
+        optimizer.step()
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for batch in batches[: mode.warmup]:
+        step(batch)
+    sync()
+    start, cpu0 = time.perf_counter(), cpu_times()
+    for batch in batches[mode.warmup:]:
+        step(batch)
+    sync()
+    ms, cpu1 = 1000 * (time.perf_counter() - start) / mode.steps, cpu_times()
+    return ms, (cpu1[1] - cpu0[1]) / max(1e-9, sum(cpu1) - sum(cpu0))
 
 
 def draw(datamodule, count: int):
@@ -547,28 +556,7 @@ def bench_gpu(table: Table, mode: Mode, out: Path) -> None:
                       f"32-true {step_ms['32-true']:.2f} ms/step", ratio, "(speed-up of mixed precision)", None,
                       command + f" trainer=gpu trainer.precision={precision}")
 
-    # The bare loop on the GPU: same network, optimizer, batches (already cut and on the GPU).
-    torch.manual_seed(0)
-    net = type(model.net)(**{k: v for k, v in cfg.model.net.items() if k != "_target_"})
-    net = net.to(device, memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.optim.lr)
-    batches = [{k: v.to(device) for k, v in b.items()} for b in draw(datamodule, mode.warmup + mode.steps)]
-    mean, std = datamodule.noisy_mean, datamodule.noisy_std
-
-    def bare_step(batch):
-        optimizer.zero_grad()
-        x = ((batch["noisy"] - mean) / std).contiguous(memory_format=torch.channels_last)
-        F.mse_loss(torch.sigmoid(net(x)), batch["target"]).backward()
-        optimizer.step()
-
-    for batch in batches[: mode.warmup]:
-        bare_step(batch)
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    for batch in batches[mode.warmup:]:
-        bare_step(batch)
-    torch.cuda.synchronize()
-    bare_ms = 1000 * (time.perf_counter() - start) / mode.steps
+    bare_ms, _ = bare_loop(cfg, model, datamodule, mode, device)
     table.add("5 gpu", f"{gpu}: project training step (32-true) vs a bare PyTorch loop on the GPU",
               f"{step_ms['32-true']:.2f} ms", f"bare loop {bare_ms:.2f} ms", step_ms["32-true"] / bare_ms,
               "(Lightning's share at GPU speed)", None, command)
