@@ -51,3 +51,18 @@ def test_shape_mismatch_is_an_error(pair):
         psnr(as_batch(output[:, :79]), as_batch(target))
     with pytest.raises(ValueError, match="one shape"):
         ssim(as_batch(output)[0], as_batch(target)[0])
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 64, 80), (2, 3, 37, 51)])
+def test_ssim_is_torchmetrics_ssim_with_the_paper_constants(shape):
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    torch.manual_seed(0)
+    target = torch.rand(shape)
+    output = (target + 0.2 * torch.randn(shape)).clamp(0, 1).requires_grad_()
+    expected = structural_similarity_index_measure(output, target, data_range=1.0, k1=0.01, k2=0.03,
+                                                   reduction="none")
+    ours = ssim(output, target)
+    assert torch.allclose(ours, expected, atol=1e-6)
+    ours.sum().backward()  # the SSIM + L1 loss trains through it
+    assert output.grad.abs().sum() > 0

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torchmetrics.functional.image import structural_similarity_index_measure
+
+from octsr import metrics
 
 
 class CharbonnierLoss(nn.Module):
@@ -21,8 +22,8 @@ class CharbonnierLoss(nn.Module):
 
 class SSIML1Loss(nn.Module):
     """alpha * (1 - SSIM) + (1 - alpha) * L1 (Zhao et al. 2017, "Loss functions for image
-    restoration with neural networks": alpha 0.84). SSIM is torchmetrics' differentiable one
-    with the paper's constants (11x11 Gaussian window, L = 1, K1 0.01, K2 0.03), so the loss
+    restoration with neural networks": alpha 0.84). SSIM is the reported metric's
+    (octsr.metrics, differentiable, averaged over the batch), so the loss
     trains towards the metric that is reported; the L1 term keeps the overall brightness,
     which SSIM alone barely sees."""
 
@@ -33,5 +34,5 @@ class SSIML1Loss(nn.Module):
         self.alpha = alpha
 
     def forward(self, output: Tensor, target: Tensor) -> Tensor:
-        ssim = structural_similarity_index_measure(output, target, data_range=1.0, k1=0.01, k2=0.03)
+        ssim = metrics.ssim(output, target).mean()
         return self.alpha * (1.0 - ssim) + (1.0 - self.alpha) * (output - target).abs().mean()
