@@ -62,6 +62,22 @@ def test_tiles_reproduce_a_downsampling_network_on_a_real_size_bscan():
 
 
 @torch.no_grad()
+def test_tiles_split_evenly_into_at_most_two_shapes_per_axis():
+    model = module(SRCNN())
+    image = torch.rand(1, 1, 678, 847)
+    tiled = TiledInferer.for_network(model.net, tile=256, halo=0)
+    shapes = []
+
+    def network(piece):
+        shapes.append(tuple(piece.shape[-2:]))
+        return model.restore_tile(piece)
+
+    assert (tiled(image, network) - model.restore_tile(image)).abs().max().item() < 1e-5
+    assert len(shapes) == 3 * 4 and max(max(s) for s in shapes) <= 256 + 2 * tiled.halo
+    assert len({h for h, _ in shapes}) <= 2 and len({w for _, w in shapes}) <= 2
+
+
+@torch.no_grad()
 def test_residual_dncnn_in_tiles_equals_the_whole_image():
     torch.manual_seed(0)
     model = RestorationModule(DnCNN(depth=6, width=8), None, residual=True).eval()

@@ -68,7 +68,7 @@ class TiledInferer:
     image's pooling grid does: `multiple` rounds tile and halo up to a multiple of it.
 
     Args:
-        tile: side of the kept square (the last row/column of tiles may be smaller).
+        tile: largest side of the kept pieces (the image is split evenly into as few as fit).
         halo: context on each side, at least the network's receptive radius.
         multiple: tile and halo are rounded up to multiples of this.
     """
@@ -78,6 +78,7 @@ class TiledInferer:
             raise ValueError(f"tile and multiple must be >= 1 and halo >= 0, got tile={tile}, "
                              f"halo={halo}, multiple={multiple}")
         self.tile, self.halo = -(-tile // multiple) * multiple, -(-halo // multiple) * multiple
+        self.multiple = multiple
 
     @classmethod
     def for_network(cls, net: nn.Module, tile: int | None = None, halo: int | None = None,
@@ -104,15 +105,30 @@ class TiledInferer:
         """`for_network` for a RestorationModule: its network and its sliding window."""
         return cls.for_network(model.net, tile, halo, window=getattr(model, "inferer", None))
 
+    # Each new input shape costs oneDNN a new primitive and its buffers (experiments/bench),
+    # so pieces come in as few shapes as possible: the image is split evenly, and the last
+    # piece, often shorter, takes more context before it to be as large as the first.
+    def _share(self, size: int) -> int:
+        """The kept side along one axis: `size` split evenly into as few pieces as fit the
+        tile, rounded up to the multiple."""
+        share = -(-size // -(-size // self.tile))
+        return -(-share // self.multiple) * self.multiple
+
+    def _start(self, begin: int, share: int, size: int) -> int:
+        """Where the piece that keeps [begin, begin + share) starts: `halo` before it, or
+        for the last piece as far back as the first piece's length, on the pooling grid."""
+        return max(0, min(begin - self.halo, size - share - self.halo) // self.multiple * self.multiple)
+
     def __call__(self, image: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
         h, w = image.shape[-2:]
         if h <= self.tile and w <= self.tile:
             return fn(image)
         output: Tensor | None = None
-        for y0 in range(0, h, self.tile):
-            for x0 in range(0, w, self.tile):
-                y1, x1 = min(y0 + self.tile, h), min(x0 + self.tile, w)
-                ya, xa = max(0, y0 - self.halo), max(0, x0 - self.halo)
+        step_y, step_x = self._share(h), self._share(w)
+        for y0 in range(0, h, step_y):
+            for x0 in range(0, w, step_x):
+                y1, x1 = min(y0 + step_y, h), min(x0 + step_x, w)
+                ya, xa = self._start(y0, step_y, h), self._start(x0, step_x, w)
                 yb, xb = min(h, y1 + self.halo), min(w, x1 + self.halo)
                 piece = fn(image[..., ya:yb, xa:xb])
                 if output is None:
