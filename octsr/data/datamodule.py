@@ -113,14 +113,17 @@ class PairedOCTDataModule(pl.LightningDataModule):
                  p.patch_size, p.patch_size, p.patch_stride, mean, self.noisy_std)
 
     def _setup_val(self) -> None:
-        names, noisy, target = [], [], []
+        names, noisy, target, variants = [], [], [], []
         pairs = self._require("val")
         for pair in pairs:
-            for name, image_noisy, image_target in self.protocol.val_images(*pair.load(), pair.name):
-                names.append(name)
-                noisy.append(image_noisy)
-                target.append(image_target)
-        self.val_set = WholeImageDataset(names, noisy, target)
+            # Each variant is made when it is validated: only the source pair is held.
+            pair_noisy, pair_target = pair.load()
+            for variant in self.protocol.val_variants:
+                names.append(f"{pair.name}_{variant}")
+                noisy.append(pair_noisy)
+                target.append(pair_target)
+                variants.append(variant)
+        self.val_set = WholeImageDataset(names, noisy, target, variants)
         log.info("val: %d pairs -> %d whole images", len(pairs), len(names))
 
     def _whole_images(self, split: str) -> WholeImageDataset:

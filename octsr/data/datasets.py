@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from octsr.data.protocol import View, patch_grid, variant_index_map
+from octsr.data.protocol import View, affine_variants, patch_grid, variant_index_map
 
 log = logging.getLogger(__name__)
 
@@ -204,19 +204,27 @@ def keep_batch(batch: Any) -> Any:
 
 
 class WholeImageDataset(Dataset):
-    """Whole images for validation and test. Items add the image's "name"."""
+    """Whole images for validation and test. Items add the image's "name".
+
+    `variants` (names from `protocol.VARIANTS`), where given, says which affine variant of
+    its pair each item is; it is made when the item is read, so the five val variants of a
+    pair hold one pair's pixels, not five.
+    """
 
     def __init__(self, names: Sequence[str], noisy: Sequence[np.ndarray],
-                 target: Sequence[np.ndarray]) -> None:
+                 target: Sequence[np.ndarray], variants: Sequence[str] | None = None) -> None:
         self.names, self.noisy, self.target = list(names), noisy, target
+        self.variants = variants
 
     def __len__(self) -> int:
         return len(self.names)
 
     def __getitem__(self, index: int) -> dict:
-        noisy = self.noisy[index]
+        noisy, target = self.noisy[index], self.target[index]
+        if self.variants is not None:
+            _, noisy, target = next(affine_variants(noisy, target, [self.variants[index]]))
         return {
             "name": self.names[index],
             "noisy": torch.from_numpy(noisy)[None] if noisy.ndim == 2 else torch.from_numpy(noisy),
-            "target": torch.from_numpy(self.target[index])[None],
+            "target": torch.from_numpy(target)[None],
         }

@@ -173,9 +173,3 @@ class PaperProtocol:
         """The train images one source pair becomes, as pixels: crops x variants."""
         for view in self.train_views(target.shape, seed, name):
             yield view.pixels(noisy), view.pixels(target)
-
-    def val_images(self, noisy: np.ndarray, target: np.ndarray,
-                   name: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-        """The val images one source pair becomes: its variants, uncropped, named."""
-        for variant, v_noisy, v_target in affine_variants(noisy, target, self.val_variants):
-            yield f"{name}_{variant}", v_noisy, v_target
