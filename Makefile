@@ -39,7 +39,7 @@ test: $(ENVIRONMENT) ## run the fast test suite (slow tests excluded)
 test-all: $(ENVIRONMENT) ## run every test, slow ones (real Duke training) included
 	$(PYTHON) -m pytest $(ARGS); rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
 
-bench: $(ENVIRONMENT) ## speed and memory table (about 5 min; experiments/bench/bench.py --full for the committed one)
+bench: $(ENVIRONMENT) ## speed and memory table, quick mode (about 5 min; ARGS="--out experiments/bench" rewrites the committed one)
 	$(PYTHON) experiments/bench/bench.py $(ARGS)
 
 tensorboard: $(ENVIRONMENT) ## open TensorBoard on every run under logs/ (LOGDIR=... for another root)
