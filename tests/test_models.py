@@ -1,3 +1,4 @@
+import copy
 import functools
 
 import pytest
@@ -186,43 +187,65 @@ def test_charbonnier_is_l1_far_from_zero_and_ssim_l1_mixes_as_documented():
 @pytest.mark.parametrize("kernel", [1, 3, 5])
 @pytest.mark.parametrize("padding_mode", ["replicate", "zeros", "reflect"])
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_image_conv_taps_equal_the_convolution(kernel, padding_mode, channels_last):
+def test_image_conv_taps_equal_the_convolution_and_its_gradients(kernel, padding_mode, channels_last):
     torch.manual_seed(0)
     layer = ImageConv2d(7, 1, kernel, padding=kernel // 2, padding_mode=padding_mode)
     x = torch.randn(3, 7, 19, 23)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
+    assert layer._taps_fit(x)
+    with torch.no_grad():
+        taps = layer(x)
+    x.requires_grad_()
     reference = torch.nn.functional.conv2d(
         torch.nn.functional.pad(x, (kernel // 2,) * 4, mode="constant" if padding_mode == "zeros" else padding_mode),
         layer.weight, layer.bias)
-    assert layer._taps_apply(x) is False          # gradients on: the ordinary convolution
-    with torch.no_grad():
-        assert layer._taps_apply(x) is True
-        taps = layer(x)
     assert taps.shape == (3, 1, 19, 23)
-    torch.testing.assert_close(taps, reference, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(layer(x), reference, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(taps, reference.detach(), rtol=1e-5, atol=1e-5)
+    grad = torch.randn_like(reference)
+    expected = torch.autograd.grad(reference, (x, layer.weight, layer.bias), grad)
+    trained = layer(x)
+    torch.testing.assert_close(trained, reference, rtol=1e-5, atol=1e-5)
+    for ours, theirs in zip(torch.autograd.grad(trained, (x, layer.weight, layer.bias), grad), expected):
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("one_image_pieces", [False, True])
+def test_image_conv_training_gradients_pass_gradcheck(one_image_pieces, monkeypatch):
+    if one_image_pieces:  # the batch cut into pieces of one image each
+        monkeypatch.setattr("octsr.models.components.image_conv.PLANE_BYTES", 1)
+    torch.manual_seed(0)
+    layer = ImageConv2d(3, 1, 5, padding=2, padding_mode="replicate").double()
+    x = torch.randn(3, 3, 7, 9, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(layer, (x,))
 
 
 def test_image_conv_leaves_other_settings_and_exports_to_the_convolution():
     with torch.no_grad():
         x = torch.randn(1, 4, 16, 16)
-        assert not ImageConv2d(4, 2, 3, padding=1)._taps_apply(x)            # two outputs
-        assert not ImageConv2d(4, 1, 3, padding=1, stride=2)._taps_apply(x)  # strided
-        assert not ImageConv2d(4, 1, 3, padding=0)._taps_apply(x)            # valid
+        assert not ImageConv2d(4, 2, 3, padding=1)._taps_fit(x)            # two outputs
+        assert not ImageConv2d(4, 1, 3, padding=1, stride=2)._taps_fit(x)  # strided
+        assert not ImageConv2d(4, 1, 3, padding=0)._taps_fit(x)            # valid
         layer = ImageConv2d(4, 1, 3, padding=1, padding_mode="replicate")
         traced = torch.jit.trace(layer, x)
         assert "aten::_convolution" in str(traced.graph) and "aten::mm" not in str(traced.graph)
         torch.testing.assert_close(traced(x), layer(x), rtol=1e-5, atol=1e-5)
 
 
-def test_srcnn_and_dncnn_restore_the_same_at_inference_as_in_training():
+def test_srcnn_and_dncnn_restore_and_train_as_with_plain_convolutions():
     torch.manual_seed(0)
     x = torch.rand(2, 1, 40, 52)
     for net in (SRCNN(), DnCNN(depth=4, batch_norm=False)):
+        plain = copy.deepcopy(net)
+        for layer in plain.modules():
+            if isinstance(layer, ImageConv2d):
+                layer.__class__ = nn.Conv2d
         with torch.no_grad():
-            fast = net(x)
-        torch.testing.assert_close(fast, net(x).detach(), rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(net(x), plain(x), rtol=1e-5, atol=1e-6)
+        net(x).square().mean().backward()
+        plain(x).square().mean().backward()
+        for ours, theirs in zip(net.parameters(), plain.parameters()):
+            torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("mode", ["replicate", "zeros"])
