@@ -43,6 +43,11 @@ def _sum_shifted(planes: Tensor, k: int, h: int, w: int) -> Tensor:
 PLANE_BYTES = 8 << 20
 
 
+def _piece(padded: Tensor, k: int) -> int:
+    per_image = k * k * padded.shape[-2] * padded.shape[-1] * padded.element_size()
+    return max(1, PLANE_BYTES // per_image)
+
+
 class _ValidImageConv(torch.autograd.Function):
     """A k x k convolution of a padded (N, C, H+k-1, W+k-1) input to one channel, with a
     backward oneDNN runs at its vector width: the input's gradient as a transposed
@@ -74,9 +79,13 @@ class _ValidImageConv(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             grad_weight = weight.new_zeros(k * k, c)
             size = _piece(padded, k)
+            shifted = None
             for start in range(0, n, size):
                 piece = padded[start:start + size]
-                shifted = grad.new_zeros(k * k, len(piece), hp, wp)
+                # Every piece writes the same cells of each plane: the zeros around them
+                # stay, so one buffer serves all pieces of its length.
+                if shifted is None or shifted.shape[1] != len(piece):
+                    shifted = grad.new_zeros(k * k, len(piece), hp, wp)
                 for t in range(k * k):
                     i, j = divmod(t, k)
                     shifted[t, :, i:i + h, j:j + w] = grad[start:start + size, 0]
@@ -85,11 +94,6 @@ class _ValidImageConv(torch.autograd.Function):
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_bias = grad.sum().reshape(1)
         return grad_padded, grad_weight, grad_bias
-
-
-def _piece(padded: Tensor, k: int) -> int:
-    per_image = k * k * padded.shape[-2] * padded.shape[-1] * padded.element_size()
-    return max(1, PLANE_BYTES // per_image)
 
 
 class ImageConv2d(nn.Conv2d):
