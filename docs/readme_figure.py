@@ -19,11 +19,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from octsr.data.image_io import read_grayscale  # noqa: E402
-from octsr.inference import TiledInferer, restore  # noqa: E402
+from octsr.inference import load_restorer  # noqa: E402
 from octsr.metrics import psnr, ssim  # noqa: E402
-from octsr.models.checkpoint import load_model  # noqa: E402
 from octsr.utils.atomic import atomic_path  # noqa: E402
-from octsr.weights import shipped_weights  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,8 +50,8 @@ def main(argv: list[str] | None = None) -> None:
 
     noisy = read_grayscale(args.data_root / args.subject / "test.tif")
     target = read_grayscale(args.data_root / args.subject / "average.tif")
-    model = load_model(shipped_weights(args.weights))
-    output = restore(model, noisy, TiledInferer.for_model(model))
+    restorer = load_restorer({"weights": args.weights})
+    model, output = restorer.model, restorer(noisy)
 
     h, w = args.size
     y, x = crop_box(target, h, w)

@@ -23,8 +23,9 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
-from statistics import fmean, pstdev
+from statistics import fmean
 from typing import Any
 
 import hydra
@@ -33,19 +34,19 @@ import torch
 from omegaconf import DictConfig
 
 import octsr  # noqa: F401
+from octsr.baselines import bm3d_method, choose_bm3d_sigma, noisy_input
 from octsr.data.pairs import DukePairs
 from octsr.errors import ConfigError
-from octsr.evaluate import bm3d_method, choose_bm3d_sigma
-from octsr.inference import TiledInferer, input_frames, restorer
-from octsr.metrics import psnr, ssim
-from octsr.models.checkpoint import load_model
+from octsr.inference import Restorer, load_restorer
+from octsr.models.checkpoint import best_checkpoint
+from octsr.scoring import METRICS, image_scores, score_method, summarize, summary_table
 from octsr.settings import CrossvalSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
 from octsr.utils.cli import check_command_line
 from octsr.utils.extras import require
 from octsr.utils.failures import exit_on_user_error
 from octsr.utils.machine import machine
-from octsr.utils.tables import markdown_table, write_csv
+from octsr.utils.tables import write_csv
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,8 @@ def train_fold(row: str, overrides: list[str], splits: dict[str, list[str]], dat
         tail = (run_dir / "train.log").read_text().strip().splitlines()[-1:] or ["(no output)"]
         raise RuntimeError(f"row {row!r} failed on test subjects {splits['test']} "
                            f"(exit {done.returncode}; {run_dir / 'train.log'}): {tail[0]}")
-    best = [p for p in (run_dir / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt"]
     result = {"row": row, "overrides": overrides, "splits": splits, "train_seconds": seconds, "threads": threads,
-              "checkpoint": str(max(best, key=lambda p: p.stat().st_mtime) if best
-                                else run_dir / "checkpoints" / "last.ckpt"),
-              "command": " ".join(command)}
+              "checkpoint": str(best_checkpoint(run_dir)), "command": " ".join(command)}
     write_text_atomic(result_path, json.dumps(result, indent=1))
     return result
 
@@ -114,11 +112,11 @@ def bm3d_fold(splits: dict[str, list[str]], data_root: str, sigmas: list[float],
     out.mkdir(parents=True, exist_ok=True)
     pairs = DukePairs(data_root, [], splits["val"], splits["test"]).splits()
     sigma, tried = choose_bm3d_sigma(sigmas, [(p.name, *p.load()) for p in pairs["val"]])
-    restore, seconds = bm3d_method(sigma), []
+    denoise, seconds = bm3d_method(sigma), []
     for pair in pairs["test"]:
         noisy, _ = pair.load()
         start = time.perf_counter()
-        output = np.clip(restore(noisy), 0, 1).astype(np.float32)
+        output = denoise(noisy)
         seconds.append(time.perf_counter() - start)
         np.save(out / f"{pair.name}.npy", output)
     result = {"sigma": sigma, "val_psnr": tried, "seconds_per_scan": fmean(seconds), "splits": splits}
@@ -126,19 +124,10 @@ def bm3d_fold(splits: dict[str, list[str]], data_root: str, sigmas: list[float],
     return result
 
 
-def scores(output: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """PSNR, SSIM, and PSNR after shifting the output's mean to the target's (a diagnostic:
-    what is left once overall brightness, which one frame cannot predict, is set right)."""
-    o, t = (torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None, None] for a in (output, target))
-    matched = o + (t.mean() - o.mean())
-    return {"psnr": psnr(o, t).item(), "ssim": ssim(o, t).item(), "psnr_matched": psnr(matched, t).item()}
-
-
-def ms_per_bscan(model, repeats: int = 3) -> float:
+def ms_per_bscan(method: Restorer, repeats: int = 3) -> float:
     """Median milliseconds to restore one 450 x 900 B-scan (from its frames, for a model of
     several input frames) on the CPU (warm, startup excluded)."""
-    method = restorer(model, TiledInferer.for_model(model))
-    frames = input_frames(model)
+    frames = method.input_frames
     scan = np.random.default_rng(0).random((frames, *BSCAN_SHAPE) if frames > 1 else BSCAN_SHAPE,
                                            dtype=np.float32)
     method(scan)
@@ -150,35 +139,24 @@ def ms_per_bscan(model, repeats: int = 3) -> float:
     return 1000 * float(np.median(times))
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    return fmean(values), pstdev(values) if len(values) > 1 else 0.0
+@dataclass
+class Plan:
+    """What a cross-validation runs: checked settings, before any work starts."""
+
+    subjects: list[str]
+    data_root: str
+    rows: dict[str, list[str]]  # row name -> its octsr.train overrides
+    folds: list[dict[str, list[str]]]
+    sigmas: list[float] | None  # BM3D's noise levels to choose from; None: no BM3D row
+    jobs: int
+    threads: int
+    out: Path
 
 
-def summarize(name: str, per_subject: dict[str, dict[str, float]], **extra: Any) -> dict[str, Any]:
-    row = {"row": name, **extra}
-    for metric in ("psnr", "ssim", "psnr_matched"):
-        row[metric], row[f"{metric}_std"] = _mean_std([s[metric] for s in per_subject.values()])
-    row.update({f"psnr_{subject}": s["psnr"] for subject, s in sorted(per_subject.items())})
-    return row
-
-
-def markdown(rows: list[dict[str, Any]], subjects: list[str], notes: list[str]) -> str:
-    head = ["row", "weights", "train min / fold", "ms / B-scan", "PSNR (dB)", "SSIM",
-            "PSNR, brightness matched", *subjects]
-    cells = [[r["row"], f"{r['params']:,}" if r.get("params") else "–",
-              f"{r['train_minutes']:.1f}" if r.get("train_minutes") else "–",
-              f"{r['ms_per_bscan']:.0f}" if r.get("ms_per_bscan") else "–",
-              f"{r['psnr']:.2f} ± {r['psnr_std']:.2f}", f"{r['ssim']:.3f} ± {r['ssim_std']:.3f}",
-              f"{r['psnr_matched']:.2f}", *(f"{r.get(f'psnr_{s}', float('nan')):.2f}" for s in subjects)]
-             for r in rows]
-    return "\n".join([markdown_table(head, cells), "", *notes]) + "\n"
-
-
-def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
+def plan_crossval(cfg: DictConfig) -> Plan:
     check_settings(cfg, CrossvalSettings)
     if cfg.bm3d.enabled:
         require("bm3d", "baselines", "the BM3D row", instead="bm3d.enabled=false")
-    subjects = [str(s) for s in cfg.subjects]
     data_root = str(Path(cfg.data_root).expanduser().resolve())
     if not Path(data_root).is_dir():
         raise ConfigError(f"data_root={cfg.data_root}: no such folder ({data_root})")
@@ -189,18 +167,25 @@ def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
     bad = [name for name in rows if not name.replace("_", "").replace("-", "").isalnum()]
     if bad:
         raise ConfigError(f"rows: name(s) {bad} must be letters, digits, - and _ (they name folders)")
-    out = Path(cfg.paths.output_dir)
-    folds = [fold_splits(subjects, cfg.folds, k, cfg.val_subjects, cfg.seed) for k in range(cfg.folds)]
+    subjects = [str(s) for s in cfg.subjects]
     jobs = max(1, int(cfg.jobs))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    return Plan(subjects, data_root, rows,
+                [fold_splits(subjects, cfg.folds, k, cfg.val_subjects, cfg.seed) for k in range(cfg.folds)],
+                list(cfg.bm3d.sigmas) if cfg.bm3d.enabled else None, jobs,
+                max(1, (os.cpu_count() or 1) // jobs), Path(cfg.paths.output_dir))
+
+
+def run_folds(plan: Plan) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[int, dict[str, Any]]]:
+    """Every row trained on every fold, and BM3D on every fold, `plan.jobs` at a time: the
+    trained runs' results by (row, fold), BM3D's by fold."""
     log.info("%d folds x %d rows (+ BM3D) on %s, %d at a time with %d thread(s) each; results in %s",
-             len(folds), len(rows), data_root, jobs, threads, out)
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        trained = {(row, k): pool.submit(train_fold, row, overrides, splits, data_root,
-                                         out / row / f"fold{k}", threads)
-                   for row, overrides in rows.items() for k, splits in enumerate(folds)}
-        bm3d = {k: pool.submit(bm3d_fold, splits, data_root, list(cfg.bm3d.sigmas), out / "bm3d" / f"fold{k}")
-                for k, splits in enumerate(folds)} if cfg.bm3d.enabled else {}
+             len(plan.folds), len(plan.rows), plan.data_root, plan.jobs, plan.threads, plan.out)
+    with ProcessPoolExecutor(max_workers=plan.jobs) as pool:
+        trained = {(row, k): pool.submit(train_fold, row, overrides, splits, plan.data_root,
+                                         plan.out / row / f"fold{k}", plan.threads)
+                   for row, overrides in plan.rows.items() for k, splits in enumerate(plan.folds)}
+        bm3d = {k: pool.submit(bm3d_fold, splits, plan.data_root, plan.sigmas, plan.out / "bm3d" / f"fold{k}")
+                for k, splits in enumerate(plan.folds)} if plan.sigmas else {}
         # Report each run as it ends: a full cross-validation takes an hour or more.
         names = {future: f"{row} fold {k}" for (row, k), future in trained.items()}
         names.update({future: f"BM3D fold {k}" for k, future in bm3d.items()})
@@ -209,77 +194,97 @@ def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
             future.result()  # a failed run stops here, naming its log
             log.info("%s done (%d of %d runs, %.1f min so far)", names[future], done, len(names),
                      (time.perf_counter() - start) / 60)
-        results = {key: future.result() for key, future in trained.items()}
-        bm3d_results = {k: future.result() for k, future in bm3d.items()}
+        return ({key: future.result() for key, future in trained.items()},
+                {k: future.result() for k, future in bm3d.items()})
 
+
+def score_folds(plan: Plan, trained: dict[tuple[str, int], dict[str, Any]],
+                bm3d: dict[int, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Every test scan's scores (`octsr.scoring` rows, the image named by its subject) for the
+    noisy input, BM3D and each row on the fold that held the scan out; and per row, what the
+    table says of its model (weights, train minutes, ms per B-scan)."""
     torch.set_num_threads(os.cpu_count() or 1)
-    # Every test scan, read once: (noisy, target) by subject.
-    test_images = {p.name: p.load() for p in DukePairs(data_root, [], [], subjects).splits()["test"]}
-    table: list[dict[str, Any]] = []
-    per_image: list[dict[str, Any]] = []
-    noisy = {s: scores(*test_images[s]) for s in subjects}
-    table.append(summarize("noisy input", noisy))
-    per_image += [{"row": "noisy input", "subject": s, **v} for s, v in noisy.items()]
-    if bm3d_results:
-        bm3d_scores = {}
-        for k, result in bm3d_results.items():
-            for s in result["splits"]["test"]:
-                bm3d_scores[s] = scores(np.load(out / "bm3d" / f"fold{k}" / f"{s}.npy"), test_images[s][1])
-        sigmas = ", ".join(f"{r['sigma']:g}" for r in bm3d_results.values())
-        table.append(summarize(f"BM3D (sigma {sigmas} by fold)", bm3d_scores,
-                               ms_per_bscan=1000 * fmean(r["seconds_per_scan"] for r in bm3d_results.values())))
-        per_image += [{"row": "BM3D", "subject": s, **v} for s, v in bm3d_scores.items()]
+    test_pairs = DukePairs(plan.data_root, [], [], plan.subjects).splits()["test"]
+    test_images = {p.name: p.load() for p in test_pairs}  # subject -> (noisy, target), read once
+    rows = score_method(noisy_input, [(s, *test_images[s]) for s in plan.subjects], "noisy input")
+    models: dict[str, dict[str, Any]] = {}
+    if bm3d:
+        sigmas = ", ".join(f"{r['sigma']:g}" for r in bm3d.values())
+        label = f"BM3D (sigma {sigmas} by fold)"
+        for k, result in bm3d.items():
+            rows += [{"method": label, "image": s, **image_scores(
+                np.load(plan.out / "bm3d" / f"fold{k}" / f"{s}.npy"), test_images[s][1])} for s in result["splits"]["test"]]
+        models[label] = {"ms_per_bscan": 1000 * fmean(r["seconds_per_scan"] for r in bm3d.values())}
     stacked: dict[int, dict[str, np.ndarray]] = {}  # each scan's input frames, by frame count
-    for row in rows:
-        variants: dict[str, dict[str, dict[str, float]]] = {row: {}}
-        params, ms = None, None
-        for k, splits in enumerate(folds):
-            model = load_model(results[(row, k)]["checkpoint"])
-            params = sum(p.numel() for p in model.net.parameters())
-            frames = input_frames(model)
+    for row in plan.rows:
+        described = {"train_minutes": fmean(trained[(row, k)]["train_seconds"] for k in range(len(plan.folds))) / 60}
+        for k, splits in enumerate(plan.folds):
+            restorer = load_restorer({"ckpt_path": trained[(row, k)]["checkpoint"]})
+            model, frames = restorer.model, restorer.input_frames
+            described["params"] = sum(p.numel() for p in model.net.parameters())
             if frames > 1 and frames not in stacked:
                 stacked[frames] = {p.name: p.load()[0] for p in
-                                   DukePairs(data_root, [], [], subjects, input_frames=frames).splits()["test"]}
+                                   DukePairs(plan.data_root, [], [], plan.subjects, input_frames=frames).splits()["test"]}
             if k == 0:
-                ms = ms_per_bscan(model)
+                described["ms_per_bscan"] = ms_per_bscan(restorer)
             # A model that matches its input's brightness is also scored without it: what the
             # matching itself is worth, from the same weights.
             settings = {row: model.match_input_mean}
             if model.match_input_mean:
                 settings[f"{row} (no mean matching)"] = False
+            images = [(s, stacked[frames][s] if frames > 1 else test_images[s][0], test_images[s][1])
+                      for s in splits["test"]]
             for name, match in settings.items():
                 model.match_input_mean = match
-                restore = restorer(model, TiledInferer.for_model(model))
-                for s in splits["test"]:
-                    noisy_image, target = test_images[s]
-                    model_input = stacked[frames][s] if frames > 1 else noisy_image
-                    variants.setdefault(name, {})[s] = scores(np.clip(restore(model_input), 0, 1), target)
-        minutes = fmean(results[(row, k)]["train_seconds"] for k in range(len(folds))) / 60
-        for name, row_scores in variants.items():
-            table.append(summarize(name, row_scores, params=params, train_minutes=minutes, ms_per_bscan=ms))
-            per_image += [{"row": name, "subject": s, **v} for s, v in row_scores.items()]
+                rows += score_method(restorer, images, name)
+                models[name] = described
+    return rows, models
 
+
+def write_tables(plan: Plan, rows: list[dict[str, Any]], models: dict[str, dict[str, Any]],
+                 bm3d: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """crossval.md, crossval.csv (a line per row) and per_image.csv; returns the table's lines."""
+    table = []
+    for summary in summarize(rows):
+        name = summary.pop("method")
+        summary.pop("seconds", None)  # the time of scoring; ms_per_bscan is the method's own
+        summary.pop("images", None)
+        table.append({"row": name, **models.get(name, {}), **summary})
     notes = [
         "Folds (test | val | train): " + "; ".join(
-            f"{' '.join(f['test'])} | {' '.join(f['val'])} | {' '.join(f['train'])}" for f in folds) + ".",
-        "Each row: " + "; ".join(f"`{name}`: `{' '.join(o) or '(defaults)'}`" for name, o in rows.items()) + ".",
+            f"{' '.join(f['test'])} | {' '.join(f['val'])} | {' '.join(f['train'])}" for f in plan.folds) + ".",
+        "Each row: " + "; ".join(f"`{name}`: `{' '.join(o) or '(defaults)'}`" for name, o in plan.rows.items()) + ".",
         f"PSNR (MAX 1) and SSIM (11x11 Gaussian, K1 0.01, K2 0.03) against average.tif, mean ± std "
-        f"over the {len(subjects)} test scans; per-subject columns are PSNR. Train minutes: wall "
-        f"clock of each fold's run (setup, validation and test included), {jobs} run(s) at a time "
-        f"with {threads} thread(s) each. ms / B-scan: one 450x900 scan, warm, {os.cpu_count()} threads.",
+        f"over the {len(plan.subjects)} test scans; per-subject columns are PSNR. Train minutes: wall "
+        f"clock of each fold's run (setup, validation and test included), {plan.jobs} run(s) at a time "
+        f"with {plan.threads} thread(s) each. ms / B-scan: one 450x900 scan, warm, {os.cpu_count()} threads.",
         f"Machine: {machine()}.",
     ]
-    if bm3d_results:
-        notes.append("BM3D sigma per fold, chosen on that fold's val scans from "
-                     f"{list(cfg.bm3d.sigmas)}: " + "; ".join(
-                         f"fold {k}: {r['sigma']:g}" for k, r in bm3d_results.items()) + ".")
-    text = markdown(table, subjects, notes)
+    if bm3d:
+        notes.append(f"BM3D sigma per fold, chosen on that fold's val scans from {plan.sigmas}: "
+                     + "; ".join(f"fold {k}: {r['sigma']:g}" for k, r in bm3d.items()) + ".")
+    markdown = summary_table(
+        [{**line, "method": line["row"]} for line in table],
+        before=[("weights", lambda s: f"{s['params']:,}" if s.get("params") else "–"),
+                ("train min / fold", lambda s: f"{s['train_minutes']:.1f}" if s.get("train_minutes") else "–"),
+                ("ms / B-scan", lambda s: f"{s['ms_per_bscan']:.0f}" if s.get("ms_per_bscan") else "–")],
+        per_image=plan.subjects)
+    text = "\n".join([markdown, "", *notes]) + "\n"
+    out = plan.out
     write_text_atomic(out / "crossval.md", text)
     write_csv(out / "crossval.csv", table)
-    write_csv(out / "per_image.csv", per_image)
+    write_csv(out / "per_image.csv", [{"row": r["method"], "subject": r["image"],
+                                       **{m: r[m] for m in METRICS}} for r in rows])
     print(text)
     print(f"wrote {out / 'crossval.md'}, {out / 'crossval.csv'} and {out / 'per_image.csv'}")
     return table
+
+
+def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
+    plan = plan_crossval(cfg)
+    trained, bm3d = run_folds(plan)
+    rows, models = score_folds(plan, trained, bm3d)
+    return write_tables(plan, rows, models, bm3d)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://octsr.conf", config_name="crossval")

@@ -26,12 +26,10 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 import octsr  # noqa: F401  (environment defaults)
 from octsr.data.image_io import IMAGE_SUFFIXES, from_unit_range, read_pages, to_unit_range, write_pages
 from octsr.errors import ConfigError, DataError
-from octsr.inference import TiledInferer, input_frames, pick_device, restore
-from octsr.models.checkpoint import load_model
+from octsr.inference import load_restorer
 from octsr.settings import EnhanceSettings, check_settings
 from octsr.utils.cli import check_command_line
 from octsr.utils.failures import exit_on_user_error, user_error_message
-from octsr.weights import shipped_weights
 
 log = logging.getLogger(__name__)
 
@@ -128,22 +126,17 @@ def enhance(cfg: DictConfig) -> list[Path]:
     inputs = list_inputs(cfg.input, exclude=Path(cfg.output).expanduser())
     out = prepare_output(cfg.output)
     plan = plan_outputs(inputs, out)
-    ckpt_path = cfg.ckpt_path or shipped_weights(cfg.get("weights", "best"))
-    model = load_model(ckpt_path)
-    device = pick_device(cfg.device)
-    model.to(device)
-    inferer = TiledInferer.for_model(model, cfg.tile, cfg.halo)
-    frames = input_frames(model)
-    log.info("model %s on %s, %d input file(s) -> %s", ckpt_path, device, len(plan), out)
+    restorer = load_restorer(cfg)
+    log.info("model %s on %s, %d input file(s) -> %s", restorer.source, restorer.device, len(plan), out)
     written, skipped = [], []
     with logging_redirect_tqdm():  # log lines above the progress bar, not through it
         for path, target in tqdm(plan, desc="enhance", unit="file", disable=len(plan) < 2):
             try:
                 pages = read_pages(path)
                 start = time.perf_counter()
-                units = as_model_input([to_unit_range(page, path) for page in pages], frames, path)
+                units = as_model_input([to_unit_range(page, path) for page in pages], restorer.input_frames, path)
                 restored = [from_unit_range(unit, page.dtype) for unit, page in
-                            zip(restore(model, units, inferer, device, cfg.batch_size), pages)]
+                            zip(restorer(units, cfg.batch_size), pages)]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 write_pages(target, restored, like=path)
             except (DataError, OSError) as err:

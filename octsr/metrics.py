@@ -42,9 +42,8 @@ def ssim(output: Tensor, target: Tensor) -> Tensor:
     Gaussian window, the clamped variances, the mean over every pixel), except that the
     window runs over the five local statistics as channels of one channels_last image in a
     depthwise convolution. torchmetrics stacks them as five single-channel images, which
-    oneDNN filters through a workspace of about 200 MB and 50-90 ms per 678x847 image; this
-    takes 10 ms and no workspace (the default run's validation added 270 MB to its peak
-    RSS; experiments/bench). Tests check the two agree.
+    oneDNN filters through a large workspace, several times slower; this needs no
+    workspace (peak RSS and times in experiments/bench). Tests check the two agree.
     """
     _check(output, target)
     b, c, h, w = output.shape

@@ -79,33 +79,24 @@ def panel(images: dict[str, np.ndarray], path: Path, title: str) -> None:
 
 
 def restore_with_run(run: Path, noisy: torch.Tensor) -> np.ndarray:
-    """Apply a run's best checkpoint (last if none) to one (1, 1, H, W) image in [0, 1]."""
+    """Apply a run's best checkpoint to one (1, 1, H, W) image in [0, 1]."""
     from omegaconf import OmegaConf
 
-    from octsr.inference import restore
+    from octsr.inference import load_restorer
     from octsr.models.architecture import architecture_record
-    from octsr.models.checkpoint import load_model
+    from octsr.models.checkpoint import best_checkpoint
 
+    # The run's own config rebuilds checkpoints written before they carried their record.
     architecture = architecture_record(OmegaConf.load(run / ".hydra" / "config.yaml").model)
-    checkpoints = sorted(p for p in (run / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt")
-    checkpoint = checkpoints[-1] if checkpoints else run / "checkpoints" / "last.ckpt"
-    return restore(load_model(checkpoint, architecture), noisy)[0, 0].numpy()
-
-
-_BASE = "octsr.data.datamodule.PairedOCTDataModule"
-_LOADER_KEYS = ("source", "protocol", "batch_size", "num_workers", "pin_memory", "seed", "name",
-                "memory_budget_mb", "spill_dir")
+    restorer = load_restorer({"ckpt_path": best_checkpoint(run), "architecture": architecture})
+    return restorer(noisy[0].numpy())
 
 
 def first_test_image(run: Path) -> tuple[str, torch.Tensor, torch.Tensor]:
     import hydra
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
-    data = cfg.data
-    if "source" in data:  # a run from before octsr.data.layouts: its source node is the layout
-        data = OmegaConf.merge({k: v for k, v in data.items() if k in _LOADER_KEYS}, {"_target_": _BASE})
-    datamodule = hydra.utils.instantiate(data)
+    datamodule = hydra.utils.instantiate(OmegaConf.load(run / ".hydra" / "config.yaml").data)
     datamodule.setup("test")
     item = datamodule.test_set[0]
     return item["name"], item["noisy"][None], item["target"][None]

@@ -4,7 +4,8 @@ import csv
 
 import pytest
 
-from octsr.crossval import fold_splits, scores
+from octsr.crossval import fold_splits
+from octsr.scoring import image_scores as scores
 from octsr.errors import ConfigError
 from tests.conftest import DUKE_ROOT, needs_duke, run_cli
 

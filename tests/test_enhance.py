@@ -9,7 +9,7 @@ import torch
 from octsr.data.image_io import read_grayscale
 from octsr.models.checkpoint import load_model, save_weights
 from octsr.models.components.unet import UNet
-from octsr.inference import TiledInferer
+from octsr.tiling import TiledInferer
 from octsr.models.restoration_module import RestorationModule
 from octsr.weights import SHIPPED
 from tests.conftest import DUKE_ROOT, needs_duke, run_cli
@@ -143,7 +143,7 @@ def test_evaluate_rows_for_model_noisy_and_bm3d(trained_tiny, tmp_path):
         assert row in table
     assert "chosen on val images phantom_002" in table  # the val pair, not a test image
     rows = (tmp_path / "results.csv").read_text().splitlines()
-    assert rows[0] == "method,image,psnr,ssim,seconds"
+    assert rows[0] == "method,image,psnr,ssim,psnr_matched,seconds"
     assert sum(",mean," in r for r in rows) == 3 and len(rows) == 1 + 3 * 2 + 3
 
 

@@ -9,8 +9,8 @@ from torch import nn
 
 from octsr.data.image_io import read_pages
 from octsr.errors import ConfigError
-from octsr.export import ExportedRestorer, example_input
-from octsr.inference import input_frames, restore
+from octsr.export import example_input
+from octsr.inference import restore
 from octsr.models.checkpoint import load_model
 from octsr.models.restoration_module import RestorationModule
 from tests.conftest import compose_train, run_cli
@@ -34,7 +34,7 @@ def three_frame_checkpoint(tmp_path_factory):
 
 def test_the_checkpoint_rebuilds_a_three_frame_network(three_frame_checkpoint):
     model = load_model(three_frame_checkpoint)
-    assert input_frames(model) == 3
+    assert model.input_frames == 3
     frames = np.random.default_rng(0).random((3, 50, 70), dtype=np.float32)
     assert restore(model, frames).shape == (50, 70)
     with pytest.raises(ConfigError, match="takes 3 noisy frames .*data.input_frames=3.*got one frame"):
@@ -49,14 +49,14 @@ def test_residual_output_is_the_primary_frame_minus_the_noise():
     model = RestorationModule(Constant(), None, residual=True).eval()
     model.input_std.fill_(0.2)
     noisy = torch.rand(2, 3, 8, 8)
-    assert torch.allclose(model.restore_tile(noisy), noisy[:, :1] - 0.1)
+    assert torch.allclose(model.restore_patches(noisy), noisy[:, :1] - 0.1)
 
 
 def test_export_takes_the_frames_as_channels(three_frame_checkpoint):
     model = load_model(three_frame_checkpoint)
     example, any_size = example_input(model)
     assert example.shape[1] == 3 and any_size
-    traced = torch.jit.trace(ExportedRestorer(model).eval(), example)
+    traced = model.to_torchscript(method="trace", example_inputs=example)
     image = torch.rand(1, 3, 40, 56)
     with torch.no_grad():
         torch.testing.assert_close(traced(image), model(image))

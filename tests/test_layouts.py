@@ -4,10 +4,8 @@ import inspect
 
 import hydra
 import pytest
-from omegaconf import OmegaConf
 
 from octsr.data.datamodule import PairedOCTDataModule
-from octsr.report_figures import first_test_image
 from tests.conftest import compose_train
 
 LAYOUT_SETTINGS = {"root", "splits", "phantom", "frames", "train_target"}
@@ -32,16 +30,3 @@ def test_debug_tiny_shrinks_only_the_phantom():
     assert compose_train("debug=tiny", "data.phantom.count=7").data.phantom.count == 7
     assert compose_train().data.phantom.count == 11
     assert "phantom" not in compose_train("debug=tiny", "data=duke").data
-
-
-def test_runs_from_before_the_layouts_still_give_their_test_image(tmp_path):
-    """The report reads a run's saved data config; older runs named the base DataModule and
-    copied the layout's settings into `source`."""
-    old = OmegaConf.to_container(compose_train("debug=tiny", "seed=3").data, resolve=True)
-    phantom = old.pop("phantom")
-    old.update(_target_="octsr.data.datamodule.PairedOCTDataModule", phantom=phantom,
-               source={"_target_": "octsr.data.phantom.PhantomPairs", **phantom})
-    (tmp_path / ".hydra").mkdir()
-    OmegaConf.save({"data": old}, tmp_path / ".hydra" / "config.yaml")
-    name, noisy, target = first_test_image(tmp_path)
-    assert noisy.shape == target.shape and noisy.shape[:2] == (1, 1) and name

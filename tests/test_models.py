@@ -10,7 +10,7 @@ from octsr.models.components.dncnn import DnCNN
 from octsr.models.components.image_conv import ImageConv2d
 from octsr.models.components.srcnn import SRCNN
 from octsr.models.components.unet import UNet, padded_cat
-from octsr.inference import SlidingWindowInferer, TiledInferer
+from octsr.tiling import SlidingWindowInferer, TiledInferer
 from octsr.models.losses import CharbonnierLoss, SSIML1Loss
 from octsr.models.restoration_module import RestorationModule
 
@@ -71,9 +71,9 @@ def test_tiles_split_evenly_into_at_most_two_shapes_per_axis():
 
     def network(piece):
         shapes.append(tuple(piece.shape[-2:]))
-        return model.restore_tile(piece)
+        return model.restore_patches(piece)
 
-    assert (tiled(image, network) - model.restore_tile(image)).abs().max().item() < 1e-5
+    assert (tiled(image, network) - model.restore_patches(image)).abs().max().item() < 1e-5
     assert len(shapes) == 3 * 4 and max(max(s) for s in shapes) <= 256 + 2 * tiled.halo
     assert len({h for h, _ in shapes}) <= 2 and len({w for _, w in shapes}) <= 2
 
@@ -84,7 +84,7 @@ def test_residual_dncnn_in_tiles_equals_the_whole_image():
     model = RestorationModule(DnCNN(depth=6, width=8), None, residual=True).eval()
     image = torch.rand(1, 1, 300, 410)
     tiled = TiledInferer.for_network(model.net, tile=128, halo=0)
-    assert (tiled(image, model.restore_tile) - model.restore_tile(image)).abs().max().item() < 1e-5
+    assert (tiled(image, model.restore_patches) - model.restore_patches(image)).abs().max().item() < 1e-5
 
 
 @torch.no_grad()
@@ -161,7 +161,7 @@ def test_residual_module_subtracts_the_predicted_noise_and_clamps_whole_images()
     model = RestorationModule(Constant(), None, residual=True).eval()
     model.input_std.fill_(0.2)
     noisy = torch.rand(1, 1, 8, 8)
-    assert torch.allclose(model.restore_tile(noisy), noisy - 0.1)  # 0.5 std = 0.1 intensity
+    assert torch.allclose(model.restore_patches(noisy), noisy - 0.1)  # 0.5 std = 0.1 intensity
     assert model(noisy).min() >= 0.0  # pixels below 0.1 go negative in the tile, not in the image
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from octsr.data.image_io import read_grayscale, read_pages, write_pages
 from octsr.errors import DataError, OctsrError
-from octsr.inference import TiledInferer
+from octsr.tiling import TiledInferer
 from octsr.models.restoration_module import RestorationModule
 from tests.conftest import REPO, compose_train
 

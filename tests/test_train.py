@@ -149,7 +149,7 @@ def test_folder_layout_trains_through_the_cli(tmp_path):
 def test_ema_run_validates_saves_and_tests_the_averaged_weights(tmp_path):
     """A residual DnCNN with an L1 loss and EMA: the checkpoint holds the average, and the
     run's test scores are those of the average, as `octsr.enhance` would load it."""
-    from octsr.crossval import scores
+    from octsr.scoring import image_scores as scores
     from octsr.models.checkpoint import load_model
 
     cfg = compose_train("debug=tiny", "trainer=cpu", "model=dncnn", "model.net.depth=4",

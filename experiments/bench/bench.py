@@ -402,7 +402,7 @@ def bench_inference(table: Table, mode: Mode, out: Path) -> None:
     for label, model in (("SRCNN (shipped weights)", shipped), ("U-Net width 16 (random weights)", unet)):
         with FlopCounterMode(display=False) as counter:
             with torch.inference_mode():
-                model.restore_tile(x)
+                model.restore_patches(x)
         gflop = counter.get_total_flops() / 1e9
         with torch.inference_mode():
             ms = best_ms(lambda: model(x), mode.repeats)
@@ -463,7 +463,7 @@ class _Wrapped(torch.nn.Module):
         self.model = model
 
     def forward(self, x):
-        return self.model.restore_tile(x)
+        return self.model.restore_patches(x)
 
 
 def enhance_marginal_s(noisy: np.ndarray, pages: int, *overrides: str) -> float:

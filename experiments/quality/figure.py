@@ -18,13 +18,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from octsr.data.image_io import read_grayscale  # noqa: E402
-from octsr.models.checkpoint import load_model  # noqa: E402
+from octsr.inference import load_restorer  # noqa: E402
 
 
 def fold_of(run: Path, row: str, subject: str) -> dict:
@@ -62,9 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     panels.append((f"BM3D (sigma {bm3d['sigma']:g})", np.load(bm3d["dir"] / f"{args.subject}.npy"),
                    scored.get(("BM3D", args.subject))))
     for row in args.rows:
-        model = load_model(fold_of(args.run, row, args.subject)["checkpoint"])
-        with torch.no_grad():
-            output = model(torch.from_numpy(noisy)[None, None])[0, 0].numpy()
+        output = load_restorer({"ckpt_path": fold_of(args.run, row, args.subject)["checkpoint"]})(noisy)
         panels.append((row, output, scored.get((row, args.subject))))
     panels.append(("average (target)", target, None))
 

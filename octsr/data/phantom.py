@@ -89,7 +89,7 @@ class PhantomPair:
         w = self.width + int(rng.integers(-self.width // 40, self.width // 40 + 1))
         scene = phantom_scene(h, w, rng)
         noisy = speckle_frame(scene, rng)
-        # A running sum, not a stack of every frame (32 frames of a B-scan: 73 MB held at once).
+        # A running sum, not a stack of every frame held at once.
         total = np.zeros(scene.shape, np.float64)
         for _ in range(self.frames):
             total += speckle_frame(scene, rng)

@@ -1,28 +1,20 @@
 """Restore images with a loaded model: the one path from pixels to restored pixels.
 
 Every consumer goes through the model's `forward(noisy, tiler)` (standardize, network in
-tiles or sliding windows, output step): validation and test call it on batches, and
-`restore` below wraps it for arrays, which is what enhance, evaluate, crossval and the
-report's panel use. Export traces the same steps (`octsr.export.ExportedRestorer`).
+tiles or sliding windows, output step): validation and test call it on batches, export
+traces it, and `restore` below wraps it for arrays, which is what `Restorer` (enhance,
+evaluate, crossval, the report's panel) calls.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from octsr.errors import ConfigError
-from octsr.inference.tiling import TiledInferer
-
-
-def input_frames(model: nn.Module) -> int:
-    """Noisy frames the model takes per image: its first convolution's input channels (1 for
-    a single-frame model; `data.input_frames` for one trained on stacked frames)."""
-    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    return first.in_channels if first is not None else 1
+from octsr.models.restoration_module import RestorationModule
+from octsr.tiling import TiledInferer
 
 
 def as_frames(image: np.ndarray, frames: int) -> np.ndarray:
@@ -36,13 +28,13 @@ def as_frames(image: np.ndarray, frames: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def restore(model: nn.Module, images: np.ndarray | list[np.ndarray] | Tensor,
+def restore(model: RestorationModule, images: np.ndarray | list[np.ndarray] | Tensor,
             tiler: TiledInferer | None = None, device: torch.device | str = "cpu",
             batch_size: int = 1) -> np.ndarray | list[np.ndarray] | Tensor:
     """Restored images, in [0, 1], shaped like `images`:
 
     - a 2-D array (one B-scan), or a (frames, H, W) array for a model that takes several
-      noisy frames of one place (`input_frames`) -> a 2-D float32 array;
+      noisy frames of one place (its `input_frames`) -> a 2-D float32 array;
     - a list of those (the pages of a volume, sizes may differ) -> a list; pages of one
       size go through `batch_size` at a time;
     - a (B, frames, H, W) tensor -> a (B, 1, H, W) tensor on the same device as the input.
@@ -52,7 +44,7 @@ def restore(model: nn.Module, images: np.ndarray | list[np.ndarray] | Tensor,
         return model(images.to(device), tiler=tiler).to(images.device)
     if isinstance(images, np.ndarray):
         return restore(model, [images], tiler, device, batch_size)[0]
-    frames = input_frames(model)
+    frames = model.input_frames
     images = [as_frames(image, frames) for image in images]
     restored: list[np.ndarray | None] = [None] * len(images)
     by_shape: dict[tuple[int, ...], list[int]] = {}
@@ -68,9 +60,3 @@ def restore(model: nn.Module, images: np.ndarray | list[np.ndarray] | Tensor,
     if device.type == "cuda":
         torch.cuda.synchronize()  # so callers timing a restore time the work, not the launch
     return restored
-
-
-def restorer(model: nn.Module, tiler: TiledInferer | None = None,
-             device: torch.device | str = "cpu") -> Callable[[np.ndarray], np.ndarray]:
-    """`restore` bound to a model: one B-scan (or its frames) in, its restored version out."""
-    return lambda image: restore(model, image, tiler, device)

@@ -12,6 +12,14 @@ from omegaconf import DictConfig, OmegaConf
 
 ARCHITECTURE_KEY = "octsr_architecture"
 
+# Classes that moved: a record written before the move names the old path, and is read
+# with the new one (`read_record`), so every checkpoint keeps loading.
+MOVED_TARGETS = {
+    "octsr.models.inference.SlidingWindowInferer": "octsr.tiling.SlidingWindowInferer",
+    "octsr.inference.SlidingWindowInferer": "octsr.tiling.SlidingWindowInferer",
+    "octsr.inference.tiling.SlidingWindowInferer": "octsr.tiling.SlidingWindowInferer",
+}
+
 
 def architecture_record(model_cfg: DictConfig) -> dict[str, Any]:
     """The record of a `conf/model/*` config: network and sliding-window configs as plain
@@ -27,3 +35,19 @@ def architecture_record(model_cfg: DictConfig) -> dict[str, Any]:
 def network_name(record: dict[str, Any]) -> str:
     """The network's class name, e.g. SRCNN."""
     return record["net"]["_target_"].rsplit(".", 1)[-1]
+
+
+def read_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored record in today's terms: moved classes under their new paths, switches that
+    older records lack at their defaults."""
+    record = {"inferer": None, "residual": False, "match_input_mean": False, **record}
+    for key in ("net", "inferer"):
+        if record[key] and record[key].get("_target_") in MOVED_TARGETS:
+            record[key] = {**record[key], "_target_": MOVED_TARGETS[record[key]["_target_"]]}
+    return record
+
+
+def input_frames(record: dict[str, Any]) -> int:
+    """Noisy frames of one place the network takes per image (`data.input_frames` at
+    training): its `in_channels`, 1 for records from before multi-frame inputs."""
+    return int(record["net"].get("in_channels", 1))

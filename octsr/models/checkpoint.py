@@ -16,7 +16,7 @@ import hydra
 import torch
 
 from octsr.errors import DataError
-from octsr.models.architecture import ARCHITECTURE_KEY
+from octsr.models.architecture import ARCHITECTURE_KEY, read_record
 from octsr.models.restoration_module import RestorationModule
 from octsr.utils.atomic import atomic_path
 
@@ -44,19 +44,18 @@ def load_model(path: str | Path, architecture: dict[str, Any] | None = None) -> 
     """A trained RestorationModule in eval mode on the CPU, from a training checkpoint
     (`*.ckpt`) or a weights file written by `save_weights`.
 
-    `architecture` ({"net": ..., "inferer": ..., "residual": ..., "match_input_mean": ...}) is used only for a file without
-    its own record (checkpoints from before the record existed)."""
+    `architecture` (`octsr.models.architecture.architecture_record`) is used only for a
+    file without its own record (checkpoints from before the record existed)."""
     checkpoint = read_checkpoint(path, require_architecture=architecture is None)
-    architecture = checkpoint.get(ARCHITECTURE_KEY, architecture)
+    architecture = read_record(checkpoint.get(ARCHITECTURE_KEY, architecture))
     try:
         net = hydra.utils.instantiate(architecture["net"])
         inferer = hydra.utils.instantiate(architecture["inferer"]) if architecture.get("inferer") else None
     except Exception as err:
         raise DataError(f"{path}: cannot rebuild its network {architecture.get('net')}: {err}") from err
     model = RestorationModule(net, optimizer=None, inferer=inferer, log_images=False,
-                              residual=bool(architecture.get("residual", False)),
-                              match_input_mean=bool(architecture.get("match_input_mean", False)),
-                              architecture=architecture)
+                              residual=bool(architecture["residual"]),
+                              match_input_mean=bool(architecture["match_input_mean"]), architecture=architecture)
     weights = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("net.") or k.startswith("input_")}
     expected = {k: v.shape for k, v in model.state_dict().items() if k.startswith("net.") or k.startswith("input_")}
     got = {k: v.shape for k, v in weights.items()}
@@ -78,3 +77,18 @@ def save_weights(model: RestorationModule, path: str | Path, **info: Any) -> Non
              if k.startswith("net.") or k.startswith("input_")}
     with atomic_path(path) as tmp:
         torch.save({"state_dict": state, ARCHITECTURE_KEY: model.architecture, "info": info}, tmp)
+
+
+def best_checkpoint(run_dir: str | Path) -> Path:
+    """The checkpoint a training run kept as its best: the one its ModelCheckpoint recorded
+    as `best_model_path` (what `octsr.train` tests), found by name in the run's
+    checkpoints/ folder so a moved run still resolves; last.ckpt when it kept none."""
+    folder = Path(run_dir) / "checkpoints"
+    last = folder / "last.ckpt"
+    if not last.is_file():
+        raise DataError(f"{run_dir}: no checkpoints/last.ckpt (not a training run, or it saved nothing yet)")
+    for state in read_checkpoint(last).get("callbacks", {}).values():
+        best = state.get("best_model_path") if isinstance(state, dict) else None
+        if best and (folder / Path(best).name).is_file():
+            return folder / Path(best).name
+    return last

@@ -12,8 +12,8 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric
 
 from octsr.metrics import psnr, ssim
-from octsr.models.architecture import ARCHITECTURE_KEY
-from octsr.inference.tiling import SlidingWindowInferer, TiledInferer
+from octsr.models.architecture import ARCHITECTURE_KEY, input_frames
+from octsr.tiling import SlidingWindowInferer, TiledInferer
 
 log = logging.getLogger(__name__)
 
@@ -22,30 +22,6 @@ def primary_frame(noisy: Tensor) -> Tensor:
     """The frame being restored, (B, 1, H, W), of an input whose channels are noisy frames of
     one place (`data.input_frames`; the primary frame first, the others only add evidence)."""
     return noisy[:, :1]
-
-
-def apply_network(net: nn.Module, noisy: Tensor, mean: Tensor, std: Tensor, residual: bool) -> Tensor:
-    """The network on inputs it accepts as they are: [0, 1] in, restored out.
-
-    The input is standardized with the training set's `mean` and `std`. Direct: a sigmoid
-    maps the network's output to [0, 1]. Residual: the network predicts the noise (in
-    standardized units) and it is subtracted from the (primary) input frame, so what the network does not
-    learn passes through unchanged (DnCNN); the result is not clamped, so the loss keeps
-    its gradient at the ends of the range (whole-image inference clamps it).
-    """
-    standardized = ((noisy - mean) / std).contiguous(memory_format=torch.channels_last)
-    if residual:
-        return primary_frame(noisy) - net(standardized) * std
-    return torch.sigmoid(net(standardized))
-
-
-def finish_whole_image(output: Tensor, noisy: Tensor, residual: bool, match_input_mean: bool) -> Tensor:
-    """The output step on whole images: each shifted to its input's mean brightness
-    (`match_input_mean`), then clamped to [0, 1] (a sigmoid output already is)."""
-    if match_input_mean:
-        shift = primary_frame(noisy).mean(dim=(-2, -1), keepdim=True) - output.mean(dim=(-2, -1), keepdim=True)
-        output = output + shift
-    return output.clamp(0.0, 1.0) if (residual or match_input_mean) else output
 
 
 class RestorationModule(pl.LightningModule):
@@ -67,12 +43,12 @@ class RestorationModule(pl.LightningModule):
             (so a cosine schedule ends at the end of training whatever the data size).
         log_images: log a noisy | output | target panel of the first val image at each validation.
         loss: the training loss (output, target) -> scalar (`conf/loss/`); None: MSE, the paper's.
-        residual: the network predicts the noise instead of the clean image (`apply_network`).
+        residual: the network predicts the noise instead of the clean image (`restore_patches`).
         match_input_mean: shift each whole restored image so its mean brightness is its
-            input's. Averaging frames does not change the mean, but on Duke the averaged
-            targets' means differ from their noisy scans' by -7.8 to +6.4 grey levels, with
-            no sign in the input of which way (experiments/quality); a network learns its
-            train subjects' shifts and applies them to new scans. The shift is applied to
+            input's. Averaging frames does not change the mean, but Duke's averaged targets
+            are shifted in brightness against their scans, with no sign in the input of which
+            way (experiments/quality); a network learns its train subjects' shifts and
+            applies them to new scans. The shift is applied to
             validation, test and inference, not to training patches.
     """
 
@@ -87,13 +63,12 @@ class RestorationModule(pl.LightningModule):
         self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "inferer", "scheduler", "loss",
                                                          "architecture"])
         # channels_last puts a pixel's feature maps side by side, the layout oneDNN's CPU
-        # convolutions are fastest in: 1.4x per SRCNN and U-Net training step here
-        # (experiments/bench). Only 4-D weights change layout; the values are the same.
+        # convolutions are fastest in (experiments/bench measures the step). Only 4-D
+        # weights change layout; the values are the same.
         self.net = net.to(memory_format=torch.channels_last)
-        # A network that keeps many feature maps at full resolution (SRCNN: 64, about 150 MB
-        # each on a 678x847 image) asks for whole images in tiles (`inference_tile`), with a
-        # halo of its full reach: the same output at the same speed, in a fraction of the
-        # memory (the default run's peak RSS, experiments/bench).
+        # A network that keeps many feature maps at full resolution (SRCNN) asks for whole
+        # images in tiles (`inference_tile`), with a halo of its full reach: the same output,
+        # in a fraction of the memory (experiments/bench records the peak RSS).
         tile = getattr(net, "inference_tile", None)
         self.whole_image_tiler = TiledInferer.for_network(net, tile, halo=0, window=inferer) if tile else None
         self.optimizer_factory = optimizer
@@ -116,23 +91,42 @@ class RestorationModule(pl.LightningModule):
         self.val_psnr_best.persistent(True)  # saved in checkpoints, so a resumed run keeps it
 
     # -- inference -------------------------------------------------------------------------
-    def restore_tile(self, noisy: Tensor) -> Tensor:
-        """The network on inputs it accepts as they are (patches); see `apply_network`."""
-        return apply_network(self.net, noisy, self.input_mean, self.input_std, self.residual)
+    @property
+    def input_frames(self) -> int:
+        """Noisy frames of one place per input image, as the architecture record says (1
+        for a model built without one)."""
+        return input_frames(self.architecture) if self.architecture else 1
 
-    def _network_output(self, noisy: Tensor) -> Tensor:
-        if self.inferer is not None:
-            return self.inferer(noisy, self.restore_tile)
-        return self.restore_tile(noisy)
+    def restore_patches(self, noisy: Tensor) -> Tensor:
+        """Inputs the network accepts as they are (training patches, or the inferer's
+        windows), (B, frames, h, w) in [0, 1] -> (B, 1, h, w).
+
+        The input is standardized with the training set's mean and std. Direct: a sigmoid
+        maps the network's output to [0, 1]. Residual: the network predicts the noise (in
+        standardized units), subtracted from the primary input frame, so what the network
+        does not learn passes through unchanged (DnCNN); not clamped, so the loss keeps its
+        gradient at the ends of the range (`forward` clamps whole images)."""
+        standardized = ((noisy - self.input_mean) / self.input_std).contiguous(memory_format=torch.channels_last)
+        if self.residual:
+            return primary_frame(noisy) - self.net(standardized) * self.input_std
+        return torch.sigmoid(self.net(standardized))
+
+    def _restore_piece(self, noisy: Tensor) -> Tensor:
+        return self.inferer(noisy, self.restore_patches) if self.inferer is not None else self.restore_patches(noisy)
 
     def forward(self, noisy: Tensor, tiler: TiledInferer | None = None) -> Tensor:
         """Whole images (B, frames, H, W) in [0, 1] -> restored (B, 1, H, W) in [0, 1].
 
-        `tiler` (e.g. `octsr.enhance`'s tile setting) replaces the network's own tiling;
-        the output step (brightness, clamp) is applied to the whole image after it."""
+        The network runs in `tiler`'s pieces (e.g. `octsr.enhance`'s tile setting; None: the
+        network's own), each through the sliding window where the network has one; then
+        each whole image is shifted to its input's mean brightness (`match_input_mean`) and
+        clamped to [0, 1] (a sigmoid output already is)."""
         tiler = tiler or self.whole_image_tiler
-        output = tiler(noisy, self._network_output) if tiler is not None else self._network_output(noisy)
-        return finish_whole_image(output, noisy, self.residual, self.match_input_mean)
+        output = tiler(noisy, self._restore_piece) if tiler is not None else self._restore_piece(noisy)
+        if self.match_input_mean:
+            output = output + (primary_frame(noisy).mean(dim=(-2, -1), keepdim=True)
+                               - output.mean(dim=(-2, -1), keepdim=True))
+        return output.clamp(0.0, 1.0) if (self.residual or self.match_input_mean) else output
 
     # -- training --------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -148,7 +142,7 @@ class RestorationModule(pl.LightningModule):
             self.val_psnr_best.reset()
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        output = self.restore_tile(batch["noisy"])
+        output = self.restore_patches(batch["noisy"])
         loss = self.loss(output, batch["target"])
         self.train_loss(loss)
         self.log("train/loss", self.train_loss, on_step=True, on_epoch=True, prog_bar=True)

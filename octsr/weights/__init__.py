@@ -1,8 +1,8 @@
 """Weights shipped with octsr (TRAINING.md beside this file says how each was made).
 
 `weights=best` (the default of enhance, evaluate and export) is the most accurate model on
-the cross-validation of experiments/quality; `weights=fast` the small SRCNN, about 4x
-quicker per B-scan for when speed matters more than the last few tenths of a dB.
+the cross-validation of experiments/quality; `weights=fast` the small SRCNN, quicker per
+B-scan (experiments/bench) for when speed matters more than the last few tenths of a dB.
 """
 
 from __future__ import annotations
@@ -29,6 +29,3 @@ def shipped_weights(name: str = "best") -> Path:
                         f"pass ckpt_path=<checkpoint>")
     return path
 
-
-def default_weights() -> Path:
-    return shipped_weights("best")

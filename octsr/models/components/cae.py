@@ -14,7 +14,7 @@ class ConvAutoencoder(nn.Module):
     convolutions whose `output_padding` is chosen per layer to land back on `input_size`.
 
     The fully connected layer fixes the input to `input_size` x `input_size` (41 in the
-    paper); whole images go through `octsr.inference.SlidingWindowInferer`.
+    paper); whole images go through `octsr.tiling.SlidingWindowInferer`.
 
     Args:
         input_size: side of the square input patch.

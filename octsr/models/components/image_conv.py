@@ -38,8 +38,8 @@ def _sum_shifted(planes: Tensor, k: int, h: int, w: int) -> Tensor:
 
 
 # Images per piece of a batch in `_ValidImageConv`, so that its k*k planes stay near this
-# size: the whole batch's planes (26 MB for SRCNN's 128 patches) raised the default run's
-# peak RSS by about 80 MB.
+# size: the whole batch's planes at once raised the default run's peak RSS
+# (experiments/bench README, "Speed and memory").
 PLANE_BYTES = 8 << 20
 
 
@@ -100,9 +100,9 @@ class ImageConv2d(nn.Conv2d):
     """`nn.Conv2d` to one output channel (a network's last layer); same weights, same result.
 
     oneDNN vectorizes a CPU convolution over its output channels, so a k x k convolution
-    to a single channel runs at about a sixteenth of its arithmetic rate: SRCNN's last 5x5
-    layer took 36 of its 85 ms per 450x900 B-scan, and 43 of a 107 ms training step
-    (forward 19, backward 24 ms), for 10% of the arithmetic. On the CPU this layer is
+    to a single channel runs at a small fraction of its arithmetic rate: SRCNN's last 5x5
+    layer took a third of its inference and training time for a tenth of its arithmetic
+    (profiled in experiments/bench's README). On the CPU this layer is
     computed instead as k*k 1x1 "taps" (one matrix product: what each input pixel
     contributes at each kernel offset), shifted and summed: the same sum in another order
     (outputs agree to about 1e-7). At inference the taps are padded rather than the input

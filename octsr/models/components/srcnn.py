@@ -46,7 +46,7 @@ class SRCNN(nn.Module):
         # An output pixel sees this many input pixels each way (TiledInferer's halo).
         self.receptive_radius = sum(k // 2 for k in kernel_sizes)
         # Whole images in tiles of this side (RestorationModule): its `width` feature maps
-        # at full resolution would otherwise take 100-150 MB each on a B-scan.
+        # at full resolution would otherwise each take the size of the image many times over.
         self.inference_tile = 256
 
     def forward(self, x: Tensor) -> Tensor:

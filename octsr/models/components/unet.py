@@ -56,7 +56,7 @@ class UNet(nn.Module):
 
     Max pooling makes the output depend on where the image starts modulo 2**depth, so tiled
     inference must start tiles on multiples of `size_multiple` and give them a halo of at
-    least `receptive_radius` to match the whole image (`octsr.inference.TiledInferer`).
+    least `receptive_radius` to match the whole image (`octsr.tiling.TiledInferer`).
 
     Args:
         width: feature maps at full resolution; doubled at each level.
@@ -83,9 +83,9 @@ class UNet(nn.Module):
             for level in reversed(range(depth)))
         self.head = nn.Conv2d(widths[0], 1, 1)
         self.size_multiple = 2**depth
-        # Whole images in tiles of this side: a 450x900 B-scan in one piece (125 ms here
-        # against 143 ms in 512-px tiles, whose halos are computed twice), while a
-        # 4000x4000 scan still runs in bounded memory.
+        # Whole images in tiles of this side: a B-scan in one piece (smaller tiles compute
+        # their halos twice: slower, experiments/bench), while a 4000x4000 scan still runs
+        # in bounded memory.
         self.inference_tile = 1024
         # Convolutions at level l reach 2**l pixels each, on the way down and up; each pool
         # and upsampling adds at most one more pixel of its level.
@@ -118,8 +118,8 @@ class UNet(nn.Module):
     @staticmethod
     def _fuse_cat_and_pad(x: Tensor, conv: nn.Conv2d) -> bool:
         """At CPU inference the decoder writes its concatenation straight into the padded
-        input of its first convolution: 128 -> 119 ms per 450x900 B-scan for the shipped
-        U-Net, the same output. Training keeps cat + pad (the buffer's backward was slower:
-        95 vs 77 ms per step), as do GPUs and traced exports."""
+        input of its first convolution: one copy instead of two, the same output (its time
+        in experiments/bench). Training keeps cat + pad (the buffer's backward was slower),
+        as do GPUs and traced exports."""
         return (cpu_inference(x) and conv.padding_mode in ("replicate", "zeros")
                 and conv.padding[0] == conv.padding[1])

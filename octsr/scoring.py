@@ -1,0 +1,89 @@
+"""Scoring restored B-scans against their targets, and the table of the scores: the one path
+that `octsr.evaluate` and `octsr.crossval` share."""
+
+from __future__ import annotations
+
+import time
+from statistics import fmean, pstdev
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from octsr.metrics import psnr, ssim
+from octsr.utils.tables import markdown_table
+
+Method = Callable[[np.ndarray], np.ndarray]  # a noisy B-scan (or its frames) in [0, 1] -> restored (H, W)
+METRICS = ("psnr", "ssim", "psnr_matched")
+
+
+def image_scores(output: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """PSNR and SSIM (`octsr.metrics`) of one output in [0, 1] (clipped to it) against its
+    target, and PSNR after shifting the output's mean to the target's: a diagnostic of what
+    is left once overall brightness, which one frame cannot predict, is set right."""
+    o, t = (torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None, None]
+            for a in (np.clip(output, 0.0, 1.0), target))
+    matched = o + (t.mean() - o.mean())
+    return {"psnr": psnr(o, t).item(), "ssim": ssim(o, t).item(), "psnr_matched": psnr(matched, t).item()}
+
+
+def score_method(method: Method, images: Iterable[tuple[str, Any, np.ndarray]], label: str,
+                 progress: tqdm | None = None) -> list[dict[str, Any]]:
+    """One row per (name, noisy, target) image: `label`, the image's name, its scores and the
+    seconds `method` took on it. `progress`: a bar over a whole run to advance (else this
+    call shows its own)."""
+    images = list(images)
+    rows = []
+    for name, noisy, target in images if progress is not None else tqdm(images, desc=label, unit="image", leave=False):
+        if progress is not None:
+            progress.set_postfix_str(f"{label}: {name}")
+        start = time.perf_counter()
+        output = method(noisy)
+        seconds = time.perf_counter() - start
+        rows.append({"method": label, "image": name, **image_scores(output, target), "seconds": seconds})
+        if progress is not None:
+            progress.update()
+    return rows
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per method, in order of appearance: mean and standard deviation of each score over its
+    images, mean seconds, the image count, and each image's PSNR (`psnr_<image>`)."""
+    summaries = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        summary: dict[str, Any] = {"method": method}
+        for metric in METRICS:
+            values = [r[metric] for r in mine]
+            summary[metric], summary[f"{metric}_std"] = fmean(values), pstdev(values) if len(values) > 1 else 0.0
+        if all("seconds" in r for r in mine):
+            summary["seconds"] = fmean(r["seconds"] for r in mine)
+        summary["images"] = len(mine)
+        summary.update({f"psnr_{r['image']}": r["psnr"] for r in mine})
+        summaries.append(summary)
+    return summaries
+
+
+Column = tuple[str, Callable[[dict[str, Any]], str]]  # a header, and the cell of one summary
+
+
+def summary_table(summaries: list[dict[str, Any]], before: list[Column] = (), after: list[Column] = (),
+                  per_image: list[str] = ()) -> str:
+    """A Markdown table, one line per method: `before` columns, PSNR and SSIM as mean ± std,
+    the brightness-matched PSNR, `after` columns, then one PSNR column per `per_image` name."""
+    columns: list[Column] = [
+        ("method", lambda s: s["method"]), *before,
+        ("PSNR (dB)", lambda s: f"{s['psnr']:.2f} ± {s['psnr_std']:.2f}"),
+        ("SSIM", lambda s: f"{s['ssim']:.4f} ± {s['ssim_std']:.4f}"),
+        ("PSNR, brightness matched", lambda s: f"{s['psnr_matched']:.2f}"), *after,
+        *((name, lambda s, name=name: f"{s.get(f'psnr_{name}', float('nan')):.2f}") for name in per_image),
+    ]
+    return markdown_table([header for header, _ in columns], [[cell(s) for _, cell in columns] for s in summaries])
+
+
+def per_image_table(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table of every image's scores, one line per method and image."""
+    return markdown_table(["method", "image", "PSNR (dB)", "SSIM", "s"],
+                          [[r["method"], r["image"], f"{r['psnr']:.2f}", f"{r['ssim']:.4f}",
+                            f"{r['seconds']:.3f}" if "seconds" in r else "–"] for r in rows])
