@@ -68,3 +68,43 @@ def test_checkpoint_of_another_architecture_is_one_line(trained_tiny, tmp_path):
     assert result.returncode == 2
     assert "holds a SRCNN, but the config builds a ConvAutoencoder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("old_path", ["octsr.models.inference.SlidingWindowInferer",
+                                      "octsr.inference.SlidingWindowInferer",
+                                      "octsr.inference.tiling.SlidingWindowInferer"])
+def test_records_that_name_moved_classes_still_load(old_path, tmp_path):
+    """A CAE file written before the sliding window moved to octsr.tiling names its old path."""
+    from octsr.models.components.cae import ConvAutoencoder
+    from octsr.models.restoration_module import RestorationModule
+    from octsr.tiling import SlidingWindowInferer
+
+    torch.manual_seed(0)
+    record = {"net": {"_target_": "octsr.models.components.cae.ConvAutoencoder", "width": 4},
+              "inferer": {"_target_": old_path, "window": 41, "stride": 14}}
+    written = RestorationModule(ConvAutoencoder(width=4), None, inferer=SlidingWindowInferer(41, 14),
+                                architecture=record).eval()
+    save_weights(written, tmp_path / "old.pt")
+    loaded = load_model(tmp_path / "old.pt")
+    assert isinstance(loaded.inferer, SlidingWindowInferer) and loaded.input_frames == 1
+    image = torch.rand(1, 1, 60, 70)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(image), written(image))
+
+
+def test_best_checkpoint_is_the_one_the_run_recorded_even_after_a_move(trained_tiny, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from octsr.models.checkpoint import best_checkpoint
+
+    best = Path(trained_tiny["best"])
+    run = best.parent.parent
+    assert best_checkpoint(run) == best and best.name != "last.ckpt"
+    moved = tmp_path / "moved"
+    shutil.copytree(run / "checkpoints", moved / "checkpoints")
+    assert best_checkpoint(moved) == moved / "checkpoints" / best.name
+    (moved / "checkpoints" / best.name).unlink()  # pruned: the latest state is what is left
+    assert best_checkpoint(moved) == moved / "checkpoints" / "last.ckpt"
+    with pytest.raises(DataError, match="no checkpoints/last.ckpt"):
+        best_checkpoint(tmp_path / "empty")
