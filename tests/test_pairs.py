@@ -73,9 +73,9 @@ def test_folder_pair_of_different_sizes_names_both_files(tmp_path):
 
 
 def test_phantom_is_deterministic_and_shaped_like_oct():
-    first = PhantomPairs(count=3, height=120, width=160, frames=8, n_train=1, n_val=1, seed=3).splits()
-    again = PhantomPairs(count=3, height=120, width=160, frames=8, n_train=1, n_val=1, seed=3).splits()
-    other = PhantomPairs(count=3, height=120, width=160, frames=8, n_train=1, n_val=1, seed=4).splits()
+    first = PhantomPairs(count=3, height=120, width=160, averaged_frames=8, n_train=1, n_val=1, seed=3).splits()
+    again = PhantomPairs(count=3, height=120, width=160, averaged_frames=8, n_train=1, n_val=1, seed=3).splits()
+    other = PhantomPairs(count=3, height=120, width=160, averaged_frames=8, n_train=1, n_val=1, seed=4).splits()
     noisy, target = first["test"][0].load()
     np.testing.assert_array_equal(noisy, again["test"][0].load()[0])
     assert not np.array_equal(noisy, other["test"][0].load()[0])
@@ -167,8 +167,8 @@ def test_folder_input_frames_take_name_then_its_frames_in_number_order(tmp_path)
 
 
 def test_phantom_input_frames_add_independent_frames_and_keep_the_single_frame_pair():
-    one = PhantomPairs(count=3, height=60, width=80, frames=4, n_train=1, n_val=1).splits()["test"][0].load()
-    three = PhantomPairs(count=3, height=60, width=80, frames=4, n_train=1, n_val=1,
+    one = PhantomPairs(count=3, height=60, width=80, averaged_frames=4, n_train=1, n_val=1).splits()["test"][0].load()
+    three = PhantomPairs(count=3, height=60, width=80, averaged_frames=4, n_train=1, n_val=1,
                          input_frames=3).splits()["test"][0].load()
     assert three[0].shape == (3, *one[0].shape)
     np.testing.assert_array_equal(three[0][0], one[0])

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from octsr.data.image_io import read_grayscale, read_pages, write_pages
-from octsr.errors import DataError, OctsrError
+from octsr.errors import DataError
 from octsr.tiling import TiledInferer
 from octsr.models.restoration_module import RestorationModule
 from tests.conftest import REPO, compose_train
@@ -89,18 +89,14 @@ def fresh_model(name: str) -> RestorationModule:
 
 
 # Every model config, so a new network is covered as soon as it has a conf/model file.
-@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "conf" / "model").glob("*.yaml")))
+@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "conf" / "model").glob("[!_]*.yaml")))
 @settings(max_examples=25, deadline=None)
 @given(h=st.integers(1, 80), w=st.integers(1, 80), tile=st.integers(4, 40))
-def test_tiled_output_equals_the_whole_image_or_is_one_clear_error(name, h, w, tile):
+def test_tiled_output_equals_the_whole_image(name, h, w, tile):
     model = fresh_model(name)
     image = torch.rand(1, 1, h, w, generator=torch.Generator().manual_seed(h * 100 + w))
-    try:
-        with torch.no_grad():
-            whole = model(image)
-            tiled = model(image, tiler=TiledInferer.for_model(model, tile))
-    except OctsrError as err:
-        assert "\n" not in str(err)
-        return
+    with torch.no_grad():
+        whole = model(image)
+        tiled = model(image, tiler=TiledInferer.for_model(model, tile))
     assert tiled.shape == whole.shape == image.shape
     torch.testing.assert_close(tiled, whole, atol=2e-5, rtol=0)

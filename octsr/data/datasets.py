@@ -34,7 +34,7 @@ class PixelStore:
         self.budget_bytes, self.spill_dir = int(budget_bytes), spill_dir
         self.shapes: list[tuple[int, int]] = []
         self.offsets: list[int] = []
-        self.frames: int | None = None
+        self.input_frames: int | None = None
         self.noisy_offsets: list[int] = []
         self._chunks: list[tuple[np.ndarray, np.ndarray]] = []
         self._files: list[Any] | None = None
@@ -51,9 +51,9 @@ class PixelStore:
     def add(self, noisy: np.ndarray, target: np.ndarray) -> int:
         """Store a pair (float32: target (H, W), noisy (H, W) or (frames, H, W)); returns its index."""
         frames = noisy.shape[0] if noisy.ndim == 3 else 1
-        if self.frames is not None and frames != self.frames:
-            raise ValueError(f"every pair of a store has {self.frames} noisy frame(s); got {frames}")
-        self.frames = frames
+        if self.input_frames is not None and frames != self.input_frames:
+            raise ValueError(f"every pair of a store has {self.input_frames} noisy frame(s); got {frames}")
+        self.input_frames = frames
         self.shapes.append(target.shape)
         self.offsets.append(self.size)
         self.noisy_offsets.append(self.noisy_size)
@@ -101,8 +101,8 @@ class PixelStore:
         start, shape = self.offsets[index], self.shapes[index]
         pixels = shape[0] * shape[1]
         noisy_start = self.noisy_offsets[index]
-        noisy = self.noisy[noisy_start : noisy_start + self.frames * pixels]
-        noisy = noisy.reshape((self.frames, *shape) if self.frames > 1 else shape)
+        noisy = self.noisy[noisy_start : noisy_start + self.input_frames * pixels]
+        noisy = noisy.reshape((self.input_frames, *shape) if self.input_frames > 1 else shape)
         return noisy, self.target[start : start + pixels].reshape(shape)
 
     def __getstate__(self) -> dict:
@@ -162,7 +162,7 @@ class PatchDataset(Dataset):
         self._step = np.array(origins or [(0, 0)], dtype=np.int64)
         # A noisy input's frame k of a patch sits at the target's flat position, moved to the
         # pair's place in the noisy buffer, plus k frames.
-        frames = self._frames = store.frames or 1
+        frames = self._frames = store.input_frames or 1
         self._noisy_shift = np.array([store.noisy_offsets[pair] - store.offsets[pair] for pair, _ in self.views]
                                      or [0], dtype=np.int64)
         self._frame_step = np.array([store.shapes[pair][0] * store.shapes[pair][1] for pair, _ in self.views]

@@ -79,7 +79,7 @@ class PhantomPair:
     index: int
     height: int
     width: int
-    frames: int
+    averaged_frames: int
     input_frames: int = 1
 
     def load(self) -> tuple[np.ndarray, np.ndarray]:
@@ -91,9 +91,9 @@ class PhantomPair:
         noisy = speckle_frame(scene, rng)
         # A running sum, not a stack of every frame held at once.
         total = np.zeros(scene.shape, np.float64)
-        for _ in range(self.frames):
+        for _ in range(self.averaged_frames):
             total += speckle_frame(scene, rng)
-        target = total / self.frames
+        target = total / self.averaged_frames
         if self.input_frames > 1:  # drawn after the target, so the single-frame pair is unchanged
             noisy = np.stack([noisy, *(speckle_frame(scene, rng) for _ in range(self.input_frames - 1))])
         return noisy.astype(np.float32), target.astype(np.float32)
@@ -106,7 +106,7 @@ class PhantomPairs:
     `input_frames`: noisy frames per input (see `PhantomPair`).
     """
 
-    def __init__(self, count: int = 11, height: int = 678, width: int = 847, frames: int = 32,
+    def __init__(self, count: int = 11, height: int = 678, width: int = 847, averaged_frames: int = 32,
                  n_train: int = 6, n_val: int = 2, seed: int = 0, input_frames: int = 1) -> None:
         if n_train + n_val > count or n_train < 1:
             from octsr.errors import ConfigError
@@ -114,7 +114,8 @@ class PhantomPairs:
             raise ConfigError(
                 f"data.phantom: count={count} cannot hold n_train={n_train} + n_val={n_val}"
             )
-        self.count, self.height, self.width, self.frames = count, height, width, frames
+        self.count, self.height, self.width = count, height, width
+        self.averaged_frames = averaged_frames
         self.n_train, self.n_val, self.seed = n_train, n_val, seed
         if int(input_frames) < 1:
             from octsr.errors import ConfigError
@@ -123,18 +124,18 @@ class PhantomPairs:
         self.input_frames = int(input_frames)
 
     def splits(self) -> dict[str, list[PhantomPair]]:
-        pairs = [PhantomPair(f"phantom_{i:03d}", self.seed, i, self.height, self.width, self.frames,
+        pairs = [PhantomPair(f"phantom_{i:03d}", self.seed, i, self.height, self.width, self.averaged_frames,
                              self.input_frames) for i in range(self.count)]
         a, b = self.n_train, self.n_train + self.n_val
         return {"train": pairs[:a], "val": pairs[a:b], "test": pairs[b:]}
 
 
-def write_phantom_folder(out: Path, count: int, height: int, width: int, frames: int, seed: int) -> None:
+def write_phantom_folder(out: Path, count: int, height: int, width: int, averaged_frames: int, seed: int) -> None:
     """Write pairs as 8-bit PNGs in the `noisy/` + `clean/` layout that `data=folder` reads."""
     for sub in ("noisy", "clean"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     for i in range(count):
-        noisy, target = PhantomPair(f"phantom_{i:03d}", seed, i, height, width, frames).load()
+        noisy, target = PhantomPair(f"phantom_{i:03d}", seed, i, height, width, averaged_frames).load()
         for sub, image in (("noisy", noisy), ("clean", target)):
             with atomic_path(out / sub / f"phantom_{i:03d}.png") as tmp:
                 cv2.imwrite(str(tmp), np.round(image * 255).astype(np.uint8))
@@ -146,10 +147,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=11)
     parser.add_argument("--height", type=int, default=678)
     parser.add_argument("--width", type=int, default=847)
-    parser.add_argument("--frames", type=int, default=32, help="frames averaged into each target")
+    parser.add_argument("--averaged-frames", type=int, default=32, help="noisy frames averaged into each target")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    write_phantom_folder(args.out, args.count, args.height, args.width, args.frames, args.seed)
+    write_phantom_folder(args.out, args.count, args.height, args.width, args.averaged_frames, args.seed)
     print(f"wrote {args.count} pairs to {args.out}/noisy and {args.out}/clean")
 
 
