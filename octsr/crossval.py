@@ -28,18 +28,15 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import hydra
 import numpy as np
-import torch
 from omegaconf import DictConfig
 
 import octsr  # noqa: F401
-from octsr.baselines import bm3d_method, choose_bm3d_sigma, noisy_input
 from octsr.data.pairs import DukePairs
 from octsr.errors import ConfigError
-from octsr.inference import Restorer, load_restorer
-from octsr.models.checkpoint import best_checkpoint
-from octsr.scoring import METRICS, image_scores, score_method, summarize, summary_table
 from octsr.settings import CrossvalSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
 from octsr.utils.cli import check_command_line
@@ -47,6 +44,11 @@ from octsr.utils.extras import require
 from octsr.utils.failures import exit_on_user_error
 from octsr.utils.machine import machine
 from octsr.utils.tables import write_csv
+
+# torch and Lightning are imported where the work starts, after the settings are checked,
+# so `--help` and a mistyped setting answer at once instead of after seconds of imports.
+if TYPE_CHECKING:
+    from octsr.inference import Restorer
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,8 @@ def train_fold(row: str, overrides: list[str], splits: dict[str, list[str]], dat
         tail = (run_dir / "train.log").read_text().strip().splitlines()[-1:] or ["(no output)"]
         raise RuntimeError(f"row {row!r} failed on test subjects {splits['test']} "
                            f"(exit {done.returncode}; {run_dir / 'train.log'}): {tail[0]}")
+    from octsr.models.checkpoint import best_checkpoint
+
     result = {"row": row, "overrides": overrides, "splits": splits, "train_seconds": seconds, "threads": threads,
               "checkpoint": str(best_checkpoint(run_dir)), "command": " ".join(command)}
     write_text_atomic(result_path, json.dumps(result, indent=1))
@@ -109,6 +113,8 @@ def bm3d_fold(splits: dict[str, list[str]], data_root: str, sigmas: list[float],
     result_path = out / "fold_result.json"
     if result_path.is_file():
         return json.loads(result_path.read_text())
+    from octsr.baselines import bm3d_method, choose_bm3d_sigma
+
     out.mkdir(parents=True, exist_ok=True)
     pairs = DukePairs(data_root, [], splits["val"], splits["test"]).splits()
     sigma, tried = choose_bm3d_sigma(sigmas, [(p.name, *p.load()) for p in pairs["val"]])
@@ -203,6 +209,12 @@ def score_folds(plan: Plan, trained: dict[tuple[str, int], dict[str, Any]],
     """Every test scan's scores (`octsr.scoring` rows, the image named by its subject) for the
     noisy input, BM3D and each row on the fold that held the scan out; and per row, what the
     table says of its model (weights, train minutes, ms per B-scan)."""
+    import torch
+
+    from octsr.baselines import noisy_input
+    from octsr.inference import load_restorer
+    from octsr.scoring import image_scores, score_method
+
     torch.set_num_threads(os.cpu_count() or 1)
     test_pairs = DukePairs(plan.data_root, [], [], plan.subjects).splits()["test"]
     test_images = {p.name: p.load() for p in test_pairs}  # subject -> (noisy, target), read once
@@ -244,6 +256,8 @@ def score_folds(plan: Plan, trained: dict[tuple[str, int], dict[str, Any]],
 def write_tables(plan: Plan, rows: list[dict[str, Any]], models: dict[str, dict[str, Any]],
                  bm3d: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
     """crossval.md, crossval.csv (a line per row) and per_image.csv; returns the table's lines."""
+    from octsr.scoring import METRICS, summarize, summary_table
+
     table = []
     for summary in summarize(rows):
         name = summary.pop("method")

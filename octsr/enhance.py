@@ -26,10 +26,12 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 import octsr  # noqa: F401  (environment defaults)
 from octsr.data.image_io import IMAGE_SUFFIXES, from_unit_range, read_pages, to_unit_range, write_pages
 from octsr.errors import ConfigError, DataError
-from octsr.inference import load_restorer
 from octsr.settings import EnhanceSettings, check_settings
 from octsr.utils.cli import check_command_line
 from octsr.utils.failures import exit_on_user_error, user_error_message
+
+# torch and Lightning are imported where the work starts, after the settings are checked,
+# so `--help` and a mistyped setting answer at once instead of after seconds of imports.
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,8 @@ def enhance(cfg: DictConfig) -> list[Path]:
     inputs = list_inputs(cfg.input, exclude=Path(cfg.output).expanduser())
     out = prepare_output(cfg.output)
     plan = plan_outputs(inputs, out)
+    from octsr.inference import load_restorer
+
     restorer = load_restorer(cfg)
     log.info("model %s on %s, %d input file(s) -> %s", restorer.source, restorer.device, len(plan), out)
     written, skipped = [], []

@@ -16,15 +16,15 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 import octsr  # noqa: F401
-from octsr.baselines import bm3d_method, choose_bm3d_sigma, noisy_input
-from octsr.inference import load_restorer
-from octsr.scoring import METRICS, per_image_table, score_method, summarize, summary_table
 from octsr.settings import EvaluateSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
 from octsr.utils.cli import check_command_line
 from octsr.utils.extras import require
 from octsr.utils.failures import exit_on_user_error
 from octsr.utils.tables import write_csv
+
+# torch and Lightning are imported where the work starts, after the settings are checked,
+# so `--help` and a mistyped setting answer at once instead of after seconds of imports.
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,10 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     check_settings(cfg, EvaluateSettings)
     if cfg.bm3d.enabled:
         require("bm3d", "baselines", "the BM3D row", instead="bm3d.enabled=false")
+    from octsr.baselines import bm3d_method, choose_bm3d_sigma, noisy_input
+    from octsr.inference import load_restorer
+    from octsr.scoring import METRICS, per_image_table, score_method, summarize, summary_table
+
     restorer = load_restorer(cfg)
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.setup("test")

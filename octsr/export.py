@@ -15,21 +15,25 @@ import logging
 import warnings
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import hydra
-import torch
 from omegaconf import DictConfig
-from torch import Tensor
 
 import octsr  # noqa: F401
 from octsr.errors import ConfigError
-from octsr.inference import load_restorer
-from octsr.models.checkpoint import save_weights
-from octsr.models.restoration_module import RestorationModule
 from octsr.settings import ExportSettings, check_settings
 from octsr.utils.atomic import atomic_path
 from octsr.utils.cli import check_command_line
 from octsr.utils.extras import require
 from octsr.utils.failures import exit_on_user_error
+
+# torch and Lightning are imported where the work starts, after the settings are checked,
+# so `--help` and a mistyped setting answer at once instead of after seconds of imports.
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from octsr.models.restoration_module import RestorationModule
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,8 @@ log = logging.getLogger(__name__)
 def example_input(model: RestorationModule) -> tuple[Tensor, bool]:
     """An input to trace with, and whether height and width may vary. It is smaller than
     the network's inference tile, so the trace holds no tiling loop."""
+    import torch
+
     size = getattr(model.net, "input_size", None)
     if model.inferer is not None and size:
         return torch.rand(1, model.input_frames, size, size), False
@@ -68,6 +74,11 @@ def export(cfg: DictConfig) -> list[Path]:
     if output.is_dir() or str(cfg.output).endswith(("/", "\\")):
         raise ConfigError(f"output={cfg.output} is a folder; give a file path (without an extension "
                           f"for torchscript/onnx, e.g. output={output / 'model'})")
+    import torch
+
+    from octsr.inference import load_restorer
+    from octsr.models.checkpoint import save_weights
+
     restorer = load_restorer(cfg)
     model, ckpt_path = restorer.model, restorer.source
     output.parent.mkdir(parents=True, exist_ok=True)

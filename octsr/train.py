@@ -10,19 +10,17 @@ import logging
 from typing import Any
 
 import hydra
-import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 import octsr  # noqa: F401  (sets environment defaults before albumentations is imported)
 from octsr.errors import ConfigError
 from octsr.models.architecture import ARCHITECTURE_KEY, architecture_record, network_name
-from octsr.models.checkpoint import read_checkpoint
 from octsr.settings import TrainSettings, check_settings
 from octsr.utils.cli import check_command_line
 from octsr.utils.failures import exit_on_user_error, in_multirun, record_failure
-from octsr.utils.hparams import log_final_metrics, log_hyperparameters
-from octsr.utils.instantiators import instantiate_callbacks, instantiate_loggers
-from octsr.utils.threads import configure_threads
+
+# torch and Lightning are imported where the work starts, after the settings are checked,
+# so `--help` and a mistyped setting answer at once instead of after seconds of imports.
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +29,8 @@ def check_checkpoint_fits(path: str, cfg: DictConfig) -> int:
     """Fail early, in one line, if the checkpoint is unreadable, of another network, or
     (to resume training) holds no training state or has nothing left to train.
     Returns the checkpoint's global step."""
+    from octsr.models.checkpoint import read_checkpoint
+
     checkpoint = read_checkpoint(path)
     saved, wanted = checkpoint[ARCHITECTURE_KEY]["net"]["_target_"], cfg.model.net._target_
     if saved != wanted:
@@ -55,6 +55,11 @@ def check_checkpoint_fits(path: str, cfg: DictConfig) -> int:
 
 def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit and test as `cfg` says. Returns (metrics, objects built)."""
+    import pytorch_lightning as pl
+
+    from octsr.utils.hparams import log_final_metrics, log_hyperparameters
+    from octsr.utils.instantiators import instantiate_callbacks, instantiate_loggers
+
     resumed_at = check_checkpoint_fits(cfg.ckpt_path, cfg) if cfg.get("ckpt_path") else None
     if not cfg.get("train", True) and cfg.get("test", True) and not cfg.get("ckpt_path"):
         raise ConfigError("train=false tests a trained model: give it as ckpt_path=<checkpoint>")
@@ -103,6 +108,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
 def main(cfg: DictConfig) -> float | None:
     try:
         check_settings(cfg, TrainSettings)  # before anything is loaded or built
+        from octsr.utils.threads import configure_threads
+
         configure_threads(cfg.get("threads"))
         metrics, _ = train(cfg)
     except Exception as err:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import platform
 
-import torch
-
 
 def machine() -> str:
     """CPU model, cores, GPU where there is one, torch version and threads, python version:
     one line."""
+    import torch  # only when a table is written, not when the module that writes it loads
+
     cpu = platform.processor() or platform.machine() or "cpu"
     try:
         with open("/proc/cpuinfo") as info:
