@@ -10,14 +10,27 @@ endif
 # A CPU build by default; GPU users: make install TORCH_SPEC="torch==2.13.0 --index-url <CUDA wheel index>"
 TORCH_SPEC ?= torch==2.13.0
 LOGDIR ?= logs
+# Test files run this many at a time (pytest-xdist; each file stays on one worker, so its
+# shared fixtures are built once). 0 runs them in this process, one after another.
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all bench tensorboard clean
+.PHONY: help install system-packages train test test-all bench tensorboard clean
+# Debian packages the tests use: Chromium renders TensorBoard's page.
+SYSTEM_PACKAGES := chromium
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
-install: ## install pinned torch, then octsr (editable) and its test tools (into .venv unless PYTHON= is given)
+system-packages: ## install the Debian packages the tests use (as root, with apt-get; elsewhere it says what to install)
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && apt-get install -y -qq $$missing >/dev/null) \
+	        || echo "make: could not install $$missing; the tests that need them will be skipped"; \
+	else echo "make: install $$missing (Debian packages) for the tests that need them"; fi
+
+install: system-packages ## install pinned torch, then octsr (editable) and its test tools (into .venv unless PYTHON= is given)
 	$(if $(ENVIRONMENT),test -x $(PYTHON) || python3 -m venv $(VENV))
 	$(PYTHON) -m pip install --upgrade pip
 	$(PYTHON) -m pip install $(TORCH_SPEC)
@@ -33,11 +46,11 @@ train: $(ENVIRONMENT) ## train the default model (SRCNN on the synthetic phantom
 
 # pytest exits 5 when nothing was collected (e.g. every test deselected): say so, don't fail.
 test: $(ENVIRONMENT) ## run the fast test suite (slow tests excluded)
-	$(PYTHON) -m pytest -m "not slow" $(ARGS); rc=$$?; \
+	$(PYTHON) -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; exit $$rc
 
 test-all: $(ENVIRONMENT) ## run every test, slow ones (real Duke training) included
-	$(PYTHON) -m pytest $(ARGS); rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS); rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
 
 bench: $(ENVIRONMENT) ## speed and memory table, quick mode (about 5 min; ARGS="--out experiments/bench" rewrites the committed one)
 	$(PYTHON) experiments/bench/bench.py $(ARGS)

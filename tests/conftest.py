@@ -11,6 +11,12 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
+# Under pytest-xdist each worker, and every process it starts, gets its share of the cores:
+# two workers each running torch on all of them would spin against each other.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
+
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 DUKE_ROOT = (REPO / ".." / "shared" / "data" / "duke-bioptigen").resolve()
@@ -51,6 +57,27 @@ def trained_tiny(tmp_path_factory) -> dict:
     return objects
 
 
+@pytest.fixture(scope="session")
+def lr_sweep(tmp_path_factory) -> Path:
+    """The paper's 2 x 5 learning-rate sweep on the tiny config, through the real CLI: run
+    once per test session, shared by every test that reads a sweep (and, under
+    pytest-xdist, by every worker: the first to get the lock runs it)."""
+    import fcntl
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the folder all workers' temporary folders share
+    folder = shared / "lr_sweep"
+    with open(shared / "lr_sweep.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "finished").is_file():
+            result = run_cli("octsr.train", "-m", "+sweep=lr", "model=cae,srcnn", "debug=tiny",
+                             f"hydra.sweep.dir={folder}", timeout=600)
+            assert result.returncode == 0, result.stderr[-3000:]
+            (folder / "finished").touch()
+    return folder
+
+
 @contextmanager
 def tensorboard_server(logdir: Path) -> Iterator[str]:
     """TensorBoard serving `logdir` on a free local port, as `tensorboard --logdir` would;
@@ -88,6 +115,27 @@ def run_cli(module: str, *args: str, cwd: Path = REPO, timeout: int = 300, env: 
     env = {k: v for k, v in {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}.items() if v is not None}
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_cli_batch(commands: list[tuple[str, ...]], cwd: Path = REPO, timeout: int = 600, env: dict | None = None):
+    """Run each (module, *args) as `python -m module args` would, but all in one Python
+    process, one after another (tests/cli_batch.py): each command's CompletedProcess, with its
+    own exit status and output. For commands that take less time than starting Python.
+    `env`: as for `run_cli`, for the whole batch."""
+    import json
+    import subprocess
+    import tempfile
+
+    payload = json.dumps([{"module": c[0], "args": list(c[1:]), "cwd": str(cwd)} for c in commands])
+    env = {k: v for k, v in {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}.items() if v is not None}
+    with tempfile.TemporaryDirectory() as folder:
+        results = Path(folder) / "results.json"
+        done = subprocess.run([sys.executable, str(REPO / "tests" / "cli_batch.py"), str(results)], input=payload,
+                              cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0 and results.is_file(), done.stderr[-3000:]
+        outcomes = json.loads(results.read_text())
+    return [subprocess.CompletedProcess([sys.executable, "-m", *c], r["returncode"], r["stdout"], r["stderr"])
+            for c, r in zip(commands, outcomes)]
 
 
 def random_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -15,9 +16,10 @@ import numpy as np
 import pytest
 import tifffile
 
-from tests.conftest import DUKE_ROOT, REPO, needs_duke
+from tests.conftest import DUKE_ROOT, REPO, needs_duke, run_cli_batch
 
-DOCS = [REPO / "README.md", REPO / "docs" / "own_scans.md", REPO / "docs" / "design.md"]
+# The README and every page under docs/ (the generated settings table has no commands).
+DOCS = [REPO / "README.md", *sorted(p for p in (REPO / "docs").glob("*.md") if p.name != "configuration.md")]
 
 # Commands another test runs in full, and where.
 RUN_ELSEWHERE = {
@@ -43,23 +45,24 @@ TINY = {
 
 
 def doc_commands() -> list[tuple[str, str]]:
-    """(doc, command) for every line of every ```bash block, continuation lines joined."""
-    found = []
+    """(doc, command) for every line of every ```bash block, continuation lines joined; a
+    command on several pages is listed once, with the first page that has it."""
+    found: dict[str, str] = {}
     for doc in DOCS:
         for block in re.findall(r"```bash\n(.*?)```", doc.read_text(), re.S):
             for command in block.replace("\\\n", " ").splitlines():
                 words = shlex.split(command, comments=True)
                 if words:
-                    found.append((doc.relative_to(REPO).as_posix(), shlex.join(words)))
-    return found
+                    found.setdefault(shlex.join(words), doc.relative_to(REPO).as_posix())
+    return [(doc, command) for command, doc in found.items()]
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory, trained_tiny) -> dict[str, str]:
+def workspace(tmp_path_factory, trained_tiny, lr_sweep) -> dict[str, str]:
     """A folder to run the commands in, and what their placeholders stand for."""
     root = tmp_path_factory.mktemp("docs")
     made = subprocess.run([sys.executable, "-m", "octsr.data.phantom", str(root / "png_pairs"), "--count", "6",
-                           "--height", "96", "--width", "128", "--frames", "4"], capture_output=True, text=True)
+                           "--height", "96", "--width", "128", "--averaged-frames", "4"], capture_output=True, text=True)
     assert made.returncode == 0, made.stderr
     # "Your own scans": 16-bit TIFFs, as most scanners export them
     from octsr.data.image_io import read_grayscale
@@ -76,10 +79,8 @@ def workspace(tmp_path_factory, trained_tiny) -> dict[str, str]:
     tifffile.imwrite(root / "scan.tif", tifffile.imread(next((root / "pairs" / "noisy").glob("*.tif"))))
     (root / "scans").mkdir()
     tifffile.imwrite(root / "scans" / "a.tif", tifffile.imread(root / "scan.tif"))
-    sweep = root / "a_sweep"
-    swept = subprocess.run([sys.executable, "-m", "octsr.train", "-m", "optim.lr=0.001,0.002", "debug=tiny",
-                            f"hydra.sweep.dir={sweep}"], cwd=root, capture_output=True, text=True)
-    assert swept.returncode == 0, swept.stderr[-3000:]
+    sweep = root / "a_sweep"  # a copy: the report writes into the sweep's folder
+    shutil.copytree(lr_sweep, sweep)
     checkpoint = trained_tiny["best"]
     last = str(Path(checkpoint).parent / "last.ckpt")
     return {
@@ -140,15 +141,27 @@ def test_every_doc_command_is_run_by_some_test():
 
 
 def run_all(commands: list[tuple[str, str]], workspace: dict[str, str]) -> None:
-    """Run the commands two at a time (each is seconds of imports) and report every failure."""
-    def one(doc_command):
-        doc, command = doc_command
-        args = runnable(command, workspace)
-        done = subprocess.run(args, cwd=workspace["cwd"], capture_output=True, text=True, timeout=600)
+    """Run the commands and report every failure: `make` ones as they are, the `python -m` ones
+    in two processes at a time (tests/cli_batch.py), since starting Python takes longer than
+    most of them."""
+    runs = [(doc, runnable(command, workspace)) for doc, command in commands]
+    made = [(doc, args) for doc, args in runs if args[0] == "make"]
+    batches = [[(doc, args) for doc, args in runs if args[0] != "make"][i::2] for i in range(2)]
+
+    def report(doc, args, done):
         return None if done.returncode == 0 else f"{doc}: {shlex.join(args)}\n{done.stdout[-1500:]}\n{done.stderr[-2500:]}"
 
+    def one(doc_args):
+        doc, args = doc_args
+        return report(doc, args, subprocess.run(args, cwd=workspace["cwd"], capture_output=True, text=True, timeout=600))
+
+    def batch(doc_args):
+        results = run_cli_batch([tuple(args[2:]) for _, args in doc_args], cwd=Path(workspace["cwd"]))
+        return [report(doc, args, done) for (doc, args), done in zip(doc_args, results)]
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        failures = [f for f in pool.map(one, commands) if f]
+        failures = [f for f in pool.map(one, made) if f]
+        failures += [f for results in pool.map(batch, [b for b in batches if b]) for f in results if f]
     assert not failures, "\n\n".join(failures)
 
 

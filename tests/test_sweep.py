@@ -17,16 +17,6 @@ EXPECTED_RUNS = sorted(f"{m}_lr{lr}" for m in ("cae", "srcnn")
                        for lr in ("0.0002", "0.0003", "0.0004", "0.0005", "0.0006"))
 
 
-@pytest.fixture(scope="module")
-def lr_sweep(tmp_path_factory) -> Path:
-    """The paper's 2 x 5 learning-rate sweep, on the tiny config, through the real CLI."""
-    sweep_dir = tmp_path_factory.mktemp("sweep")
-    result = run_cli("octsr.train", "-m", "+sweep=lr", "model=cae,srcnn", "debug=tiny",
-                     f"hydra.sweep.dir={sweep_dir}", timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return sweep_dir
-
-
 def test_one_command_makes_ten_readably_named_runs(lr_sweep):
     runs = sorted(p.name for p in lr_sweep.iterdir() if (p / ".hydra").is_dir())
     assert runs == EXPECTED_RUNS
@@ -116,11 +106,17 @@ def test_report_reads_half_written_and_damaged_runs(lr_sweep, tmp_path):
     assert (tmp_path / "report" / "panel.png").is_file()
 
 
-def test_plain_override_lists_still_sweep(tmp_path):
+def test_plain_override_lists_sweep_in_parallel_with_threads_split(tmp_path):
+    """The default launcher runs two at a time, each with half the cores."""
+    import os
+
     result = run_cli("octsr.train", "-m", "model=srcnn", "optim.lr=0.0002,0.0004", "debug=tiny",
                      f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["lr0.0002", "lr0.0004"]
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    logs = [(run / "train.log").read_text() for run in tmp_path.iterdir() if (run / "train.log").is_file()]
+    assert len(logs) == 2 and all(f"torch uses {threads} CPU threads" in log for log in logs)
     # a sweep run's checkpoint is a plain override, unquoted
     ckpt = tmp_path / "lr0.0004" / "checkpoints" / "last.ckpt"
     tested = run_cli("octsr.train", "debug=tiny", "train=false", f"ckpt_path={ckpt}",
@@ -137,18 +133,6 @@ def test_ddp_on_two_cpu_processes(tmp_path):
     rows = (tmp_path / "test_metrics.csv").read_text().splitlines()
     # Both test images, though each process tested one of them.
     assert [r.split(",")[0] for r in rows] == ["image", "phantom_003", "phantom_004", "mean"]
-
-
-def test_parallel_launcher_splits_threads_between_runs(tmp_path):
-    result = run_cli("octsr.train", "-m", "hydra/launcher=local_parallel", "model=srcnn",
-                     "optim.lr=0.0002,0.0004", "debug=tiny",
-                     f"hydra.sweep.dir={tmp_path}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    logs = [(run / "train.log").read_text() for run in tmp_path.iterdir() if (run / "train.log").is_file()]
-    import os
-
-    threads = max(1, (os.cpu_count() or 1) // 2)
-    assert len(logs) == 2 and all(f"torch uses {threads} CPU threads" in log for log in logs)
 
 
 def test_slurm_and_optuna_configs_compose():

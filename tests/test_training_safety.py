@@ -47,7 +47,7 @@ def test_divergence_stops_the_run_and_keeps_the_last_finite_checkpoint(tiny_cfg,
     with open_dict(tiny_cfg):
         tiny_cfg.trainer.max_epochs = 3
     real = instantiators.instantiate_callbacks
-    monkeypatch.setattr("octsr.train.instantiate_callbacks",
+    monkeypatch.setattr("octsr.utils.instantiators.instantiate_callbacks",
                         lambda cfg: [*real(cfg), PoisonWeights(epoch=1)])
     with pytest.raises(TrainingDiverged, match=r"training diverged: the training loss is nan at "
                                                r"epoch 1.*the last finite checkpoint is .*last\.ckpt"):
