@@ -30,7 +30,6 @@ from typing import Any
 
 from typing import TYPE_CHECKING
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig
 
@@ -39,9 +38,8 @@ from octsr.data.pairs import DukePairs
 from octsr.errors import ConfigError
 from octsr.settings import CrossvalSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
-from octsr.utils.cli import check_command_line
+from octsr.utils.cli import command
 from octsr.utils.extras import require
-from octsr.utils.failures import exit_on_user_error
 from octsr.utils.machine import machine
 from octsr.utils.tables import write_csv
 
@@ -301,18 +299,7 @@ def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
     return write_tables(plan, rows, models, bm3d)
 
 
-@hydra.main(version_base="1.3", config_path="pkg://octsr.conf", config_name="crossval")
-def main(cfg: DictConfig) -> None:
-    try:
-        crossval(cfg)
-    except Exception as err:
-        exit_on_user_error(err)
-
-
-def cli() -> None:
-    """`python -m octsr.crossval` and the `octsr-crossval` command."""
-    check_command_line("crossval")
-    main()
+cli = command("crossval", crossval)  # `python -m octsr.crossval` and the `octsr-crossval` command
 
 
 if __name__ == "__main__":

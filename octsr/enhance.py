@@ -17,7 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig
 from tqdm import tqdm
@@ -27,8 +26,8 @@ import octsr  # noqa: F401  (environment defaults)
 from octsr.data.image_io import IMAGE_SUFFIXES, from_unit_range, read_pages, to_unit_range, write_pages
 from octsr.errors import ConfigError, DataError
 from octsr.settings import EnhanceSettings, check_settings
-from octsr.utils.cli import check_command_line
-from octsr.utils.failures import exit_on_user_error, user_error_message
+from octsr.utils.cli import command
+from octsr.utils.failures import user_error_message
 
 # torch and Lightning are imported where the work starts, after the settings are checked,
 # so `--help` and a mistyped setting answer at once instead of after seconds of imports.
@@ -160,18 +159,7 @@ def enhance(cfg: DictConfig) -> list[Path]:
     return written
 
 
-@hydra.main(version_base="1.3", config_path="pkg://octsr.conf", config_name="enhance")
-def main(cfg: DictConfig) -> None:
-    try:
-        enhance(cfg)
-    except Exception as err:
-        exit_on_user_error(err)
-
-
-def cli() -> None:
-    """`python -m octsr.enhance` and the `octsr-enhance` command."""
-    check_command_line("enhance")
-    main()
+cli = command("enhance", enhance)  # `python -m octsr.enhance` and the `octsr-enhance` command
 
 
 if __name__ == "__main__":

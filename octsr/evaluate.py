@@ -18,9 +18,8 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 import octsr  # noqa: F401
 from octsr.settings import EvaluateSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
-from octsr.utils.cli import check_command_line
+from octsr.utils.cli import command
 from octsr.utils.extras import require
-from octsr.utils.failures import exit_on_user_error
 from octsr.utils.tables import write_csv
 
 # torch and Lightning are imported where the work starts, after the settings are checked,
@@ -74,18 +73,7 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     return rows
 
 
-@hydra.main(version_base="1.3", config_path="pkg://octsr.conf", config_name="evaluate")
-def main(cfg: DictConfig) -> None:
-    try:
-        evaluate(cfg)
-    except Exception as err:
-        exit_on_user_error(err)
-
-
-def cli() -> None:
-    """`python -m octsr.evaluate` and the `octsr-evaluate` command."""
-    check_command_line("evaluate")
-    main()
+cli = command("evaluate", evaluate)  # `python -m octsr.evaluate` and the `octsr-evaluate` command
 
 
 if __name__ == "__main__":

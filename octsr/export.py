@@ -17,16 +17,14 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-import hydra
 from omegaconf import DictConfig
 
 import octsr  # noqa: F401
 from octsr.errors import ConfigError
 from octsr.settings import ExportSettings, check_settings
 from octsr.utils.atomic import atomic_path
-from octsr.utils.cli import check_command_line
+from octsr.utils.cli import command
 from octsr.utils.extras import require
-from octsr.utils.failures import exit_on_user_error
 
 # torch and Lightning are imported where the work starts, after the settings are checked,
 # so `--help` and a mistyped setting answer at once instead of after seconds of imports.
@@ -93,8 +91,10 @@ def export(cfg: DictConfig) -> list[Path]:
     written = []
     # The example is smaller than a tile, so the trace records the untiled path on purpose:
     # the tiler's size test is not a warning for the user.
+    # Lightning's to_torchscript warns of its own removal in 2.8 (pyproject.toml stays below it).
     with torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning, module="octsr.tiling")
+        warnings.filterwarnings("ignore", message=".*to_torchscript` has been deprecated")
         if cfg.format in ("all", "torchscript"):
             written.append(export_torchscript(model, example, output.with_suffix(".pt")))
         if cfg.format in ("all", "onnx"):
@@ -102,19 +102,12 @@ def export(cfg: DictConfig) -> list[Path]:
     return written
 
 
-@hydra.main(version_base="1.3", config_path="pkg://octsr.conf", config_name="export")
-def main(cfg: DictConfig) -> None:
-    try:
-        for path in export(cfg):
-            print(f"wrote {path}")
-    except Exception as err:
-        exit_on_user_error(err)
+def export_and_list(cfg: DictConfig) -> None:
+    for path in export(cfg):
+        print(f"wrote {path}")
 
 
-def cli() -> None:
-    """`python -m octsr.export` and the `octsr-export` command."""
-    check_command_line("export")
-    main()
+cli = command("export", export_and_list)  # `python -m octsr.export` and the `octsr-export` command
 
 
 if __name__ == "__main__":

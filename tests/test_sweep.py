@@ -6,7 +6,6 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import pytest
 from hydra.types import RunMode
 
 from octsr.report import main as report_main

@@ -1,17 +1,23 @@
-"""Command-line checks that run before Hydra composes a config."""
+"""The entry points' command line: checks that run before Hydra composes a config, and the
+`cli()` that wraps each entry point's job."""
 
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
+import hydra
 import yaml
+from omegaconf import DictConfig
 
 from octsr.conf import CONF_DIR
 from octsr.utils.extras import missing_extra
+from octsr.utils.failures import exit_on_user_error
 
 CONF = CONF_DIR
 
@@ -141,3 +147,22 @@ def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
     if message:
         print(f"octsr: error: {message}", file=sys.stderr)
         sys.exit(2)
+
+
+def command(config_name: str, job: Callable[[DictConfig], Any]) -> Callable[[], None]:
+    """An entry point's `cli()` (`python -m octsr.<name>`, the `octsr-<name>` command): the
+    command line checked, `conf/<config_name>.yaml` composed, `job` run on it, and a mistake a
+    user can fix ended in one line (exit status 2)."""
+    @hydra.main(version_base="1.3", config_path="pkg://octsr.conf", config_name=config_name)
+    @functools.wraps(job)  # Hydra names the job, and so its log file, after `job`'s module
+    def main(cfg: DictConfig) -> None:
+        try:
+            job(cfg)
+        except Exception as err:
+            exit_on_user_error(err)
+
+    def cli() -> None:
+        check_command_line(config_name)
+        main()
+
+    return cli
