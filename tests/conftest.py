@@ -31,15 +31,24 @@ def compose_train(*overrides: str) -> DictConfig:
         return compose(config_name="train", overrides=list(overrides))
 
 
-@pytest.fixture
-def tiny_cfg(tmp_path) -> DictConfig:
-    """The real train config shrunk to a seconds-long CPU run writing into tmp_path."""
-    cfg = compose_train("debug=tiny", "trainer=cpu")
+def tiny_train_config(output_dir: Path, *overrides: str, debug: str = "tiny") -> DictConfig:
+    """The real train config shrunk to a seconds-long CPU run (`debug=tiny`, or another debug
+    option on debug=tiny's data) writing into `output_dir`, with no progress bar; `overrides`
+    as on the command line."""
+    cfg = compose_train(f"debug={debug}", "trainer=cpu", *overrides)
     with open_dict(cfg):
-        cfg.paths.output_dir = str(tmp_path)
+        if debug != "tiny":
+            cfg.data = compose_train("debug=tiny", *overrides).data
+        cfg.paths.output_dir = str(output_dir)
         cfg.callbacks.progress_bar = None
         cfg.trainer.enable_progress_bar = False
     return cfg
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path) -> DictConfig:
+    """`tiny_train_config` writing into tmp_path."""
+    return tiny_train_config(tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -47,12 +56,7 @@ def trained_tiny(tmp_path_factory) -> dict:
     """One tiny SRCNN run shared by the tests that need a trained checkpoint."""
     from octsr.train import train
 
-    cfg = compose_train("debug=tiny", "trainer=cpu", "optim.lr=0.003")
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(tmp_path_factory.mktemp("trained_tiny"))
-        cfg.callbacks.progress_bar = None
-        cfg.trainer.enable_progress_bar = False
-    _, objects = train(cfg)
+    _, objects = train(tiny_train_config(tmp_path_factory.mktemp("trained_tiny"), "optim.lr=0.003"))
     objects["best"] = objects["trainer"].checkpoint_callback.best_model_path
     return objects
 

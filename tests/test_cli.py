@@ -7,7 +7,7 @@ from omegaconf import open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from octsr.settings import TrainSettings, check_settings
-from tests.conftest import REPO, compose_train, run_cli
+from tests.conftest import REPO, compose_train, run_cli, tiny_train_config
 
 ENTRY_POINTS = ["train", "enhance", "evaluate", "crossval", "export"]
 
@@ -40,22 +40,10 @@ def test_every_config_group_is_reachable_from_some_help():
     assert groups <= composed | added, groups - composed - added
 
 
-def tiny_with(debug: str, tmp_path):
-    """The `debug=<debug>` config on debug=tiny's data, writing into tmp_path."""
-    cfg = compose_train(f"debug={debug}", "trainer=cpu")
-    tiny = compose_train("debug=tiny")
-    with open_dict(cfg):
-        cfg.data = tiny.data
-        cfg.paths.output_dir = str(tmp_path)
-        cfg.callbacks.progress_bar = None
-        cfg.trainer.enable_progress_bar = False
-    return cfg
-
-
 def test_debug_fdr_runs_one_batch_of_each(tmp_path):
     from octsr.train import train
 
-    metrics, objects = train(tiny_with("fdr", tmp_path))
+    metrics, objects = train(tiny_train_config(tmp_path, debug="fdr"))
     assert objects["trainer"].global_step == 1
     assert "test/psnr" in metrics and (tmp_path / "test_metrics.csv").is_file()
 
@@ -63,7 +51,7 @@ def test_debug_fdr_runs_one_batch_of_each(tmp_path):
 def test_debug_overfit_drives_the_loss_down(tmp_path):
     from octsr.train import train
 
-    cfg = tiny_with("overfit", tmp_path)
+    cfg = tiny_train_config(tmp_path, debug="overfit")
     with open_dict(cfg):
         cfg.trainer.overfit_batches = 1
         cfg.optim.lr = 0.003
@@ -77,7 +65,7 @@ def test_debug_overfit_drives_the_loss_down(tmp_path):
 def test_debug_profiler_writes_its_table(tmp_path):
     from octsr.train import train
 
-    cfg = tiny_with("profiler", tmp_path)
+    cfg = tiny_train_config(tmp_path, debug="profiler")
     train(cfg)
     assert "run_training_batch" in (tmp_path / "fit-profile.txt").read_text()
 

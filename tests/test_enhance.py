@@ -9,7 +9,6 @@ import torch
 from octsr.data.image_io import read_grayscale
 from octsr.models.checkpoint import load_model, save_weights
 from octsr.models.components.unet import UNet
-from octsr.tiling import TiledInferer
 from octsr.models.restoration_module import RestorationModule
 from octsr.weights import SHIPPED
 from tests.conftest import DUKE_ROOT, needs_duke, run_cli
@@ -125,15 +124,6 @@ def test_enhance_bad_input_is_one_line(trained_tiny, tmp_path):
     assert result.returncode == 2 and f"input={tmp_path}/nothing.tif: no such file" in result.stderr
 
 
-def test_tiles_agree_with_the_whole_image(trained_tiny):
-    model = load_model(trained_tiny["best"])
-    image = torch.rand(1, 1, 450, 900)
-    with torch.no_grad():
-        whole = model(image)
-        tiled = TiledInferer(tile=128, halo=16)(image, model)
-    assert (whole - tiled).abs().max().item() < 1e-4
-
-
 def test_evaluate_rows_for_model_noisy_and_bm3d(trained_tiny, tmp_path):
     result = run_cli("octsr.evaluate", "data=phantom", "debug=tiny", f"ckpt_path={trained_tiny['best']}",
                      "bm3d.sigmas=[0.1,0.3]", f"hydra.run.dir={tmp_path}")
@@ -187,8 +177,10 @@ def test_export_matches_the_eager_model_on_a_real_size_bscan(network, request, t
         assert np.abs(session.run(None, {"noisy": image.numpy()})[0] - eager).max() < 1e-5
 
 
-@pytest.mark.parametrize("weights", ["unet_weights", "residual_matched_unet_weights"])
+@pytest.mark.parametrize("weights", ["residual_matched_unet_weights"])
 def test_enhance_tiles_a_unet_without_seams(weights, request, tmp_path):
+    """enhance's tile= and halo= settings reach the tiler (what tiles give is the property
+    test's: tests/test_properties.py)."""
     unet_weights = request.getfixturevalue(weights)
     scan = tmp_path / "scan.tif"
     tifffile.imwrite(scan, np.random.default_rng(1).integers(0, 65536, (401, 900), dtype=np.uint16))

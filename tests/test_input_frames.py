@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import tifffile
 import torch
-from omegaconf import open_dict
 from torch import nn
 
 from octsr.data.image_io import read_pages
@@ -13,7 +12,7 @@ from octsr.export import example_input
 from octsr.inference import restore
 from octsr.models.checkpoint import load_model
 from octsr.models.restoration_module import RestorationModule
-from tests.conftest import compose_train, run_cli
+from tests.conftest import run_cli, tiny_train_config
 
 
 @pytest.fixture(scope="module")
@@ -21,12 +20,8 @@ def three_frame_checkpoint(tmp_path_factory):
     """A tiny residual U-Net trained on 3 stacked phantom frames."""
     from octsr.train import train
 
-    cfg = compose_train("debug=tiny", "trainer=cpu", "model=unet", "model.residual=true",
-                        "data.input_frames=3")
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(tmp_path_factory.mktemp("three_frames"))
-        cfg.callbacks.progress_bar = None
-        cfg.trainer.enable_progress_bar = False
+    cfg = tiny_train_config(tmp_path_factory.mktemp("three_frames"), "model=unet", "model.residual=true",
+                            "data.input_frames=3")
     metrics, objects = train(cfg)
     assert np.isfinite(metrics["test/psnr"])
     return objects["trainer"].checkpoint_callback.best_model_path

@@ -80,20 +80,28 @@ def test_every_page_of_a_volume_survives_a_round_trip(tmp_path, shapes, dtype):
 
 
 @functools.lru_cache(maxsize=None)
-def fresh_model(name: str) -> RestorationModule:
-    cfg = compose_train(f"model={name}")
+def fresh_model(overrides: tuple[str, ...]) -> RestorationModule:
+    cfg = compose_train(*overrides)
     torch.manual_seed(0)
     inferer = hydra.utils.instantiate(cfg.model.inferer) if cfg.model.get("inferer") else None
     return RestorationModule(hydra.utils.instantiate(cfg.model.net), optimizer=None, inferer=inferer,
-                             log_images=False).eval()
+                             log_images=False, residual=cfg.model.residual,
+                             match_input_mean=cfg.model.match_input_mean).eval()
 
 
-# Every model config, so a new network is covered as soon as it has a conf/model file.
-@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "conf" / "model").glob("[!_]*.yaml")))
+# Every model config, so a new network is covered as soon as it has a conf/model file, and the
+# output steps that act on the whole image (a residual U-Net matched to its input's brightness).
+MODELS = [(f"model={p.stem}",) for p in sorted((REPO / "conf" / "model").glob("[!_]*.yaml"))]
+MODELS.append(("model=unet", "model.residual=true", "model.match_input_mean=true"))
+
+
+# The one home of "tiles give the whole image's result": enhance, evaluate and validation all
+# restore through the same forward and tiler.
+@pytest.mark.parametrize("overrides", MODELS, ids=" ".join)
 @settings(max_examples=25, deadline=None)
 @given(h=st.integers(1, 80), w=st.integers(1, 80), tile=st.integers(4, 40))
-def test_tiled_output_equals_the_whole_image(name, h, w, tile):
-    model = fresh_model(name)
+def test_tiled_output_equals_the_whole_image(overrides, h, w, tile):
+    model = fresh_model(overrides)
     image = torch.rand(1, 1, h, w, generator=torch.Generator().manual_seed(h * 100 + w))
     with torch.no_grad():
         whole = model(image)

@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from octsr.report import summarize_run
 from octsr.train import train
 from octsr.utils.hparams import run_hparams
-from tests.conftest import DUKE_ROOT, compose_train, needs_duke, run_cli
+from tests.conftest import DUKE_ROOT, needs_duke, run_cli, tiny_train_config
 
 
 def scalars(run_dir: Path) -> dict[str, list[float]]:
@@ -152,13 +152,8 @@ def test_ema_run_validates_saves_and_tests_the_averaged_weights(tmp_path):
     from octsr.scoring import image_scores as scores
     from octsr.models.checkpoint import load_model
 
-    cfg = compose_train("debug=tiny", "trainer=cpu", "model=dncnn", "model.net.depth=4",
-                        "loss=l1", "callbacks=ema", "callbacks.ema.update_starting_at_step=0",
-                        "callbacks.ema.decay=0.5", "optim.lr=0.01")
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(tmp_path)
-        cfg.callbacks.progress_bar = None
-        cfg.trainer.enable_progress_bar = False
+    cfg = tiny_train_config(tmp_path, "model=dncnn", "model.net.depth=4", "loss=l1", "callbacks=ema",
+                            "callbacks.ema.update_starting_at_step=0", "callbacks.ema.decay=0.5", "optim.lr=0.01")
     metrics, objects = train(cfg)
     best = objects["trainer"].checkpoint_callback.best_model_path
     checkpoint = torch.load(best, weights_only=True)
