@@ -200,3 +200,21 @@ def test_readme_picture_is_made_by_its_script(tmp_path):
     made, shipped = cv2.imread(str(tmp_path / "f.png"), cv2.IMREAD_UNCHANGED), cv2.imread(str(committed), cv2.IMREAD_UNCHANGED)
     assert made.shape == shipped.shape and made.ndim == 2
     assert np.abs(made.astype(int) - shipped.astype(int)).mean() < 2  # the same picture
+
+
+def test_every_link_in_the_docs_resolves():
+    """Relative links (and their #anchors) in the README, docs/ and the experiments' READMEs."""
+    def anchors(page: Path) -> set[str]:
+        return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+                for h in re.findall(r"^#+ (.*)$", page.read_text(), re.M)}
+
+    broken = []
+    for doc in [*DOCS, *sorted((REPO / "experiments").rglob("README.md"))]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            path, _, anchor = target.partition("#")
+            page = (doc.parent / path).resolve() if path else doc
+            if not page.exists() or (anchor and page.suffix == ".md" and anchor not in anchors(page)):
+                broken.append(f"{doc.relative_to(REPO)}: {target}")
+    assert not broken, broken
