@@ -57,17 +57,27 @@ def summarize_run(run: Path) -> dict:
         cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
     except Exception as err:
         return {"run": run.name, "status": f"unreadable .hydra/config.yaml ({_one_line(err)})"}
+    return {**_settings(run, cfg), **_training(run), "wall_s": _wall_seconds(run), **_test_results(run)}
+
+
+def _settings(run: Path, cfg) -> dict:
+    """Model, data and learning rate, as the run's config chose them."""
     choices = _group_choices(run)
     net = OmegaConf.select(cfg, "model.net._target_", default=None)
     lr = OmegaConf.select(cfg, "optim.lr", default=None)
-    row: dict = {"run": run.name,
-                 "model": choices.get("model") or (net.rsplit(".", 1)[-1].lower() if net else None),
-                 "data": choices.get("data") or OmegaConf.select(cfg, "data.name", default=None),
-                 "lr": float(lr) if isinstance(lr, (int, float)) else None}
+    return {"run": run.name,
+            "model": choices.get("model") or (net.rsplit(".", 1)[-1].lower() if net else None),
+            "data": choices.get("data") or OmegaConf.select(cfg, "data.name", default=None),
+            "lr": float(lr) if isinstance(lr, (int, float)) else None}
+
+
+def _training(run: Path) -> dict:
+    """Best val PSNR and its SSIM, epochs, steps and seconds per epoch, from the events."""
     try:
         scalars = _scalars(run) if any(run.glob("events.out.tfevents.*")) else {}
     except Exception:  # a damaged events file: the table goes on without its numbers
         scalars = {}
+    row: dict = {}
     val_psnr, val_ssim = scalars.get("val/psnr", []), dict(scalars.get("val/ssim", []))
     if val_psnr:
         step, best = max(val_psnr, key=lambda sv: sv[1])
@@ -77,24 +87,26 @@ def summarize_run(run: Path) -> dict:
         # Logged once per epoch at the trainer's step, so the last one counts the steps.
         row.update(epochs=len(epochs), steps=epochs[-1][0] + 1,
                    train_s_per_epoch=fmean(v for _, v in epochs))
-    row["wall_s"] = _wall_seconds(run)
-    metrics_csv = run / "test_metrics.csv"
+    return row
+
+
+def _test_results(run: Path) -> dict:
+    """Test PSNR and SSIM of the output and the noisy input, and the run's status."""
     failure = run / FAILURE_FILE
     if failure.is_file():
         reason = (failure.read_text(errors="replace").strip().splitlines() or ["(no reason written)"])[0]
-        row["status"] = "failed: " + reason
-    elif metrics_csv.is_file():
-        try:
-            with metrics_csv.open() as f:
-                mean = next(r for r in csv.DictReader(f) if r.get("image") == "mean")
-            row.update(test_psnr=float(mean["psnr"]), test_ssim=float(mean["ssim"]),
-                       test_psnr_noisy=float(mean["psnr_noisy"]), test_ssim_noisy=float(mean["ssim_noisy"]))
-            row["status"] = "done"
-        except (StopIteration, KeyError, ValueError, TypeError, csv.Error):
-            row["status"] = "unfinished (test_metrics.csv is incomplete)"
-    else:
-        row["status"] = "unfinished (no test results)"
-    return row
+        return {"status": "failed: " + reason}
+    metrics_csv = run / "test_metrics.csv"
+    if not metrics_csv.is_file():
+        return {"status": "unfinished (no test results)"}
+    try:
+        with metrics_csv.open() as f:
+            mean = next(r for r in csv.DictReader(f) if r.get("image") == "mean")
+        return {"test_psnr": float(mean["psnr"]), "test_ssim": float(mean["ssim"]),
+                "test_psnr_noisy": float(mean["psnr_noisy"]), "test_ssim_noisy": float(mean["ssim_noisy"]),
+                "status": "done"}
+    except (StopIteration, KeyError, ValueError, TypeError, csv.Error):
+        return {"status": "unfinished (test_metrics.csv is incomplete)"}
 
 
 def _group_choices(run: Path) -> dict:
