@@ -1,0 +1,142 @@
+"""Volumes of B-scans as scanners store them, read through one interface: the B-scans, their
+physical spacing and what identifies them, whatever the file format.
+
+Formats: multi-page TIFF (`octsr.data.image_io`, spacing unknown) and DICOM Ophthalmic
+Tomography Image Storage (pydicom). A spacing the file does not state stays unknown (None),
+never a guessed 1.0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from octsr.data.image_io import TIFF_SUFFIXES, read_pages
+from octsr.errors import DataError
+
+OPT_STORAGE = "1.2.840.10008.5.1.4.1.1.77.1.5.4"  # Ophthalmic Tomography Image Storage
+DICOM_SUFFIXES = {".dcm", ".dicom"}
+# What identifies a DICOM volume, kept so that a derived series can name its source.
+IDENTIFYING = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
+               "StudyDate", "StudyID", "AccessionNumber", "SeriesInstanceUID", "SOPInstanceUID",
+               "FrameOfReferenceUID", "Manufacturer", "ManufacturerModelName", "Laterality")
+
+
+@dataclass(frozen=True)
+class Spacing:
+    """Millimetres per pixel across a B-scan (between columns), down it (between rows), and
+    between neighbouring B-scans; None where the file does not say."""
+
+    across_mm: float | None
+    down_mm: float | None
+    between_mm: float | None
+
+    def missing(self) -> list[str]:
+        return [name for name, value in (("across", self.across_mm), ("down", self.down_mm),
+                                         ("between B-scans", self.between_mm)) if value is None]
+
+
+UNKNOWN_SPACING = Spacing(None, None, None)
+
+
+@dataclass
+class Volume:
+    """B-scans of one eye's scan as stored (each (H, W), 8/16-bit unsigned), with their
+    spacing and identifying metadata (DICOM keywords -> values)."""
+
+    bscans: list[np.ndarray]
+    spacing: Spacing
+    source: Path
+    format: str  # "tiff" or "dicom"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def read_volume(path: str | Path) -> Volume:
+    """The volume in `path`, by its content's format: a DICOM file (any suffix, by its
+    preamble) or a TIFF. DataError, in one line naming the file, for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if path.suffix.lower() in DICOM_SUFFIXES or _has_dicom_preamble(path):
+        return read_dicom(path)
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        return Volume(read_pages(path), UNKNOWN_SPACING, path, "tiff")
+    raise DataError(f"{path}: not a volume octsr reads (multi-page TIFF or DICOM Ophthalmic Tomography)")
+
+
+def _has_dicom_preamble(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(132)[128:] == b"DICM"
+
+
+def read_dicom(path: Path) -> Volume:
+    """A DICOM Ophthalmic Tomography object: its frames (MONOCHROME1 turned so that bright is
+    high, as MONOCHROME2), its spacing from the functional groups, its identifying metadata."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        dataset = pydicom.dcmread(path)
+    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError) as err:
+        raise DataError(f"{path}: not a readable DICOM file ({_one_line(err)})") from err
+    sop_class = str(dataset.get("SOPClassUID", ""))
+    if sop_class != OPT_STORAGE:
+        name = getattr(dataset.get("SOPClassUID"), "name", None) or sop_class or "no SOP class"
+        raise DataError(f"{path}: a DICOM {name} object, not Ophthalmic Tomography (OCT B-scans); "
+                        f"octsr restores OCT volumes only")
+    if dataset.get("SamplesPerPixel", 1) != 1 or dataset.get("BitsAllocated") not in (8, 16):
+        raise DataError(f"{path}: {dataset.get('SamplesPerPixel')} sample(s) of {dataset.get('BitsAllocated')} "
+                        f"bits per pixel; octsr reads grayscale 8- or 16-bit OCT")
+    try:
+        pixels = dataset.pixel_array
+    except Exception as err:  # missing pixel data, a truncated file, an undecodable syntax
+        syntax = getattr(dataset.file_meta, "TransferSyntaxUID", None)
+        raise DataError(f"{path}: cannot decode its pixels (transfer syntax "
+                        f"{getattr(syntax, 'name', syntax)}: {_one_line(err)})") from err
+    frames = pixels.reshape(-1, *pixels.shape[-2:]) if pixels.ndim >= 2 else None
+    if frames is None or pixels.ndim > 3:
+        raise DataError(f"{path}: pixel data of shape {pixels.shape}, not B-scans")
+    if dataset.get("PixelRepresentation", 0) != 0:
+        raise DataError(f"{path}: signed pixels; octsr reads unsigned 8- or 16-bit OCT")
+    dtype = np.uint8 if dataset.BitsAllocated == 8 else np.uint16
+    frames = frames.astype(dtype, copy=False)
+    if dataset.get("PhotometricInterpretation") == "MONOCHROME1":
+        frames = (2 ** int(dataset.get("BitsStored", dataset.BitsAllocated)) - 1 - frames).astype(dtype)
+    metadata = {key: str(dataset.get(key)) for key in IDENTIFYING if key in dataset}
+    return Volume(list(frames), _dicom_spacing(dataset, len(frames)), path, "dicom", metadata)
+
+
+def _dicom_spacing(dataset, frames: int) -> Spacing:
+    """PixelSpacing (rows, then columns) and SpacingBetweenSlices from the shared functional
+    groups, else the first frame's, else the top level; between B-scans, else the distance
+    between the first two frames' positions."""
+    def measures(group_sequence: str) -> Any:
+        groups = dataset.get(group_sequence)
+        if groups and "PixelMeasuresSequence" in groups[0]:
+            return groups[0].PixelMeasuresSequence[0]
+        return None
+
+    source = measures("SharedFunctionalGroupsSequence") or measures("PerFrameFunctionalGroupsSequence") or dataset
+    pixel = source.get("PixelSpacing")
+    down, across = (float(pixel[0]), float(pixel[1])) if pixel and len(pixel) == 2 else (None, None)
+    between = source.get("SpacingBetweenSlices")
+    between = float(between) if between is not None else _position_step(dataset) if frames > 1 else None
+    return Spacing(across, down, between)
+
+
+def _position_step(dataset) -> float | None:
+    per_frame = dataset.get("PerFrameFunctionalGroupsSequence")
+    try:
+        first, second = (np.array(per_frame[i].PlanePositionSequence[0].ImagePositionPatient, float)
+                         for i in (0, 1))
+    except (TypeError, AttributeError, IndexError, KeyError):
+        return None
+    step = float(np.linalg.norm(second - first))
+    return step if step > 0 else None
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())[:200] or type(err).__name__

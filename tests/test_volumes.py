@@ -1,0 +1,125 @@
+"""Volumes in, one interface: B-scans, spacing and metadata from multi-page TIFF and DICOM
+Ophthalmic Tomography objects that pydicom builds (not octsr), and one line for the rest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+from octsr.data.volumes import OPT_STORAGE, read_volume
+from octsr.errors import DataError
+
+pydicom = pytest.importorskip("pydicom")
+
+
+def opt_dataset(frames: np.ndarray, *, photometric: str = "MONOCHROME2", pixel_spacing=(0.0039, 0.0057),
+                between: float | None = 0.12, positions: bool = False, sop_class: str = OPT_STORAGE):
+    """A multi-frame DICOM object as a scanner writes one, built with pydicom's own API."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = sop_class, meta.MediaStorageSOPInstanceUID
+    ds.Modality = "OPT"
+    ds.PatientID, ds.PatientName = "EYE-042", "Doe^Jane"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = generate_uid(), generate_uid(), generate_uid()
+    ds.Laterality = "R"
+    ds.NumberOfFrames = len(frames)
+    ds.Rows, ds.Columns = frames.shape[1:]
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
+    ds.BitsAllocated = ds.BitsStored = frames.dtype.itemsize * 8
+    ds.HighBit, ds.PixelRepresentation = ds.BitsStored - 1, 0
+    measures = Dataset()
+    if pixel_spacing:
+        measures.PixelSpacing = list(pixel_spacing)
+    measures.SliceThickness = 0.0039
+    if between is not None:
+        measures.SpacingBetweenSlices = between
+    shared = Dataset()
+    shared.PixelMeasuresSequence = [measures]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    if positions:
+        per_frame = []
+        for k in range(len(frames)):
+            position, group = Dataset(), Dataset()
+            position.ImagePositionPatient = [0.0, 0.0, 0.25 * k]
+            group.PlanePositionSequence = [position]
+            per_frame.append(group)
+        ds.PerFrameFunctionalGroupsSequence = per_frame
+    ds.PixelData = np.ascontiguousarray(frames).tobytes()
+    return ds
+
+
+def write(ds, path):
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_a_16_bit_opt_object_gives_its_frames_spacing_and_identity(tmp_path):
+    frames = np.random.default_rng(0).integers(0, 65536, (4, 30, 50), dtype=np.uint16)
+    volume = read_volume(write(opt_dataset(frames), tmp_path / "scan.dcm"))
+    assert volume.format == "dicom" and len(volume.bscans) == 4
+    for read, stored in zip(volume.bscans, frames):
+        assert read.dtype == np.uint16
+        np.testing.assert_array_equal(read, stored)
+    assert (volume.spacing.across_mm, volume.spacing.down_mm, volume.spacing.between_mm) == (0.0057, 0.0039, 0.12)
+    assert volume.metadata["PatientID"] == "EYE-042" and volume.metadata["Laterality"] == "R"
+
+
+def test_monochrome1_is_turned_bright_high_and_spacing_comes_from_positions(tmp_path):
+    frames = np.random.default_rng(1).integers(0, 256, (3, 20, 40), dtype=np.uint8)
+    ds = opt_dataset(frames, photometric="MONOCHROME1", between=None, positions=True)
+    volume = read_volume(write(ds, tmp_path / "no_suffix"))  # found by its DICM preamble
+    np.testing.assert_array_equal(volume.bscans[0], 255 - frames[0])
+    assert volume.spacing.between_mm == pytest.approx(0.25)
+
+
+def test_a_spacing_the_file_does_not_state_stays_unknown(tmp_path):
+    frames = np.zeros((2, 10, 12), np.uint16)
+    volume = read_volume(write(opt_dataset(frames, pixel_spacing=None, between=None), tmp_path / "s.dcm"))
+    assert volume.spacing.missing() == ["across", "down", "between B-scans"]
+
+
+def test_rle_compressed_opt_is_decoded(tmp_path):
+    from pydicom.uid import RLELossless
+
+    frames = np.random.default_rng(2).integers(0, 4096, (2, 16, 24), dtype=np.uint16)
+    ds = opt_dataset(frames)
+    ds.compress(RLELossless)
+    volume = read_volume(write(ds, tmp_path / "rle.dcm"))
+    np.testing.assert_array_equal(np.stack(volume.bscans), frames)
+
+
+def test_a_dicom_that_is_not_oct_is_one_line(tmp_path):
+    ct = opt_dataset(np.zeros((1, 8, 8), np.uint16), sop_class="1.2.840.10008.5.1.4.1.1.2")
+    with pytest.raises(DataError, match=r"ct.dcm: a DICOM CT Image Storage object, not Ophthalmic Tomography") as err:
+        read_volume(write(ct, tmp_path / "ct.dcm"))
+    assert "\n" not in str(err.value)
+
+
+def test_a_truncated_dicom_is_one_line(tmp_path):
+    whole = write(opt_dataset(np.ones((3, 40, 60), np.uint16)), tmp_path / "whole.dcm").read_bytes()
+    (tmp_path / "cut.dcm").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DataError, match=r"cut.dcm: ") as err:
+        read_volume(tmp_path / "cut.dcm")
+    assert "\n" not in str(err.value)
+
+
+def test_a_tiff_volume_has_its_pages_and_no_guessed_spacing(tmp_path):
+    pages = np.random.default_rng(3).integers(0, 65536, (3, 12, 20), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "vol.tif", pages, photometric="minisblack")
+    volume = read_volume(tmp_path / "vol.tif")
+    assert volume.format == "tiff" and len(volume.bscans) == 3
+    assert volume.spacing.missing() == ["across", "down", "between B-scans"]
+
+
+def test_anything_else_is_one_line(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a scan")
+    with pytest.raises(DataError, match="not a volume octsr reads"):
+        read_volume(tmp_path / "notes.txt")
