@@ -16,8 +16,9 @@ TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install system-packages train test test-all bench tensorboard clean
-# Debian packages the tests use: Chromium renders TensorBoard's page.
-SYSTEM_PACKAGES := chromium
+# Debian packages the tests use: Chromium renders TensorBoard's page; dicom3tools (dciodvfy)
+# and DCMTK (dcmdump) check the DICOM that enhance writes.
+SYSTEM_PACKAGES := chromium dicom3tools dcmtk
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'

@@ -1,8 +1,9 @@
 """Denoise B-scans with a trained model: `python -m octsr.enhance input=scan.tif output=out/`.
 
 Reads PNG and TIFF (8- or 16-bit; multi-page TIFF volumes, each page a B-scan, pages may
-differ in size), restores every B-scan, and writes each result under the output folder at
-its input's relative path, with its size, bit depth and every page. A model trained on
+differ in size) and DICOM Ophthalmic Tomography objects, restores every B-scan, and writes
+each result under the output folder at its input's relative path, with its size, bit depth
+and every page (a DICOM input as a derived DICOM object: `octsr.data.volumes`). A model trained on
 several frames of one place (`data.input_frames`=K) takes each file as those K frames (a
 K-page TIFF, the primary frame first) and writes one restored B-scan. Outputs are written to a
 temporary name and renamed, never through a symbolic link, never over an input. Without
@@ -24,6 +25,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 import octsr  # noqa: F401  (environment defaults)
 from octsr.data.image_io import IMAGE_SUFFIXES, from_unit_range, read_pages, to_unit_range, write_pages
+from octsr.data.volumes import DICOM_SUFFIXES, is_dicom, read_dicom, write_derived_dicom
 from octsr.errors import ConfigError, DataError
 from octsr.settings import EnhanceSettings, check_settings
 from octsr.utils.cli import command
@@ -55,9 +57,9 @@ def list_inputs(input_path: str | Path, exclude: Path | None = None) -> list[tup
             continue
         subfolders.sort()
         files += [Path(folder) / name for name in sorted(names)
-                  if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith(".")]
+                  if Path(name).suffix.lower() in IMAGE_SUFFIXES | DICOM_SUFFIXES and not name.startswith(".")]
     if not files:
-        raise DataError(f"input={input_path}: no PNG or TIFF files in this folder or its subfolders")
+        raise DataError(f"input={input_path}: no PNG, TIFF or DICOM files in this folder or its subfolders")
     return [(f, f.relative_to(path)) for f in files]
 
 
@@ -119,6 +121,19 @@ def as_model_input(pages: list, frames: int, path: Path) -> list:
     return [np.stack(pages)]
 
 
+def enhance_dicom(path: Path, target: Path, restorer, batch_size: int) -> list[np.ndarray]:
+    """Restore every frame of a DICOM Ophthalmic Tomography object into a derived object at
+    `target` (`octsr.data.volumes.write_derived_dicom`); returns the source's frames."""
+    volume = read_dicom(path)
+    if restorer.input_frames != 1:
+        raise DataError(f"{path}: this model takes {restorer.input_frames} noisy frames of one place "
+                        f"per file (a TIFF); a DICOM volume's frames are B-scans of different places")
+    restored = volume.from_unit_range(restorer(volume.to_unit_range(), batch_size))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_derived_dicom(path, restored, target, f"octsr denoised, weights {restorer.source.name}")
+    return volume.bscans
+
+
 def enhance(cfg: DictConfig) -> list[Path]:
     """Restore every input B-scan; returns the files written. With `on_error=skip`, a file
     that cannot be read or restored is reported and skipped, and the run ends with an error
@@ -135,13 +150,16 @@ def enhance(cfg: DictConfig) -> list[Path]:
     with logging_redirect_tqdm():  # log lines above the progress bar, not through it
         for path, target in tqdm(plan, desc="enhance", unit="file", disable=len(plan) < 2):
             try:
-                pages = read_pages(path)
                 start = time.perf_counter()
-                units = as_model_input([to_unit_range(page, path) for page in pages], restorer.input_frames, path)
-                restored = [from_unit_range(unit, page.dtype) for unit, page in
-                            zip(restorer(units, cfg.batch_size), pages)]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                write_pages(target, restored, like=path)
+                if is_dicom(path):
+                    pages = enhance_dicom(path, target, restorer, cfg.batch_size)
+                else:
+                    pages = read_pages(path)
+                    units = as_model_input([to_unit_range(page, path) for page in pages], restorer.input_frames, path)
+                    restored = [from_unit_range(unit, page.dtype) for unit, page in
+                                zip(restorer(units, cfg.batch_size), pages)]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    write_pages(target, restored, like=path)
             except (DataError, OSError) as err:
                 if cfg.on_error != "skip":
                     raise
@@ -150,7 +168,7 @@ def enhance(cfg: DictConfig) -> list[Path]:
                 skipped.append(path)
                 continue
             sizes = sorted({f"{w}x{h}" for h, w in (p.shape for p in pages)})
-            log.info("%s: %d B-scan(s) of %s %s in %.2f s -> %s", path, len(restored), ", ".join(sizes),
+            log.info("%s: %d B-scan(s) of %s %s in %.2f s -> %s", path, len(pages), ", ".join(sizes),
                      pages[0].dtype, time.perf_counter() - start, target)
             written.append(target)
     if skipped:

@@ -123,3 +123,60 @@ def test_anything_else_is_one_line(tmp_path):
     (tmp_path / "notes.txt").write_text("not a scan")
     with pytest.raises(DataError, match="not a volume octsr reads"):
         read_volume(tmp_path / "notes.txt")
+
+
+def dicom_tool_errors(tool: str, path) -> set[str]:
+    import subprocess
+
+    done = subprocess.run([tool, str(path)], capture_output=True, text=True)
+    return {line.strip() for line in (done.stdout + done.stderr).splitlines() if line.startswith("Error")}
+
+
+def test_enhance_writes_a_derived_opt_object_that_other_readers_accept(tmp_path):
+    """`octsr.enhance input=scan.dcm`: a new series of the same study, patient, frame of
+    reference, spacing and bit depth; dciodvfy finds no error the input does not have, and
+    DCMTK reads it."""
+    import shutil
+
+    from tests.conftest import run_cli
+
+    frames = (np.random.default_rng(4).random((3, 96, 160)) * 4095).astype(np.uint16)
+    ds = opt_dataset(frames, positions=True)
+    ds.BitsStored, ds.HighBit = 12, 11  # a 12-bit scanner in 16-bit words
+    source = write(ds, tmp_path / "scan.dcm")
+    result = run_cli("octsr.enhance", f"input={source}", f"output={tmp_path / 'out'}", "weights=fast")
+    assert result.returncode == 0, result.stderr[-3000:]
+    derived = pydicom.dcmread(tmp_path / "out" / "scan.dcm")
+    for kept in ("PatientID", "PatientName", "StudyInstanceUID", "FrameOfReferenceUID", "BitsStored",
+                 "NumberOfFrames", "Rows", "Columns", "SOPClassUID"):
+        assert derived.get(kept) == ds.get(kept), kept
+    for new in ("SeriesInstanceUID", "SOPInstanceUID"):
+        assert derived.get(new) != ds.get(new), new
+    assert derived.ImageType[0] == "DERIVED" and "octsr" in derived.SeriesDescription
+    assert "duke_srcnn.pt" in derived.SeriesDescription
+    assert derived.SourceImageSequence[0].ReferencedSOPInstanceUID == ds.SOPInstanceUID
+    assert read_volume(tmp_path / "out" / "scan.dcm").spacing == read_volume(source).spacing
+    restored = derived.pixel_array
+    assert restored.shape == frames.shape and restored.max() <= 4095 and not np.array_equal(restored, frames)
+    if shutil.which("dciodvfy") is None or shutil.which("dcmdump") is None:
+        pytest.skip("dicom3tools or DCMTK missing (make system-packages installs them)")
+    assert dicom_tool_errors("dciodvfy", tmp_path / "out" / "scan.dcm") <= dicom_tool_errors("dciodvfy", source)
+    import subprocess
+
+    dumped = subprocess.run(["dcmdump", str(tmp_path / "out" / "scan.dcm")], capture_output=True, text=True)
+    assert dumped.returncode == 0 and "octsr denoised" in dumped.stdout
+
+
+def test_enhance_ends_a_truncated_or_non_oct_dicom_in_one_line(tmp_path):
+    from tests.conftest import run_cli_batch
+
+    whole = write(opt_dataset(np.ones((3, 40, 60), np.uint16)), tmp_path / "whole.dcm").read_bytes()
+    (tmp_path / "cut.dcm").write_bytes(whole[: len(whole) // 2])
+    write(opt_dataset(np.zeros((1, 8, 8), np.uint16), sop_class="1.2.840.10008.5.1.4.1.1.2"), tmp_path / "ct.dcm")
+    results = run_cli_batch([("octsr.enhance", f"input={tmp_path / name}", f"output={tmp_path / 'out'}", "weights=fast")
+                             for name in ("cut.dcm", "ct.dcm")])
+    for name, result in zip(("cut.dcm", "ct.dcm"), results):
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == 2 and len(lines) == 1, (name, result.stderr[-2000:])
+        assert lines[0].startswith(f"octsr: error: {tmp_path / name}: "), lines
+    assert not (tmp_path / "out" / "cut.dcm").exists() and not (tmp_path / "out" / "ct.dcm").exists()

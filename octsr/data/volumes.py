@@ -52,6 +52,19 @@ class Volume:
     source: Path
     format: str  # "tiff" or "dicom"
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The brightest value the scanner stores: the pixel type's maximum, or for DICOM
+    # 2**BitsStored - 1 (a 12-bit scan in 16-bit words is not read as nearly black).
+    max_value: int | None = None
+
+    def to_unit_range(self) -> list[np.ndarray]:
+        """The B-scans as float32 in [0, 1]."""
+        peak = self.max_value or np.iinfo(self.bscans[0].dtype).max
+        return [np.minimum(scan.astype(np.float32) / peak, 1.0) for scan in self.bscans]
+
+    def from_unit_range(self, scans: list[np.ndarray]) -> list[np.ndarray]:
+        """Restored B-scans in [0, 1] back to this volume's pixel type and range."""
+        peak = self.max_value or np.iinfo(self.bscans[0].dtype).max
+        return [np.clip(np.rint(scan * peak), 0, peak).astype(self.bscans[0].dtype) for scan in scans]
 
 
 def read_volume(path: str | Path) -> Volume:
@@ -60,11 +73,16 @@ def read_volume(path: str | Path) -> Volume:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    if path.suffix.lower() in DICOM_SUFFIXES or _has_dicom_preamble(path):
+    if is_dicom(path):
         return read_dicom(path)
     if path.suffix.lower() in TIFF_SUFFIXES:
         return Volume(read_pages(path), UNKNOWN_SPACING, path, "tiff")
     raise DataError(f"{path}: not a volume octsr reads (multi-page TIFF or DICOM Ophthalmic Tomography)")
+
+
+def is_dicom(path: Path) -> bool:
+    """By suffix, or by the DICM mark after the preamble (scanners often write no suffix)."""
+    return path.suffix.lower() in DICOM_SUFFIXES or _has_dicom_preamble(path)
 
 
 def _has_dicom_preamble(path: Path) -> bool:
@@ -106,7 +124,48 @@ def read_dicom(path: Path) -> Volume:
     if dataset.get("PhotometricInterpretation") == "MONOCHROME1":
         frames = (2 ** int(dataset.get("BitsStored", dataset.BitsAllocated)) - 1 - frames).astype(dtype)
     metadata = {key: str(dataset.get(key)) for key in IDENTIFYING if key in dataset}
-    return Volume(list(frames), _dicom_spacing(dataset, len(frames)), path, "dicom", metadata)
+    bits = int(dataset.get("BitsStored", dataset.BitsAllocated))
+    return Volume(list(frames), _dicom_spacing(dataset, len(frames)), path, "dicom", metadata, 2**bits - 1)
+
+
+def write_derived_dicom(source: Path, bscans: list[np.ndarray], target: Path, description: str) -> None:
+    """The restored `bscans` of the DICOM object `source` as a new Ophthalmic Tomography
+    object a viewer files beside it: a new series and SOP instance, ImageType DERIVED, the
+    series and derivation described (`description`), the source instance referenced;
+    patient, study, frame of reference, spacing and bit depth kept. Uncompressed (explicit
+    VR little endian), written to a temporary name and renamed."""
+    import datetime
+
+    import pydicom
+    from pydicom.dataset import Dataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    from octsr.utils.atomic import atomic_path
+
+    dataset = pydicom.dcmread(source)
+    frames = np.stack(bscans)
+    if dataset.get("PhotometricInterpretation") == "MONOCHROME1":  # back to the source's sense
+        frames = (2 ** int(dataset.get("BitsStored", dataset.BitsAllocated)) - 1 - frames).astype(frames.dtype)
+    if frames.shape != (int(dataset.get("NumberOfFrames", 1)), dataset.Rows, dataset.Columns):
+        raise DataError(f"{source}: {frames.shape[0]} restored B-scans of {frames.shape[1:]} do not fit its "
+                        f"{dataset.get('NumberOfFrames', 1)} frames of {dataset.Rows}x{dataset.Columns}")
+    reference = Dataset()
+    reference.ReferencedSOPClassUID, reference.ReferencedSOPInstanceUID = dataset.SOPClassUID, dataset.SOPInstanceUID
+    now = datetime.datetime.now()
+    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    dataset.PixelData = np.ascontiguousarray(frames.astype(np.uint8 if dataset.BitsAllocated == 8 else "<u2")).tobytes()
+    dataset["PixelData"].VR = "OB" if dataset.BitsAllocated == 8 else "OW"
+    dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    dataset.SeriesInstanceUID = generate_uid()
+    dataset.SeriesNumber = int(dataset.get("SeriesNumber") or 0) + 1000
+    dataset.SeriesDescription = description[:64]
+    image_type = list(dataset.get("ImageType") or ["ORIGINAL", "PRIMARY"])
+    dataset.ImageType = ["DERIVED", *image_type[1:]]
+    dataset.DerivationDescription = description[:1024]
+    dataset.SourceImageSequence = [reference]
+    dataset.ContentDate, dataset.ContentTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
+    with atomic_path(target) as tmp:
+        dataset.save_as(tmp, enforce_file_format=True)
 
 
 def _dicom_spacing(dataset, frames: int) -> Spacing:
