@@ -1,9 +1,10 @@
 """Denoise B-scans with a trained model: `python -m octsr.enhance input=scan.tif output=out/`.
 
 Reads PNG and TIFF (8- or 16-bit; multi-page TIFF volumes, each page a B-scan, pages may
-differ in size) and DICOM Ophthalmic Tomography objects, restores every B-scan, and writes
-each result under the output folder at its input's relative path, with its size, bit depth
-and every page (a DICOM input as a derived DICOM object: `octsr.data.volumes`). A model trained on
+differ in size), DICOM Ophthalmic Tomography objects and Heidelberg .vol files, restores
+every B-scan, and writes each result under the output folder at its input's relative path,
+with its size, bit depth and every page (a DICOM input as a derived DICOM object, a .vol as
+a TIFF with its spacing: `octsr.data.volumes`). A model trained on
 several frames of one place (`data.input_frames`=K) takes each file as those K frames (a
 K-page TIFF, the primary frame first) and writes one restored B-scan. Outputs are written to a
 temporary name and renamed, never through a symbolic link, never over an input. Without
@@ -25,7 +26,8 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 import octsr  # noqa: F401  (environment defaults)
 from octsr.data.image_io import IMAGE_SUFFIXES, from_unit_range, read_pages, to_unit_range, write_pages
-from octsr.data.volumes import DICOM_SUFFIXES, is_dicom, read_dicom, write_derived_dicom
+from octsr.data.volumes import (DICOM_SUFFIXES, VENDOR_SUFFIXES, is_dicom, read_volume, write_derived_dicom,
+                                write_tiff_volume)
 from octsr.errors import ConfigError, DataError
 from octsr.settings import EnhanceSettings, check_settings
 from octsr.utils.cli import command
@@ -57,9 +59,10 @@ def list_inputs(input_path: str | Path, exclude: Path | None = None) -> list[tup
             continue
         subfolders.sort()
         files += [Path(folder) / name for name in sorted(names)
-                  if Path(name).suffix.lower() in IMAGE_SUFFIXES | DICOM_SUFFIXES and not name.startswith(".")]
+                  if Path(name).suffix.lower() in IMAGE_SUFFIXES | DICOM_SUFFIXES | {".vol"}
+                  and not name.startswith(".")]
     if not files:
-        raise DataError(f"input={input_path}: no PNG, TIFF or DICOM files in this folder or its subfolders")
+        raise DataError(f"input={input_path}: no PNG, TIFF, DICOM or .vol files in this folder or its subfolders")
     return [(f, f.relative_to(path)) for f in files]
 
 
@@ -87,6 +90,8 @@ def plan_outputs(inputs: list[tuple[Path, Path]], out: Path) -> list[tuple[Path,
     plan = []
     for path, relative in inputs:
         target = out / relative
+        if relative.suffix.lower() in VENDOR_SUFFIXES:  # a vendor's volume comes out as a TIFF
+            target = target.with_suffix(".tif")
         key = str(relative).casefold()  # one file on case-insensitive file systems
         if key in seen:
             raise ConfigError(f"{path} and {seen[key]} would both be written to {target}; "
@@ -121,16 +126,20 @@ def as_model_input(pages: list, frames: int, path: Path) -> list:
     return [np.stack(pages)]
 
 
-def enhance_dicom(path: Path, target: Path, restorer, batch_size: int) -> list[np.ndarray]:
-    """Restore every frame of a DICOM Ophthalmic Tomography object into a derived object at
-    `target` (`octsr.data.volumes.write_derived_dicom`); returns the source's frames."""
-    volume = read_dicom(path)
+def enhance_volume(path: Path, target: Path, restorer, batch_size: int) -> list[np.ndarray]:
+    """Restore every B-scan of a scanner's volume: a DICOM object into a derived DICOM object
+    (`octsr.data.volumes.write_derived_dicom`), a vendor's file into a multi-page TIFF with its
+    spacing recorded (`write_tiff_volume`). Returns the source's B-scans."""
+    volume = read_volume(path)
     if restorer.input_frames != 1:
         raise DataError(f"{path}: this model takes {restorer.input_frames} noisy frames of one place "
-                        f"per file (a TIFF); a DICOM volume's frames are B-scans of different places")
+                        f"per file (a TIFF); a volume's B-scans are of different places")
     restored = volume.from_unit_range(restorer(volume.to_unit_range(), batch_size))
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_derived_dicom(path, restored, target, f"octsr denoised, weights {restorer.source.name}")
+    if volume.format == "dicom":
+        write_derived_dicom(path, restored, target, f"octsr denoised, weights {restorer.source.name}")
+    else:
+        write_tiff_volume(target, restored, volume.spacing)
     return volume.bscans
 
 
@@ -151,8 +160,8 @@ def enhance(cfg: DictConfig) -> list[Path]:
         for path, target in tqdm(plan, desc="enhance", unit="file", disable=len(plan) < 2):
             try:
                 start = time.perf_counter()
-                if is_dicom(path):
-                    pages = enhance_dicom(path, target, restorer, cfg.batch_size)
+                if is_dicom(path) or path.suffix.lower() in VENDOR_SUFFIXES:
+                    pages = enhance_volume(path, target, restorer, cfg.batch_size)
                 else:
                     pages = read_pages(path)
                     units = as_model_input([to_unit_range(page, path) for page in pages], restorer.input_frames, path)

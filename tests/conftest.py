@@ -20,6 +20,7 @@ if _WORKERS > 1:
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 DUKE_ROOT = (REPO / ".." / "shared" / "data" / "duke-bioptigen").resolve()
+VENDOR_SAMPLES = (REPO / ".." / "shared" / "data" / "vendor-samples").resolve()
 needs_duke = pytest.mark.skipif(
     not (DUKE_ROOT / "01" / "test.tif").is_file(),
     reason=f"Duke scans not found at {DUKE_ROOT} (the shared data folder beside the repo)",

@@ -9,6 +9,7 @@ import tifffile
 
 from octsr.data.volumes import OPT_STORAGE, read_volume
 from octsr.errors import DataError
+from tests.conftest import VENDOR_SAMPLES
 
 pydicom = pytest.importorskip("pydicom")
 
@@ -180,3 +181,41 @@ def test_enhance_ends_a_truncated_or_non_oct_dicom_in_one_line(tmp_path):
         assert result.returncode == 2 and len(lines) == 1, (name, result.stderr[-2000:])
         assert lines[0].startswith(f"octsr: error: {tmp_path / name}: "), lines
     assert not (tmp_path / "out" / "cut.dcm").exists() and not (tmp_path / "out" / "ct.dcm").exists()
+
+
+needs_vendor_samples = pytest.mark.skipif(
+    not (VENDOR_SAMPLES / "heyex_vol" / "test_volume.vol").is_file(),
+    reason=f"vendor sample files not found at {VENDOR_SAMPLES} (the shared data folder beside the repo)")
+
+
+@needs_vendor_samples
+@pytest.mark.parametrize("sample", ["heyex_vol/test_volume.vol", "heyex_xml/test_volume/test_dummy.xml"])
+def test_heidelberg_files_give_their_bscans_spacing_and_eye(sample):
+    """eyepy's own test files (vendor-samples/README.md: 10 B-scans of 40 x 50, right eye)."""
+    pytest.importorskip("eyepy", reason="the scanners extra is not installed")
+    volume = read_volume(VENDOR_SAMPLES / sample)
+    assert len(volume.bscans) == 10 and volume.bscans[0].shape == (40, 50) and volume.bscans[0].dtype == np.uint8
+    assert volume.spacing.missing() == [] and volume.metadata.get("Laterality") == "OD"
+    # millimetres per pixel of a Spectralis: microns down an A-scan, tens of microns across
+    assert 0.001 < volume.spacing.down_mm < volume.spacing.across_mm < volume.spacing.between_mm < 1
+
+
+@needs_vendor_samples
+def test_enhance_writes_a_vol_as_a_tiff_volume_with_its_spacing(tmp_path):
+    pytest.importorskip("eyepy", reason="the scanners extra is not installed")
+    from tests.conftest import run_cli
+
+    source = VENDOR_SAMPLES / "heyex_vol" / "test_volume.vol"
+    result = run_cli("octsr.enhance", f"input={source}", f"output={tmp_path}", "weights=fast")
+    assert result.returncode == 0, result.stderr[-3000:]
+    written = read_volume(tmp_path / "test_volume.tif")
+    assert [b.shape for b in written.bscans] == [(40, 50)] * 10 and written.bscans[0].dtype == np.uint8
+    assert written.spacing == read_volume(source).spacing
+
+
+def test_a_damaged_vol_is_one_line(tmp_path):
+    pytest.importorskip("eyepy", reason="the scanners extra is not installed")
+    (tmp_path / "scan.vol").write_bytes(b"HSF-OCT-103\0" + bytes(200))
+    with pytest.raises(DataError, match=r"scan.vol: not a readable Heidelberg .vol") as err:
+        read_volume(tmp_path / "scan.vol")
+    assert "\n" not in str(err.value)

@@ -1,9 +1,10 @@
 """Volumes of B-scans as scanners store them, read through one interface: the B-scans, their
 physical spacing and what identifies them, whatever the file format.
 
-Formats: multi-page TIFF (`octsr.data.image_io`, spacing unknown) and DICOM Ophthalmic
-Tomography Image Storage (pydicom). A spacing the file does not state stays unknown (None),
-never a guessed 1.0.
+Formats: multi-page TIFF (`octsr.data.image_io`; spacing where octsr recorded it), DICOM
+Ophthalmic Tomography Image Storage (pydicom), and Heidelberg .vol files and XML exports
+(eyepy, the `scanners` extra). A spacing the file does not state stays unknown (None), never
+a guessed 1.0.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import numpy as np
 
 from octsr.data.image_io import TIFF_SUFFIXES, read_pages
 from octsr.errors import DataError
+from octsr.utils.atomic import atomic_path
+from octsr.utils.extras import require
 
 OPT_STORAGE = "1.2.840.10008.5.1.4.1.1.77.1.5.4"  # Ophthalmic Tomography Image Storage
 DICOM_SUFFIXES = {".dcm", ".dicom"}
+VENDOR_SUFFIXES = {".vol": "Heidelberg .vol", ".xml": "Heidelberg XML export"}  # read by eyepy
 # What identifies a DICOM volume, kept so that a derived series can name its source.
 IDENTIFYING = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
                "StudyDate", "StudyID", "AccessionNumber", "SeriesInstanceUID", "SOPInstanceUID",
@@ -76,8 +80,68 @@ def read_volume(path: str | Path) -> Volume:
     if is_dicom(path):
         return read_dicom(path)
     if path.suffix.lower() in TIFF_SUFFIXES:
-        return Volume(read_pages(path), UNKNOWN_SPACING, path, "tiff")
-    raise DataError(f"{path}: not a volume octsr reads (multi-page TIFF or DICOM Ophthalmic Tomography)")
+        return Volume(read_pages(path), _recorded_spacing(path), path, "tiff")
+    if path.suffix.lower() in VENDOR_SUFFIXES:
+        return read_vendor(path)
+    raise DataError(f"{path}: not a volume octsr reads (multi-page TIFF, DICOM Ophthalmic Tomography, "
+                    f"Heidelberg .vol or XML export)")
+
+
+def read_vendor(path: Path) -> Volume:
+    """A Heidelberg .vol file, or the XML file of a Heidelberg export (its B-scans are the
+    TIFFs beside it), through eyepy: B-scans, spacing and laterality."""
+    require("eyepy", "scanners", f"reading {VENDOR_SUFFIXES[path.suffix.lower()]} files")
+    import logging
+
+    import eyepy
+
+    logging.getLogger("eyepy").setLevel(logging.ERROR)  # its notes on layer names are not ours
+    try:
+        if path.suffix.lower() == ".vol":
+            volume = eyepy.import_heyex_vol(path)
+        else:
+            volume = eyepy.import_heyex_xml(path.parent)
+        scans = np.asarray(volume.data)
+    except Exception as err:  # eyepy raises many types for a damaged or foreign file
+        raise DataError(f"{path}: not a readable {VENDOR_SUFFIXES[path.suffix.lower()]} ({_one_line(err)})") from err
+    if scans.ndim != 3 or scans.dtype not in (np.uint8, np.uint16):
+        raise DataError(f"{path}: B-scans of shape {scans.shape} and type {scans.dtype}; octsr reads "
+                        f"8- or 16-bit volumes")
+
+    def positive(value) -> float | None:
+        return float(value) if value is not None and float(value) > 0 else None
+
+    spacing = Spacing(positive(volume.scale_x), positive(volume.scale_y),
+                      positive(volume.scale_z) if len(scans) > 1 else None)
+    metadata = {"Laterality": str(volume.laterality)} if getattr(volume, "laterality", None) else {}
+    return Volume(list(scans), spacing, path, "heidelberg", metadata)
+
+
+def _recorded_spacing(path: Path) -> Spacing:
+    """The spacing `write_tiff_volume` recorded in the TIFF's description, else unknown."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            recorded = (tif.shaped_metadata or [{}])[0].get("spacing_mm") or {}
+    except Exception:
+        return UNKNOWN_SPACING
+    values = [recorded.get(key) for key in ("across", "down", "between")]
+    return Spacing(*(float(v) if isinstance(v, (int, float)) else None for v in values))
+
+
+def write_tiff_volume(target: Path, bscans: list[np.ndarray], spacing: Spacing) -> None:
+    """B-scans as a multi-page TIFF with their spacing: across and down as the pages'
+    resolution (pixels per centimetre) where known, and all three in millimetres in the
+    description (`read_volume` reads them back). Written to a temporary name and renamed."""
+    import tifffile
+
+    stack = np.stack(bscans)
+    resolution = ({"resolution": (10 / spacing.across_mm, 10 / spacing.down_mm), "resolutionunit": "CENTIMETER"}
+                  if spacing.across_mm and spacing.down_mm else {})
+    recorded = {"across": spacing.across_mm, "down": spacing.down_mm, "between": spacing.between_mm}
+    with atomic_path(target) as tmp:
+        tifffile.imwrite(tmp, stack, photometric="minisblack", metadata={"spacing_mm": recorded}, **resolution)
 
 
 def is_dicom(path: Path) -> bool:
@@ -139,8 +203,6 @@ def write_derived_dicom(source: Path, bscans: list[np.ndarray], target: Path, de
     import pydicom
     from pydicom.dataset import Dataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    from octsr.utils.atomic import atomic_path
 
     dataset = pydicom.dcmread(source)
     frames = np.stack(bscans)
