@@ -57,10 +57,10 @@ class OptimSettings:
 class NetSettings:
     width: int = at_least(1)
     depth: int = at_least(1)
+    batch_norm: bool = True
     convs_per_level: int = at_least(1)
     kernel_size: int = at_least(1)
     kernel_sizes: list[int] = field(default_factory=list, metadata={"low": 1, "min_items": 1})
-    batch_norm: bool = True
 
 
 @dataclass
@@ -92,11 +92,11 @@ class ProtocolSettings:
 
 @dataclass
 class DataSettings:
+    frames: Literal["one", "all"] = "one"
+    train_target: Literal["average", "next_frame"] = "average"
     batch_size: int = at_least(1)
     num_workers: int = at_least(0)
     memory_budget_mb: float = at_least(0)
-    frames: Literal["one", "all"] = "one"
-    train_target: Literal["average", "next_frame"] = "average"
     input_frames: int = at_least(1, 1)
     protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
 
