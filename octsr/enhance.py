@@ -126,7 +126,7 @@ def as_model_input(pages: list, frames: int, path: Path) -> list:
     return [np.stack(pages)]
 
 
-def enhance_volume(path: Path, target: Path, restorer, batch_size: int) -> list[np.ndarray]:
+def enhance_volume(path: Path, target: Path, restorer, batch_size: int, anonymize: bool = False) -> list[np.ndarray]:
     """Restore every B-scan of a scanner's volume: a DICOM object into a derived DICOM object
     (`octsr.data.volumes.write_derived_dicom`), a vendor's file into a multi-page TIFF with its
     spacing recorded (`write_tiff_volume`). Returns the source's B-scans."""
@@ -137,7 +137,10 @@ def enhance_volume(path: Path, target: Path, restorer, batch_size: int) -> list[
     restored = volume.from_unit_range(restorer(volume.to_unit_range(), batch_size))
     target.parent.mkdir(parents=True, exist_ok=True)
     if volume.format == "dicom":
-        write_derived_dicom(path, restored, target, f"octsr denoised, weights {restorer.source.name}")
+        changes = write_derived_dicom(path, restored, target, f"octsr denoised, weights {restorer.source.name}",
+                                      anonymize)
+        if changes:
+            log.info("%s de-identified (DICOM basic profile): %s", target, "; ".join(changes))
     else:
         write_tiff_volume(target, restored, volume.spacing)
     return volume.bscans
@@ -161,7 +164,7 @@ def enhance(cfg: DictConfig) -> list[Path]:
             try:
                 start = time.perf_counter()
                 if is_dicom(path) or path.suffix.lower() in VENDOR_SUFFIXES:
-                    pages = enhance_volume(path, target, restorer, cfg.batch_size)
+                    pages = enhance_volume(path, target, restorer, cfg.batch_size, cfg.anonymize)
                 else:
                     pages = read_pages(path)
                     units = as_model_input([to_unit_range(page, path) for page in pages], restorer.input_frames, path)

@@ -152,6 +152,7 @@ class EnhanceSettings(InferenceSettings):
     output: str = matching(r".+")
     batch_size: int = at_least(1, 1)
     on_error: Literal["stop", "skip"] = "stop"
+    anonymize: bool = False
 
 
 @dataclass

@@ -219,3 +219,22 @@ def test_a_damaged_vol_is_one_line(tmp_path):
     with pytest.raises(DataError, match=r"scan.vol: not a readable Heidelberg .vol") as err:
         read_volume(tmp_path / "scan.vol")
     assert "\n" not in str(err.value)
+
+
+def test_anonymize_removes_the_patients_identifiers_and_says_which(tmp_path):
+    from tests.conftest import run_cli
+
+    frames = (np.random.default_rng(5).random((2, 48, 64)) * 255).astype(np.uint8)
+    ds = opt_dataset(frames)
+    ds.PatientBirthDate, ds.StudyDate = "19700101", "20260101"
+    source = write(ds, tmp_path / "scan.dcm")
+    result = run_cli("octsr.enhance", f"input={source}", f"output={tmp_path / 'out'}", "weights=fast",
+                     "anonymize=true")
+    assert result.returncode == 0, result.stderr[-3000:]
+    said = [line for line in (result.stdout + result.stderr).splitlines() if "de-identified" in line]
+    assert len(said) == 1 and "removed PatientID, PatientName" in said[0] and "PatientBirthDate" in said[0]
+    derived = pydicom.dcmread(tmp_path / "out" / "scan.dcm")
+    assert not derived.get("PatientName") and not derived.get("PatientID")
+    for identifying in ("PatientBirthDate", "StudyDate", "StudyInstanceUID", "FrameOfReferenceUID"):
+        assert derived.get(identifying) != ds.get(identifying), identifying
+    assert "octsr" in derived.SeriesDescription and derived.pixel_array.shape == frames.shape

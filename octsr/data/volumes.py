@@ -192,12 +192,17 @@ def read_dicom(path: Path) -> Volume:
     return Volume(list(frames), _dicom_spacing(dataset, len(frames)), path, "dicom", metadata, 2**bits - 1)
 
 
-def write_derived_dicom(source: Path, bscans: list[np.ndarray], target: Path, description: str) -> None:
+def write_derived_dicom(source: Path, bscans: list[np.ndarray], target: Path, description: str,
+                        anonymize: bool = False) -> list[str]:
     """The restored `bscans` of the DICOM object `source` as a new Ophthalmic Tomography
     object a viewer files beside it: a new series and SOP instance, ImageType DERIVED, the
     series and derivation described (`description`), the source instance referenced;
     patient, study, frame of reference, spacing and bit depth kept. Uncompressed (explicit
-    VR little endian), written to a temporary name and renamed."""
+    VR little endian), written to a temporary name and renamed.
+
+    `anonymize`: DICOM's basic de-identification profile (PS3.15 Annex E, through
+    dicom-anonymizer) applied before writing: identifiers removed or emptied, UIDs and dates
+    replaced. Returns what it changed, as "removed X" / "replaced Y" (empty without it)."""
     import datetime
 
     import pydicom
@@ -226,8 +231,31 @@ def write_derived_dicom(source: Path, bscans: list[np.ndarray], target: Path, de
     dataset.DerivationDescription = description[:1024]
     dataset.SourceImageSequence = [reference]
     dataset.ContentDate, dataset.ContentTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
+    # The descriptions octsr wrote name only octsr and the weights: kept through the profile.
+    changes = _deidentify(dataset, keep=("SeriesDescription", "DerivationDescription")) if anonymize else []
     with atomic_path(target) as tmp:
         dataset.save_as(tmp, enforce_file_format=True)
+    return changes
+
+
+def _deidentify(dataset, keep: tuple[str, ...] = ()) -> list[str]:
+    """Apply the basic profile in place, then put back the `keep` attributes; what it
+    removed and what it replaced, by keyword."""
+    from dicomanonymizer import anonymize_dataset
+
+    def top_level(ds) -> dict[str, str]:
+        return {element.keyword or str(element.tag): str(element.value) for element in ds
+                if element.tag != 0x7FE00010}  # not the pixels
+
+    before = top_level(dataset)
+    kept = {keyword: dataset.get(keyword) for keyword in keep if keyword in dataset}
+    anonymize_dataset(dataset)
+    for keyword, value in kept.items():
+        setattr(dataset, keyword, value)
+    after = top_level(dataset)
+    removed = sorted(k for k in before if k not in after or (before[k] and not after[k]))
+    replaced = sorted(k for k in before if k in after and after[k] and after[k] != before[k])
+    return [f"removed {', '.join(removed) or 'nothing'}", f"replaced {', '.join(replaced) or 'nothing'}"]
 
 
 def _dicom_spacing(dataset, frames: int) -> Spacing:
