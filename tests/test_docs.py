@@ -79,7 +79,7 @@ def workspace(tmp_path_factory, trained_tiny, lr_sweep) -> dict[str, str]:
     tifffile.imwrite(root / "scan.tif", tifffile.imread(next((root / "pairs" / "noisy").glob("*.tif"))))
     from tests.test_volumes import opt_dataset  # a DICOM OCT object, as pydicom builds one
 
-    opt_dataset(np.random.default_rng(0).integers(0, 256, (2, 48, 64), dtype=np.uint8)).save_as(
+    opt_dataset(np.random.default_rng(0).integers(0, 256, (2, 48, 64), dtype=np.uint8), complete=True).save_as(
         root / "scan.dcm", enforce_file_format=True)
     (root / "scans").mkdir()
     tifffile.imwrite(root / "scans" / "a.tif", tifffile.imread(root / "scan.tif"))

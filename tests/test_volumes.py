@@ -15,7 +15,8 @@ pydicom = pytest.importorskip("pydicom")
 
 
 def opt_dataset(frames: np.ndarray, *, photometric: str = "MONOCHROME2", pixel_spacing=(0.0039, 0.0057),
-                between: float | None = 0.12, positions: bool = False, sop_class: str = OPT_STORAGE):
+                between: float | None = 0.12, positions: bool = False, sop_class: str = OPT_STORAGE,
+                complete: bool = False):
     """A multi-frame DICOM object as a scanner writes one, built with pydicom's own API."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
@@ -54,7 +55,69 @@ def opt_dataset(frames: np.ndarray, *, photometric: str = "MONOCHROME2", pixel_s
             per_frame.append(group)
         ds.PerFrameFunctionalGroupsSequence = per_frame
     ds.PixelData = np.ascontiguousarray(frames).tobytes()
+    if complete:
+        complete_opt(ds, len(frames))
     return ds
+
+
+def code(value: str, scheme: str, meaning: str):
+    from pydicom.dataset import Dataset
+
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
+    return item
+
+
+def complete_opt(ds, frames: int) -> None:
+    """The rest of what the Ophthalmic Tomography IOD requires, as a scanner fills it in."""
+    from pydicom.dataset import Dataset
+    from pydicom.uid import generate_uid
+
+    ds.ImageType = ["ORIGINAL", "PRIMARY"]
+    ds.StudyDate, ds.StudyTime, ds.StudyID, ds.AccessionNumber = "20260101", "101500", "1", ""
+    ds.ReferringPhysicianName, ds.PatientBirthDate, ds.PatientSex = "", "", "F"
+    ds.SeriesNumber, ds.InstanceNumber, ds.AcquisitionNumber = 1, 1, 1
+    ds.ContentDate, ds.ContentTime, ds.AcquisitionDateTime = "20260101", "101500", "20260101101500"
+    ds.Manufacturer, ds.ManufacturerModelName = "pydicom test", "OPT builder"
+    ds.DeviceSerialNumber, ds.SoftwareVersions = "0001", "1.0"
+    ds.PositionReferenceIndicator, ds.ImageLaterality = "", "R"
+    del ds.Laterality  # the series' laterality goes when the image states its own
+    ds.AcquisitionDuration = 1.5
+    ds.BurnedInAnnotation, ds.LossyImageCompression = "NO", "00"
+    if ds.PhotometricInterpretation == "MONOCHROME2":
+        ds.PresentationLUTShape = "IDENTITY"
+    ds.AcquisitionDeviceTypeCodeSequence = [code("392012008", "SCT", "Optical Coherence Tomography Scanner")]
+    ds.AnatomicRegionSequence = [code("81745001", "SCT", "Eye")]
+    ds.DetectorType = "CCD"
+    ds.AcquisitionContextSequence, ds.LightPathFilterTypeStackCodeSequence = [], []
+    ds.RefractiveStateSequence = []
+    for empty in ("AxialLengthOfTheEye", "HorizontalFieldOfView", "EmmetropicMagnification",
+                  "IntraOcularPressure", "PupilDilated"):
+        setattr(ds, empty, None)
+    organization = generate_uid()
+    dimension = Dataset()
+    dimension.DimensionOrganizationUID = organization
+    dimension.DimensionIndexPointer = 0x00209057  # In-Stack Position Number
+    dimension.FunctionalGroupPointer = 0x00209111  # Frame Content Sequence
+    organized = Dataset()
+    organized.DimensionOrganizationUID = organization
+    ds.DimensionOrganizationSequence, ds.DimensionIndexSequence = [organized], [dimension]
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    orientation, anatomy = Dataset(), Dataset()
+    orientation.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    anatomy.AnatomicRegionSequence, anatomy.FrameLaterality = [code("81745001", "SCT", "Eye")], "R"
+    shared.PlaneOrientationSequence, shared.FrameAnatomySequence = [orientation], [anatomy]
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or [Dataset() for _ in range(frames)]
+    for k, group in enumerate(per_frame):
+        content, position = Dataset(), Dataset()
+        content.StackID, content.InStackPositionNumber, content.DimensionIndexValues = "1", k + 1, [k + 1]
+        content.FrameAcquisitionDateTime = content.FrameReferenceDateTime = f"20260101101500.{k:06d}"
+        content.FrameAcquisitionDuration = 1500.0 / frames
+        group.FrameContentSequence = [content]
+        if "PlanePositionSequence" not in group:
+            position.ImagePositionPatient = [0.0, 0.0, 0.12 * k]
+            group.PlanePositionSequence = [position]
+    ds.PerFrameFunctionalGroupsSequence = per_frame
 
 
 def write(ds, path):
@@ -142,7 +205,7 @@ def test_enhance_writes_a_derived_opt_object_that_other_readers_accept(tmp_path)
     from tests.conftest import run_cli
 
     frames = (np.random.default_rng(4).random((3, 96, 160)) * 4095).astype(np.uint16)
-    ds = opt_dataset(frames, positions=True)
+    ds = opt_dataset(frames, positions=True, complete=True)
     ds.BitsStored, ds.HighBit = 12, 11  # a 12-bit scanner in 16-bit words
     source = write(ds, tmp_path / "scan.dcm")
     result = run_cli("octsr.enhance", f"input={source}", f"output={tmp_path / 'out'}", "weights=fast")
@@ -161,6 +224,8 @@ def test_enhance_writes_a_derived_opt_object_that_other_readers_accept(tmp_path)
     assert restored.shape == frames.shape and restored.max() <= 4095 and not np.array_equal(restored, frames)
     if shutil.which("dciodvfy") is None or shutil.which("dcmdump") is None:
         pytest.skip("dicom3tools or DCMTK missing (make system-packages installs them)")
+    # A valid object: dciodvfy's tables flag only the single-part concatenation attributes.
+    assert all("Concatenation" in error for error in dicom_tool_errors("dciodvfy", source))
     assert dicom_tool_errors("dciodvfy", tmp_path / "out" / "scan.dcm") <= dicom_tool_errors("dciodvfy", source)
     import subprocess
 

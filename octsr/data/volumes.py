@@ -26,7 +26,7 @@ VENDOR_SUFFIXES = {".vol": "Heidelberg .vol", ".xml": "Heidelberg XML export"}  
 # What identifies a DICOM volume, kept so that a derived series can name its source.
 IDENTIFYING = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
                "StudyDate", "StudyID", "AccessionNumber", "SeriesInstanceUID", "SOPInstanceUID",
-               "FrameOfReferenceUID", "Manufacturer", "ManufacturerModelName", "Laterality")
+               "FrameOfReferenceUID", "Manufacturer", "ManufacturerModelName", "Laterality", "ImageLaterality")
 
 
 @dataclass(frozen=True)
