@@ -137,7 +137,7 @@ def enhance_volume(path: Path, target: Path, restorer, batch_size: int, anonymiz
     restored = volume.from_unit_range(restorer(volume.to_unit_range(), batch_size))
     target.parent.mkdir(parents=True, exist_ok=True)
     if volume.format == "dicom":
-        changes = write_derived_dicom(path, restored, target, f"octsr denoised, weights {restorer.source.name}",
+        changes = write_derived_dicom(volume, restored, target, f"octsr denoised, weights {restorer.source.name}",
                                       anonymize)
         if changes:
             log.info("%s de-identified (DICOM basic profile): %s", target, "; ".join(changes))

@@ -83,10 +83,12 @@ def _grayscale_page(image: np.ndarray, path: Path) -> np.ndarray:
     return image
 
 
-def to_unit_range(image: np.ndarray, path: str | Path = "<array>") -> np.ndarray:
+def to_unit_range(image: np.ndarray, path: str | Path = "<array>", peak: int | None = None) -> np.ndarray:
     """Pixels as float32 in [0, 1], by one rule for every file:
 
-    - unsigned 8- and 16-bit integers are divided by their type's maximum (255, 65535);
+    - unsigned 8- and 16-bit integers are divided by their type's maximum (255, 65535), or
+      by `peak`, the brightest value the file says it stores (a DICOM's 2**BitsStored - 1),
+      higher values clipped;
     - signed 8- and 16-bit integers likewise (127, 32767), if no value is negative;
     - floats must already lie in [0, 1];
     - anything else (32- and 64-bit integers, negative values, NaN) is refused: no scaling
@@ -101,6 +103,8 @@ def to_unit_range(image: np.ndarray, path: str | Path = "<array>") -> np.ndarray
             raise DataError(f"{path}: signed {dtype} pixels with negative values (min "
                             f"{int(image.min())}); octsr reads non-negative intensities (convert "
                             f"the scan to unsigned 16-bit)")
+        if peak:
+            return np.minimum(image.astype(np.float32) / np.float32(peak), np.float32(1.0))
         return image.astype(np.float32) / np.float32(np.iinfo(dtype).max)
     if np.issubdtype(dtype, np.floating):
         image = image.astype(np.float32)
@@ -118,11 +122,12 @@ def read_grayscale(path: str | Path) -> np.ndarray:
     return to_unit_range(read_raw(path), path)
 
 
-def from_unit_range(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Back from [0, 1] floats to `dtype` (the inverse of `to_unit_range`), rounding."""
+def from_unit_range(image: np.ndarray, dtype: np.dtype, peak: int | None = None) -> np.ndarray:
+    """Back from [0, 1] floats to `dtype` (the inverse of `to_unit_range`, with the same
+    `peak`), rounding."""
     dtype = np.dtype(dtype)
     if np.issubdtype(dtype, np.integer):
-        peak = np.iinfo(dtype).max
+        peak = peak or np.iinfo(dtype).max
         return np.clip(np.rint(image * peak), 0, peak).astype(dtype)
     return np.clip(image, 0.0, 1.0).astype(dtype)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from octsr.data.image_io import TIFF_SUFFIXES, read_pages
+from octsr.data.image_io import TIFF_SUFFIXES, from_unit_range, read_pages, to_unit_range
 from octsr.errors import DataError
 from octsr.utils.atomic import atomic_path
 from octsr.utils.extras import require
@@ -60,15 +60,16 @@ class Volume:
     # 2**BitsStored - 1 (a 12-bit scan in 16-bit words is not read as nearly black).
     max_value: int | None = None
 
+    # The DICOM dataset it was read from (header and all), which a derived object copies.
+    dataset: Any = None
+
     def to_unit_range(self) -> list[np.ndarray]:
-        """The B-scans as float32 in [0, 1]."""
-        peak = self.max_value or np.iinfo(self.bscans[0].dtype).max
-        return [np.minimum(scan.astype(np.float32) / peak, 1.0) for scan in self.bscans]
+        """The B-scans as float32 in [0, 1] (`octsr.data.image_io.to_unit_range`)."""
+        return [to_unit_range(scan, self.source, self.max_value) for scan in self.bscans]
 
     def from_unit_range(self, scans: list[np.ndarray]) -> list[np.ndarray]:
         """Restored B-scans in [0, 1] back to this volume's pixel type and range."""
-        peak = self.max_value or np.iinfo(self.bscans[0].dtype).max
-        return [np.clip(np.rint(scan * peak), 0, peak).astype(self.bscans[0].dtype) for scan in scans]
+        return [from_unit_range(scan, self.bscans[0].dtype, self.max_value) for scan in scans]
 
 
 def read_volume(path: str | Path) -> Volume:
@@ -185,36 +186,45 @@ def read_dicom(path: Path) -> Volume:
         raise DataError(f"{path}: signed pixels; octsr reads unsigned 8- or 16-bit OCT")
     dtype = np.uint8 if dataset.BitsAllocated == 8 else np.uint16
     frames = frames.astype(dtype, copy=False)
-    if dataset.get("PhotometricInterpretation") == "MONOCHROME1":
-        frames = (2 ** int(dataset.get("BitsStored", dataset.BitsAllocated)) - 1 - frames).astype(dtype)
+    frames = _as_monochrome2(dataset, frames)
     metadata = {key: str(dataset.get(key)) for key in IDENTIFYING if key in dataset}
-    bits = int(dataset.get("BitsStored", dataset.BitsAllocated))
-    return Volume(list(frames), _dicom_spacing(dataset, len(frames)), path, "dicom", metadata, 2**bits - 1)
+    return Volume(list(frames), _dicom_spacing(dataset, len(frames)), path, "dicom", metadata,
+                  _stored_peak(dataset), dataset)
 
 
-def write_derived_dicom(source: Path, bscans: list[np.ndarray], target: Path, description: str,
+def _stored_peak(dataset) -> int:
+    return 2 ** int(dataset.get("BitsStored", dataset.BitsAllocated)) - 1
+
+
+def _as_monochrome2(dataset, frames: np.ndarray) -> np.ndarray:
+    """MONOCHROME1 frames turned so that bright is high (and back: the turn is its own inverse)."""
+    if dataset.get("PhotometricInterpretation") != "MONOCHROME1":
+        return frames
+    return (_stored_peak(dataset) - frames).astype(frames.dtype)
+
+
+def write_derived_dicom(source: Volume, bscans: list[np.ndarray], target: Path, description: str,
                         anonymize: bool = False) -> list[str]:
-    """The restored `bscans` of the DICOM object `source` as a new Ophthalmic Tomography
+    """The restored `bscans` of the DICOM volume `source` as a new Ophthalmic Tomography
     object a viewer files beside it: a new series and SOP instance, ImageType DERIVED, the
     series and derivation described (`description`), the source instance referenced;
     patient, study, frame of reference, spacing and bit depth kept. Uncompressed (explicit
-    VR little endian), written to a temporary name and renamed.
+    VR little endian), written to a temporary name and renamed. Uses up `source`: its
+    dataset becomes the derived object's.
 
     `anonymize`: DICOM's basic de-identification profile (PS3.15 Annex E, through
     dicom-anonymizer) applied before writing: identifiers removed or emptied, UIDs and dates
     replaced. Returns what it changed, as "removed X" / "replaced Y" (empty without it)."""
     import datetime
 
-    import pydicom
     from pydicom.dataset import Dataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-    dataset = pydicom.dcmread(source)
-    frames = np.stack(bscans)
-    if dataset.get("PhotometricInterpretation") == "MONOCHROME1":  # back to the source's sense
-        frames = (2 ** int(dataset.get("BitsStored", dataset.BitsAllocated)) - 1 - frames).astype(frames.dtype)
+    # The header as read, not read again: changed in place, so `source` is spent afterwards.
+    dataset = source.dataset
+    frames = _as_monochrome2(dataset, np.stack(bscans))  # back to the source's sense
     if frames.shape != (int(dataset.get("NumberOfFrames", 1)), dataset.Rows, dataset.Columns):
-        raise DataError(f"{source}: {frames.shape[0]} restored B-scans of {frames.shape[1:]} do not fit its "
+        raise DataError(f"{source.source}: {frames.shape[0]} restored B-scans of {frames.shape[1:]} do not fit its "
                         f"{dataset.get('NumberOfFrames', 1)} frames of {dataset.Rows}x{dataset.Columns}")
     reference = Dataset()
     reference.ReferencedSOPClassUID, reference.ReferencedSOPInstanceUID = dataset.SOPClassUID, dataset.SOPInstanceUID
