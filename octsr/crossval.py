@@ -84,7 +84,11 @@ def train_fold(row: str, overrides: list[str], splits: dict[str, list[str]], dat
                               f"name, or the run another hydra.run.dir")
         return result
     run_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "octsr.train", "data=duke", f"data.root={data_root}",
+    # A row may train on another layout of the same subjects (data=volumes data.root=<the
+    # subjects as volumes>, experiments/scanners): its own data and data.root then stand.
+    data = [setting for setting in ("data=duke", f"data.root={data_root}")
+            if not any(o.startswith(setting.split("=")[0] + "=") for o in overrides)]
+    command = [sys.executable, "-m", "octsr.train", *data,
                f"data.splits.train={_list(splits['train'])}", f"data.splits.val={_list(splits['val'])}",
                f"data.splits.test={_list(splits['test'])}", f"threads={threads}",
                f"hydra.run.dir={run_dir}", *overrides]
@@ -182,8 +186,9 @@ def plan_crossval(cfg: DictConfig) -> Plan:
 def run_folds(plan: Plan) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[int, dict[str, Any]]]:
     """Every row trained on every fold, and BM3D on every fold, `plan.jobs` at a time: the
     trained runs' results by (row, fold), BM3D's by fold."""
-    log.info("%d folds x %d rows (+ BM3D) on %s, %d at a time with %d thread(s) each; results in %s",
-             len(plan.folds), len(plan.rows), plan.data_root, plan.jobs, plan.threads, plan.out)
+    log.info("%d folds x %d rows%s on %s, %d at a time with %d thread(s) each; results in %s",
+             len(plan.folds), len(plan.rows), " (+ BM3D)" if plan.sigmas else "", plan.data_root,
+             plan.jobs, plan.threads, plan.out)
     with ProcessPoolExecutor(max_workers=plan.jobs) as pool:
         trained = {(row, k): pool.submit(train_fold, row, overrides, splits, plan.data_root,
                                          plan.out / row / f"fold{k}", plan.threads)

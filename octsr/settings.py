@@ -98,6 +98,7 @@ class DataSettings:
     num_workers: int = at_least(0)
     memory_budget_mb: float = at_least(0)
     input_frames: int = at_least(1, 1)
+    scored_bscans: int = at_least(1, 8)
     protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
 
 
@@ -126,6 +127,7 @@ class TrainSettings:
     train: bool = True
     test: bool = True
     ckpt_path: Optional[str] = None
+    init_from: Optional[str] = None
     optim: OptimSettings = field(default_factory=OptimSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     loss: LossSettings = field(default_factory=LossSettings)

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 import octsr  # noqa: F401  (sets environment defaults before albumentations is imported)
 from octsr.errors import ConfigError
-from octsr.models.architecture import ARCHITECTURE_KEY, architecture_record, network_name
+from octsr.models.architecture import ARCHITECTURE_KEY, architecture_difference, architecture_record
 from octsr.settings import TrainSettings, check_settings
 from octsr.utils.cli import check_command_line
 from octsr.utils.failures import exit_on_user_error, in_multirun, record_failure
@@ -32,10 +32,10 @@ def check_checkpoint_fits(path: str, cfg: DictConfig) -> int:
     from octsr.models.checkpoint import read_checkpoint
 
     checkpoint = read_checkpoint(path)
-    saved, wanted = checkpoint[ARCHITECTURE_KEY]["net"]["_target_"], cfg.model.net._target_
-    if saved != wanted:
-        raise ConfigError(f"ckpt_path={path} holds a {network_name(checkpoint[ARCHITECTURE_KEY])}, but the "
-                          f"config builds a {wanted.rsplit('.', 1)[-1]}; pick the matching model=")
+    difference = architecture_difference(checkpoint[ARCHITECTURE_KEY], architecture_record(cfg.model))
+    if difference:
+        raise ConfigError(f"ckpt_path={path} holds {difference}; pick the model= and data.input_frames "
+                          f"it was trained with")
     if not cfg.get("train", True):
         return int(checkpoint.get("global_step", 0))
     if "loops" not in checkpoint or "optimizer_states" not in checkpoint:
@@ -72,6 +72,11 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     # Built as a partial and called here, so Hydra does not instantiate the record's configs.
     build_model = hydra.utils.instantiate(cfg.model, _partial_=True)
     model: pl.LightningModule = build_model(architecture=architecture_record(cfg.model))
+    if cfg.get("init_from") and not cfg.get("ckpt_path"):
+        from octsr.models.checkpoint import initial_weights
+
+        model.load_state_dict(initial_weights(str(cfg.init_from), model.architecture), strict=False)
+        log.info("Starting from the weights of init_from=%s", cfg.init_from)
     callbacks = instantiate_callbacks(cfg.get("callbacks"))
     loggers = instantiate_loggers(cfg.get("logger"))
     log.info("Instantiating trainer <%s>", cfg.trainer._target_)

@@ -70,6 +70,14 @@ def test_checkpoint_of_another_architecture_is_one_line(trained_tiny, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_checkpoint_of_another_input_frame_count_is_one_line(trained_tiny, tmp_path):
+    """The same network class with other settings would end in PyTorch's size mismatch."""
+    result = run_cli("octsr.train", "debug=tiny", "data.input_frames=3", "train=false",
+                     f"ckpt_path={trained_tiny['best']}", f"hydra.run.dir={tmp_path}/run")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "holds a SRCNN with 1 input frame(s) here, 3 in the config" in result.stderr
+
+
 @pytest.mark.parametrize("old_path", ["octsr.models.inference.SlidingWindowInferer",
                                       "octsr.inference.SlidingWindowInferer",
                                       "octsr.inference.tiling.SlidingWindowInferer"])

@@ -8,13 +8,13 @@ import pytest
 from octsr.data.datamodule import PairedOCTDataModule
 from tests.conftest import compose_train
 
-LAYOUT_SETTINGS = {"root", "splits", "phantom", "frames", "train_target"}
+LAYOUT_SETTINGS = {"root", "splits", "phantom", "frames", "train_target", "scored_bscans"}
 
 
 @pytest.mark.parametrize("debug", [[], ["debug=tiny"]])
-@pytest.mark.parametrize("layout", ["duke", "folder", "phantom"])
+@pytest.mark.parametrize("layout", ["duke", "folder", "volumes", "phantom"])
 def test_every_layout_setting_is_an_argument_of_its_datamodule(layout, debug, tmp_path):
-    cfg = compose_train(f"data={layout}", f"data.root={tmp_path}" if layout == "folder" else "seed=1",
+    cfg = compose_train(f"data={layout}", f"data.root={tmp_path}" if layout in ("folder", "volumes") else "seed=1",
                         *debug)
     target = hydra.utils.get_class(cfg.data._target_)
     own = set(inspect.signature(target.__init__).parameters) - {"self", "loader"}

@@ -1,4 +1,4 @@
-"""The data layouts a config names (`data=duke|folder|phantom`): each is the DataModule
+"""The data layouts a config names (`data=duke|folder|volumes|phantom`): each is the DataModule
 built from that layout's own settings, so every key of `conf/data/<layout>.yaml` is an
 argument used here, and nowhere else."""
 
@@ -10,6 +10,7 @@ from typing import Any
 from octsr.data.datamodule import PairedOCTDataModule
 from octsr.data.pairs import DukePairs, FolderPairs
 from octsr.data.phantom import PhantomPairs
+from octsr.data.volume_pairs import VolumePairs
 
 
 class DukeDataModule(PairedOCTDataModule):
@@ -57,3 +58,21 @@ class PhantomDataModule(PairedOCTDataModule):
 
     def __init__(self, phantom: Mapping[str, Any], input_frames: int = 1, **loader: Any) -> None:
         super().__init__(PhantomPairs(**phantom, input_frames=input_frames), **loader)
+
+
+class VolumeDataModule(PairedOCTDataModule):
+    """Your own raw volumes, no averaged scans (`VolumePairs`): each B-scan of a volume in
+    `root` trained towards its neighbour, split by volume.
+
+    Args:
+        root: folder of volumes (multi-page TIFF, DICOM, Heidelberg .vol or XML export).
+        splits: `train`, `val`, `test` lists of volume names (file names without suffix), or
+            (all empty) a seeded random split by `val_fraction` and `test_fraction` with `seed`.
+        scored_bscans, input_frames: see `VolumePairs`.
+        **loader: the protocol and loader settings of `PairedOCTDataModule`.
+    """
+
+    def __init__(self, root: str, splits: Mapping[str, Any], scored_bscans: int = 8, input_frames: int = 1,
+                 **loader: Any) -> None:
+        super().__init__(VolumePairs(root, scored_bscans=scored_bscans, input_frames=input_frames, **splits),
+                         **loader)

@@ -11,7 +11,7 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol, Sequence, TypeVar
 
 import numpy as np
 
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 FRAMES = ("one", "all")
 TRAIN_TARGETS = ("average", "next_frame")
+T = TypeVar("T")
 
 
 class ImagePair(Protocol):
@@ -306,30 +307,37 @@ class FolderPairs:
         return out
 
     def _split(self, pairs: dict[str, FilePair]) -> dict[str, list[FilePair]]:
-        if any(self.names.values()):
-            check_disjoint(self.names)
-            out: dict[str, list[FilePair]] = {}
-            for split in SPLITS:
-                for name in self.names[split]:
-                    if name not in pairs:
-                        raise DataError(
-                            f"data.splits.{split} names {name!r}, which is not a pair in "
-                            f"{self.root} (pairs: {', '.join(sorted(pairs)[:10])}...)"
-                        )
-                out[split] = [pairs[name] for name in self.names[split]]
-            return out
-        stems = sorted(pairs)
-        random.Random(self.seed).shuffle(stems)
-        n_test = round(len(stems) * self.test_fraction)
-        n_val = round(len(stems) * self.val_fraction)
-        if len(stems) - n_val - n_test < 1:
-            raise DataError(
-                f"{self.root}: {len(stems)} pairs leave none for training with "
-                f"data.splits.val_fraction={self.val_fraction}, "
-                f"data.splits.test_fraction={self.test_fraction}"
-            )
-        return {
-            "test": [pairs[s] for s in stems[:n_test]],
-            "val": [pairs[s] for s in stems[n_test : n_test + n_val]],
-            "train": [pairs[s] for s in stems[n_test + n_val :]],
-        }
+        return split_by_name(pairs, self.names, self.val_fraction, self.test_fraction, self.seed,
+                             self.root, "pairs")
+
+
+def split_by_name(items: dict[str, T], names: dict[str, list[str]], val_fraction: float,
+                  test_fraction: float, seed: int, root: str | Path, what: str) -> dict[str, list[T]]:
+    """`items` (by name) into train, val and test: by the `names` lists where any is given,
+    else by a shuffle seeded with `seed`, `val_fraction` and `test_fraction` of them."""
+    if any(names.values()):
+        check_disjoint(names)
+        out: dict[str, list[T]] = {}
+        for split in SPLITS:
+            for name in names[split]:
+                if name not in items:
+                    raise DataError(
+                        f"data.splits.{split} names {name!r}, which is not one of the {what} in "
+                        f"{root} ({what}: {', '.join(sorted(items)[:10])}{'...' if len(items) > 10 else ''})"
+                    )
+            out[split] = [items[name] for name in names[split]]
+        return out
+    stems = sorted(items)
+    random.Random(seed).shuffle(stems)
+    n_test = round(len(stems) * test_fraction)
+    n_val = round(len(stems) * val_fraction)
+    if len(stems) - n_val - n_test < 1:
+        raise DataError(
+            f"{root}: {len(stems)} {what} leave none for training with "
+            f"data.splits.val_fraction={val_fraction}, data.splits.test_fraction={test_fraction}"
+        )
+    return {
+        "test": [items[s] for s in stems[:n_test]],
+        "val": [items[s] for s in stems[n_test : n_test + n_val]],
+        "train": [items[s] for s in stems[n_test + n_val :]],
+    }

@@ -51,3 +51,24 @@ def input_frames(record: dict[str, Any]) -> int:
     """Noisy frames of one place the network takes per image (`data.input_frames` at
     training): its `in_channels`, 1 for records from before multi-frame inputs."""
     return int(record["net"].get("in_channels", 1))
+
+
+def architecture_difference(saved: dict[str, Any], wanted: dict[str, Any]) -> str | None:
+    """How the network in a file (`saved` record) differs from the one a config builds
+    (`wanted`), in words (e.g. "in_channels 1 here, 5 in the config"); None if they match.
+    Weights load only into the same network, so training or testing the file with the other
+    one would end in a size mismatch."""
+    saved, wanted = read_record(saved), read_record(wanted)
+    if saved["net"]["_target_"] != wanted["net"]["_target_"]:
+        return f"a {network_name(saved)}, but the config builds a {network_name(wanted)}"
+    # Keys an older record lacks were at their defaults then: only shared keys are compared,
+    # and the input frame count, which older records lack, by `input_frames`.
+    differ = [f"{key} {saved['net'][key]} here, {wanted['net'][key]} in the config"
+              for key in sorted(set(saved["net"]) & set(wanted["net"]) - {"_target_", "in_channels"})
+              if saved["net"][key] != wanted["net"][key]]
+    if input_frames(saved) != input_frames(wanted):
+        differ.insert(0, f"{input_frames(saved)} input frame(s) here, {input_frames(wanted)} in the config "
+                         f"(data.input_frames)")
+    differ += [f"{key} {saved[key]} here, {wanted[key]} in the config" for key in ("residual",)
+               if saved[key] != wanted[key]]
+    return f"a {network_name(saved)} with {'; '.join(differ)}" if differ else None

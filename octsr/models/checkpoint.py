@@ -15,8 +15,8 @@ from typing import Any
 import hydra
 import torch
 
-from octsr.errors import DataError
-from octsr.models.architecture import ARCHITECTURE_KEY, read_record
+from octsr.errors import ConfigError, DataError
+from octsr.models.architecture import ARCHITECTURE_KEY, architecture_difference, read_record
 from octsr.models.restoration_module import RestorationModule
 from octsr.utils.atomic import atomic_path
 
@@ -77,6 +77,22 @@ def save_weights(model: RestorationModule, path: str | Path, **info: Any) -> Non
              if k.startswith("net.") or k.startswith("input_")}
     with atomic_path(path) as tmp:
         torch.save({"state_dict": state, ARCHITECTURE_KEY: model.architecture, "info": info}, tmp)
+
+
+def initial_weights(source: str, architecture: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The network weights to start training from (`init_from`): those of the shipped model
+    `source` names (`best`, `fast`) or of a checkpoint or weights file, which must hold the
+    network `architecture` describes. Not the input statistics: the new training data
+    standardizes its own inputs, which is what lets a model meet another scanner's range."""
+    from octsr.weights import SHIPPED, shipped_weights
+
+    path = shipped_weights(source) if source in SHIPPED else Path(source).expanduser()
+    checkpoint = read_checkpoint(path)
+    difference = architecture_difference(checkpoint[ARCHITECTURE_KEY], architecture)
+    if difference:
+        raise ConfigError(f"init_from={source} ({path}) holds {difference}; train the network it holds "
+                          f"(experiment=adapt builds the shipped U-Net)")
+    return {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("net.")}
 
 
 def best_checkpoint(run_dir: str | Path) -> Path:

@@ -1,0 +1,160 @@
+"""Training pairs from raw volumes alone (`data=volumes`): no averaged scan anywhere.
+
+A scanner's volume holds B-scans a few micrometres apart, each with its own speckle over
+nearly the same tissue. Noise2Noise (Lehtinen et al. 2018) trains a network to map one noisy
+B-scan to its neighbour: the network cannot predict the neighbour's independent speckle, so
+it learns what the two share, which is the tissue. On Duke this beat training on the frame
+averages (experiments/quality), so a user's own raw volumes are training data.
+
+Every split pairs a B-scan with its neighbour, so validation and test need no target either:
+their PSNR is against the neighbouring B-scan, the Noise2Noise loss on volumes the network
+has not seen, and it ranks checkpoints (experiments/scanners measures how well).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from octsr.data.pairs import SPLITS, ImagePair, split_by_name
+from octsr.data.image_io import TIFF_SUFFIXES
+from octsr.data.volumes import DICOM_SUFFIXES, VENDOR_SUFFIXES, read_volume
+from octsr.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+VOLUME_SUFFIXES = (*sorted(TIFF_SUFFIXES), *sorted(DICOM_SUFFIXES), *sorted(VENDOR_SUFFIXES))
+
+
+def neighbour(index: int, count: int) -> int:
+    """The B-scan a B-scan is paired with: the next one; the last one's, the one before."""
+    return index + 1 if index + 1 < count else index - 1
+
+
+class _LastVolume:
+    """The volume read last: pairs are loaded in volume order, so each file is read once,
+    and only one volume's pixels are held at a time."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.scans: list[np.ndarray] = []
+
+    def scans_of(self, path: Path) -> list[np.ndarray]:
+        if path != self.path:
+            self.scans, self.path = read_volume(path).to_unit_range(), path
+        return self.scans
+
+
+@dataclass(frozen=True)
+class NeighbourPair:
+    """B-scan `index` of the volume in `path` -> its neighbour `partner`, both in [0, 1]."""
+
+    name: str
+    path: Path
+    index: int
+    partner: int
+    volumes: _LastVolume
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        scans = self.volumes.scans_of(self.path)
+        return scans[self.index], scans[self.partner]
+
+
+def scored_indices(count: int, limit: int) -> list[int]:
+    """Up to `limit` B-scans of a volume of `count`, spread evenly from first to last."""
+    if count <= limit:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (limit - 1)) for i in range(limit)}) if limit > 1 else [count // 2]
+
+
+class VolumePairs:
+    """Every volume file in `root` (multi-page TIFF, DICOM Ophthalmic Tomography, Heidelberg
+    .vol or XML export; any mix), split by volume, each B-scan paired with its neighbour.
+
+    Args:
+        root: the folder of volumes; each is named by its file name without the suffix.
+        train, val, test: volume names per split, or (all empty) a seeded random split by
+            `val_fraction` and `test_fraction` with `seed`.
+        scored_bscans: B-scans per val or test volume that are scored (spread evenly), so a
+            128-B-scan volume does not make each validation 128 images long.
+        input_frames: must be 1: a volume's neighbours are targets here, not extra inputs.
+    """
+
+    def __init__(self, root: str | Path, train: Sequence[str] | None = None, val: Sequence[str] | None = None,
+                 test: Sequence[str] | None = None, val_fraction: float = 0.2, test_fraction: float = 0.2,
+                 seed: int = 0, scored_bscans: int = 8, input_frames: int = 1) -> None:
+        if int(input_frames) != 1:
+            raise ConfigError(f"data.input_frames={input_frames}: data=volumes trains each B-scan towards its "
+                              f"neighbour, one frame in; stacked inputs need data=duke or data=folder")
+        if int(scored_bscans) < 1:
+            raise ConfigError(f"data.scored_bscans={scored_bscans}: must be 1 or more")
+        self.root = root
+        self.names = {"train": list(train or []), "val": list(val or []), "test": list(test or [])}
+        self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, seed
+        self.scored_bscans = int(scored_bscans)
+        self.input_frames = 1
+
+    def volume_files(self) -> dict[str, Path]:
+        root = Path(self.root).expanduser()
+        if not root.is_dir():
+            raise DataError(f"data.root={self.root}: no such folder ({root.resolve()})")
+        found: dict[str, Path] = {}
+        for path in sorted(root.iterdir()):
+            # A Heidelberg XML export is a folder of B-scan TIFFs beside its XML: those TIFFs
+            # are part of the export, not volumes of their own.
+            if path.is_file() and path.suffix.lower() in VOLUME_SUFFIXES and not _in_xml_export(path):
+                if path.stem in found:
+                    raise DataError(f"{found[path.stem]} and {path} share the name {path.stem!r}")
+                found[path.stem] = path
+            elif path.is_dir():
+                for export in sorted(path.glob("*.xml")):
+                    found.setdefault(path.name, export)
+        if not found:
+            raise DataError(f"{root}: no volumes ({', '.join(VOLUME_SUFFIXES)}) found")
+        return found
+
+    def splits(self) -> dict[str, list[ImagePair]]:
+        files = self.volume_files()
+        by_split = split_by_name(files, self.names, self.val_fraction, self.test_fraction, self.seed,
+                                 self.root, "volumes")
+        volumes = _LastVolume()
+        out: dict[str, list[ImagePair]] = {}
+        lonely: list[str] = []
+        for split in SPLITS:
+            out[split] = []
+            for path in by_split[split]:
+                count = len(_bscans(path))
+                if count < 2:
+                    lonely.append(path.name)
+                    continue
+                indices = range(count) if split == "train" else scored_indices(count, self.scored_bscans)
+                out[split] += [NeighbourPair(f"{path.stem}_{i:03d}", path, i, neighbour(i, count), volumes)
+                               for i in indices]
+        if lonely:
+            if not out["train"]:
+                raise DataError(f"{self.root}: every train volume holds a single B-scan ({', '.join(lonely[:5])}"
+                                f"{'...' if len(lonely) > 5 else ''}); data=volumes learns from neighbouring "
+                                f"B-scans of a volume, so it needs volumes of 2 or more")
+            log.warning("left out %d volume(s) of a single B-scan, which has no neighbour to learn from: %s",
+                        len(lonely), ", ".join(lonely[:10]))
+        for split in ("val", "test"):
+            if not out[split] and (by_split[split] or not any(self.names.values())):
+                raise DataError(f"{self.root}: no volume of 2+ B-scans left for {split} "
+                                f"({len(files)} volume(s) in all); add volumes or name them in data.splits.{split}")
+        log.info("volumes: %s; each B-scan paired with its neighbour (val and test: PSNR against the "
+                 "neighbouring B-scan, no averaged target)",
+                 ", ".join(f"{split} {len(by_split[split])} ({len(out[split])} B-scans)" for split in SPLITS))
+        return out
+
+
+def _bscans(path: Path) -> list[np.ndarray]:
+    return read_volume(path).bscans
+
+
+def _in_xml_export(path: Path) -> bool:
+    return path.suffix.lower() in TIFF_SUFFIXES and any(path.parent.glob("*.xml"))
+

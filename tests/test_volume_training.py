@@ -1,0 +1,117 @@
+"""Training on raw volumes, no averages anywhere (`data=volumes`), and fine-tuning the shipped
+model on them (`experiment=adapt`): pairs, splits, the one-line refusals, and the whole path
+from a folder of volumes to a checkpoint that enhances."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import tifffile
+
+from octsr.data.volume_pairs import VolumePairs, neighbour, scored_indices
+from octsr.errors import DataError
+from tests.conftest import VENDOR_SAMPLES, run_cli
+from tests.test_volumes import opt_dataset, write
+
+
+def speckled_volume(rng: np.random.Generator, bscans: int, shape=(80, 96), dtype=np.uint8) -> np.ndarray:
+    """B-scans of one smooth layered 'retina' under independent multiplicative speckle."""
+    rows = np.linspace(0, 6 * np.pi, shape[0])[:, None]
+    tissue = 0.35 + 0.25 * np.sin(rows + np.linspace(0, 1, shape[1])[None, :])
+    peak = np.iinfo(dtype).max
+    return np.stack([np.clip(tissue * rng.gamma(4.0, 0.25, shape), 0, 1) * peak for _ in range(bscans)]).astype(dtype)
+
+
+@pytest.fixture
+def volume_folder(tmp_path):
+    """Four TIFF volumes, one 16-bit DICOM OPT object pydicom builds, one single-B-scan TIFF."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "volumes"
+    root.mkdir()
+    for k in range(4):
+        tifffile.imwrite(root / f"eye{k}.tif", speckled_volume(rng, 4 + k), photometric="minisblack")
+    write(opt_dataset(speckled_volume(rng, 3, dtype=np.uint16)), root / "clinic.dcm")
+    tifffile.imwrite(root / "single.tif", speckled_volume(rng, 1)[0], photometric="minisblack")
+    return root
+
+
+def test_each_bscan_pairs_with_its_neighbour():
+    assert [neighbour(i, 4) for i in range(4)] == [1, 2, 3, 2]
+    assert scored_indices(5, 8) == [0, 1, 2, 3, 4]
+    assert scored_indices(128, 8) == [0, 18, 36, 54, 73, 91, 109, 127]
+    assert scored_indices(128, 1) == [64]
+
+
+def test_volumes_split_by_volume_and_pair_neighbouring_bscans(volume_folder, caplog):
+    source = VolumePairs(volume_folder, train=["eye0", "eye1", "clinic", "single"], val=["eye2"], test=["eye3"],
+                         scored_bscans=3)
+    with caplog.at_level(logging.WARNING):
+        splits = source.splits()
+    assert "single.tif" in caplog.text  # left out, with a word: it has no neighbour
+    volume_of = {split: {pair.name.rsplit("_", 1)[0] for pair in pairs} for split, pairs in splits.items()}
+    assert volume_of == {"train": {"eye0", "eye1", "clinic"}, "val": {"eye2"}, "test": {"eye3"}}
+    assert len(splits["train"]) == 4 + 5 + 3  # every B-scan of a train volume is an input once
+    assert [(p.index, p.partner) for p in splits["val"]] == [(0, 1), (2, 3), (5, 4)]  # 3 of 6, first to last
+    tiff = tifffile.imread(volume_folder / "eye1.tif")
+    noisy, target = next(p for p in splits["train"] if p.name == "eye1_004").load()
+    assert noisy.dtype == np.float32 and np.allclose(noisy * 255, tiff[4]) and np.allclose(target * 255, tiff[3])
+    dicom_noisy, _ = next(p for p in splits["train"] if p.name == "clinic_000").load()
+    assert dicom_noisy.shape == (80, 96) and 0 < dicom_noisy.max() <= 1  # 16-bit, to the unit range
+
+
+def test_a_random_split_is_seeded_and_never_shares_a_volume(volume_folder):
+    names = lambda seed: {split: sorted({p.name.rsplit("_", 1)[0] for p in pairs}) for split, pairs in
+                          VolumePairs(volume_folder, val_fraction=0.2, test_fraction=0.2, seed=seed).splits().items()}
+    first = names(3)
+    assert first == names(3)
+    assert sum(len(v) for v in first.values()) == 5 and not set(first["train"]) & set(first["val"] + first["test"])
+
+
+@pytest.mark.skipif(not (VENDOR_SAMPLES / "heyex_vol").is_dir(), reason=f"no vendor samples at {VENDOR_SAMPLES}")
+def test_heidelberg_files_and_exports_are_volumes_too(tmp_path):
+    pytest.importorskip("eyepy", reason="the scanners extra is not installed")
+    (tmp_path / "scan.vol").symlink_to(VENDOR_SAMPLES / "heyex_vol" / "test_volume.vol")
+    (tmp_path / "export").symlink_to(VENDOR_SAMPLES / "heyex_xml" / "test_volume", target_is_directory=True)
+    files = VolumePairs(tmp_path).volume_files()
+    assert sorted(files) == ["export", "scan"] and files["export"].suffix == ".xml"
+    splits = VolumePairs(tmp_path, train=["scan"], val=["export"]).splits()
+    assert len(splits["train"]) == 10 and splits["train"][0].load()[0].shape == (40, 50)
+
+
+def test_volumes_of_one_bscan_end_in_one_line(tmp_path):
+    rng = np.random.default_rng(1)
+    for k in range(3):
+        tifffile.imwrite(tmp_path / f"b{k}.tif", speckled_volume(rng, 1)[0], photometric="minisblack")
+    with pytest.raises(DataError, match="single B-scan"):
+        VolumePairs(tmp_path, train=["b0"], val=["b1"]).splits()
+    result = run_cli("octsr.train", "data=volumes", f"data.root={tmp_path}", "debug=tiny",
+                     f"hydra.run.dir={tmp_path}/run")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "needs volumes of 2 or more" in result.stderr.strip().splitlines()[-1]
+
+
+def test_adapt_trains_on_raw_volumes_and_its_checkpoint_enhances(volume_folder, tmp_path):
+    """The issue's walk-through: a folder of volumes -> experiment=adapt -> ckpt_path= in enhance."""
+    run = tmp_path / "adapt"
+    result = run_cli("octsr.train", "data=volumes", f"data.root={volume_folder}", "experiment=adapt",
+                     "data.splits.train=[eye0,eye1,clinic]", "data.splits.val=[eye2]", "data.splits.test=[eye3]",
+                     "data.protocol.patch_size=32", "data.protocol.patch_stride=32", "trainer.max_steps=6",
+                     "trainer.val_check_interval=3", "callbacks.progress_bar=null", "logger=csv",
+                     f"hydra.run.dir={run}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Starting from the weights of init_from=best" in result.stderr + result.stdout
+    best = [p for p in (run / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt"]
+    assert len(best) == 1
+    out = tmp_path / "out"
+    enhanced = run_cli("octsr.enhance", f"input={volume_folder / 'clinic.dcm'}", f"output={out}",
+                       f"ckpt_path={best[0]}")
+    assert enhanced.returncode == 0, enhanced.stderr[-3000:]
+    assert [p.name for p in out.iterdir()] == ["clinic.dcm"]
+
+
+def test_init_from_another_network_is_one_line(tmp_path):
+    result = run_cli("octsr.train", "debug=tiny", "init_from=fast", "model=unet", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "init_from=fast" in result.stderr and "holds a SRCNN, but the config builds a UNet" in result.stderr
