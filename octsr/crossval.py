@@ -98,9 +98,12 @@ def train_fold(row: str, overrides: list[str], splits: dict[str, list[str]], dat
                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
     seconds = time.perf_counter() - start
     if done.returncode != 0:
-        tail = (run_dir / "train.log").read_text().strip().splitlines()[-1:] or ["(no output)"]
+        # The run's own one-line error if it gave one (progress bars redraw with \r, so
+        # the log's last line is often a bar's).
+        lines = [line for line in (run_dir / "train.log").read_text().replace("\r", "\n").splitlines() if line.strip()]
+        said = [line for line in lines if line.startswith("octsr: error:")] or lines[-1:] or ["(no output)"]
         raise RuntimeError(f"row {row!r} failed on test subjects {splits['test']} "
-                           f"(exit {done.returncode}; {run_dir / 'train.log'}): {tail[0]}")
+                           f"(exit {done.returncode}; {run_dir / 'train.log'}): {said[-1]}")
     from octsr.models.checkpoint import best_checkpoint
 
     result = {"row": row, "overrides": overrides, "splits": splits, "train_seconds": seconds, "threads": threads,
@@ -156,6 +159,7 @@ class Plan:
     rows: dict[str, list[str]]  # row name -> its octsr.train overrides
     folds: list[dict[str, list[str]]]
     sigmas: list[float] | None  # BM3D's noise levels to choose from; None: no BM3D row
+    shipped: list[str]  # shipped models scored untrained (`weights=` names)
     jobs: int
     threads: int
     out: Path
@@ -179,7 +183,7 @@ def plan_crossval(cfg: DictConfig) -> Plan:
     jobs = max(1, int(cfg.jobs))
     return Plan(subjects, data_root, rows,
                 [fold_splits(subjects, cfg.folds, k, cfg.val_subjects, cfg.seed) for k in range(cfg.folds)],
-                list(cfg.bm3d.sigmas) if cfg.bm3d.enabled else None, jobs,
+                list(cfg.bm3d.sigmas) if cfg.bm3d.enabled else None, [str(n) for n in cfg.shipped], jobs,
                 max(1, (os.cpu_count() or 1) // jobs), Path(cfg.paths.output_dir))
 
 
@@ -230,6 +234,12 @@ def score_folds(plan: Plan, trained: dict[tuple[str, int], dict[str, Any]],
             rows += [{"method": label, "image": s, **image_scores(
                 np.load(plan.out / "bm3d" / f"fold{k}" / f"{s}.npy"), test_images[s][1])} for s in result["splits"]["test"]]
         models[label] = {"ms_per_bscan": 1000 * fmean(r["seconds_per_scan"] for r in bm3d.values())}
+    for name in plan.shipped:
+        restorer = load_restorer({"weights": name})
+        label = f"shipped weights={name}"
+        rows += score_method(restorer, [(s, *test_images[s]) for s in plan.subjects], label)
+        models[label] = {"params": sum(p.numel() for p in restorer.model.net.parameters()),
+                         "ms_per_bscan": ms_per_bscan(restorer)}
     stacked: dict[int, dict[str, np.ndarray]] = {}  # each scan's input frames, by frame count
     for row in plan.rows:
         described = {"train_minutes": fmean(trained[(row, k)]["train_seconds"] for k in range(len(plan.folds))) / 60}
@@ -270,7 +280,9 @@ def write_tables(plan: Plan, rows: list[dict[str, Any]], models: dict[str, dict[
     notes = [
         "Folds (test | val | train): " + "; ".join(
             f"{' '.join(f['test'])} | {' '.join(f['val'])} | {' '.join(f['train'])}" for f in plan.folds) + ".",
-        "Each row: " + "; ".join(f"`{name}`: `{' '.join(o) or '(defaults)'}`" for name, o in plan.rows.items()) + ".",
+        "Each row: " + "; ".join(f"`{name}`: `{' '.join(o) or '(defaults)'}`" for name, o in plan.rows.items()) + "."
+        + (f" `shipped weights=NAME`: the model that ships with octsr, scored as it is (not retrained)."
+           if plan.shipped else ""),
         f"PSNR (MAX 1) and SSIM (11x11 Gaussian, K1 0.01, K2 0.03) against average.tif, mean ± std "
         f"over the {len(plan.subjects)} test scans; per-subject columns are PSNR. Train minutes: wall "
         f"clock of each fold's run (setup, validation and test included), {plan.jobs} run(s) at a time "

@@ -186,6 +186,7 @@ class CrossvalSettings:
     val_subjects: int = at_least(1)
     seed: int = 0
     jobs: int = at_least(1)
+    shipped: list[ShippedName] = field(default_factory=list)
     bm3d: BM3DSettings = field(default_factory=BM3DSettings)
 
 
