@@ -25,9 +25,9 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 import octsr  # noqa: F401  (environment defaults)
-from octsr.data.image_io import IMAGE_SUFFIXES, from_unit_range, read_pages, to_unit_range, write_pages
-from octsr.data.volumes import (DICOM_SUFFIXES, VENDOR_SUFFIXES, is_dicom, read_volume, write_derived_dicom,
-                                write_tiff_volume)
+from octsr.data.image_io import IMAGE_SUFFIXES, TIFF_SUFFIXES, from_unit_range, read_pages, to_unit_range, write_pages
+from octsr.data.volumes import (DICOM_SUFFIXES, VENDOR_SUFFIXES, is_dicom, is_heidelberg_export, read_volume,
+                                write_derived_dicom, write_tiff_volume)
 from octsr.errors import ConfigError, DataError
 from octsr.settings import EnhanceSettings, check_settings
 from octsr.utils.cli import command
@@ -37,6 +37,8 @@ from octsr.utils.failures import user_error_message
 # so `--help` and a mistyped setting answer at once instead of after seconds of imports.
 
 log = logging.getLogger(__name__)
+
+VOLUME_BAR_FROM = 16  # B-scans in one file from which it gets its own progress bar
 
 
 def list_inputs(input_path: str | Path, exclude: Path | None = None) -> list[tuple[Path, Path]]:
@@ -58,11 +60,14 @@ def list_inputs(input_path: str | Path, exclude: Path | None = None) -> list[tup
             subfolders.clear()
             continue
         subfolders.sort()
-        files += [Path(folder) / name for name in sorted(names)
-                  if Path(name).suffix.lower() in IMAGE_SUFFIXES | DICOM_SUFFIXES | {".vol"}
-                  and not name.startswith(".")]
+        # A Heidelberg XML export is one volume: its XML, not the B-scan TIFFs beside it.
+        exports = [Path(folder) / name for name in sorted(names) if is_heidelberg_export(Path(folder) / name)]
+        files += exports or [Path(folder) / name for name in sorted(names)
+                             if Path(name).suffix.lower() in IMAGE_SUFFIXES | DICOM_SUFFIXES | {".vol"}
+                             and not name.startswith(".")]
     if not files:
-        raise DataError(f"input={input_path}: no PNG, TIFF, DICOM or .vol files in this folder or its subfolders")
+        raise DataError(f"input={input_path}: no PNG, TIFF, DICOM, .vol or Heidelberg XML files in this folder "
+                        f"or its subfolders")
     return [(f, f.relative_to(path)) for f in files]
 
 
@@ -80,19 +85,29 @@ def prepare_output(output: str | Path) -> Path:
     return out
 
 
-def plan_outputs(inputs: list[tuple[Path, Path]], out: Path) -> list[tuple[Path, Path]]:
-    """(input, output file) pairs: each output at its input's relative path under `out`.
-    Refuses any plan that could overwrite an input, write two inputs to one file, or write
-    through a symbolic link or outside `out`."""
+def volume_output(path: Path, relative: Path, output_format: str) -> Path:
+    """Where a file's result goes, relative to the output folder: a scanner's volume (DICOM,
+    or a vendor's file) as `output_format` says (auto: DICOM stays DICOM, a vendor's file
+    becomes a TIFF), any other file under its own name."""
+    vendor = relative.suffix.lower() in VENDOR_SUFFIXES
+    if not (vendor or is_dicom(path)):
+        return relative
+    if output_format == "tiff" or (output_format == "auto" and vendor):
+        return relative.with_suffix(".tif")
+    return relative.with_suffix(".dcm") if vendor else relative
+
+
+def plan_outputs(inputs: list[tuple[Path, Path]], out: Path, output_format: str = "auto") -> list[tuple[Path, Path]]:
+    """(input, output file) pairs: each output at its input's relative path under `out`
+    (`volume_output`). Refuses any plan that could overwrite an input, write two inputs to
+    one file, or write through a symbolic link or outside `out`."""
     root = out.resolve()
     sources = {p.resolve() for p, _ in inputs}
     seen: dict[str, Path] = {}
     plan = []
     for path, relative in inputs:
-        target = out / relative
-        if relative.suffix.lower() in VENDOR_SUFFIXES:  # a vendor's volume comes out as a TIFF
-            target = target.with_suffix(".tif")
-        key = str(relative).casefold()  # one file on case-insensitive file systems
+        target = out / volume_output(path, relative, output_format)
+        key = str(target.relative_to(out)).casefold()  # one file on case-insensitive file systems
         if key in seen:
             raise ConfigError(f"{path} and {seen[key]} would both be written to {target}; "
                               f"rename one of them")
@@ -126,24 +141,36 @@ def as_model_input(pages: list, frames: int, path: Path) -> list:
     return [np.stack(pages)]
 
 
-def enhance_volume(path: Path, target: Path, restorer, batch_size: int, anonymize: bool = False) -> list[np.ndarray]:
-    """Restore every B-scan of a scanner's volume: a DICOM object into a derived DICOM object
-    (`octsr.data.volumes.write_derived_dicom`), a vendor's file into a multi-page TIFF with its
-    spacing recorded (`write_tiff_volume`). Returns the source's B-scans."""
+def enhance_volume(path: Path, target: Path, restorer, batch_size: int, anonymize: bool = False
+                   ) -> tuple[list[tuple[int, int]], np.dtype]:
+    """Restore every B-scan of a scanner's volume into a derived DICOM object
+    (`octsr.data.volumes.write_derived_dicom`) or a multi-page TIFF with its spacing recorded
+    (`write_tiff_volume`), as `target`'s suffix says (`volume_output`). Returns the B-scans'
+    shapes and pixel type."""
     volume = read_volume(path)
     if restorer.input_frames != 1:
         raise DataError(f"{path}: this model takes {restorer.input_frames} noisy frames of one place "
                         f"per file (a TIFF); a volume's B-scans are of different places")
-    restored = volume.from_unit_range(restorer(volume.to_unit_range(), batch_size))
+    shapes = [scan.shape for scan in volume.bscans]
+    # Restored over the volume's own pixels: a 512-frame 16-bit volume is held once, not
+    # in four copies (experiments/bench records the peak memory).
+    with bscan_progress(len(volume.bscans), path) as progress:
+        restored = restorer.restore_stored(volume.bscans, batch_size, volume.max_value, path, in_place=True,
+                                           progress=progress.update)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if volume.format == "dicom":
+    if target.suffix.lower() not in TIFF_SUFFIXES:
         changes = write_derived_dicom(volume, restored, target, f"octsr denoised, weights {restorer.source.name}",
                                       anonymize)
         if changes:
             log.info("%s de-identified (DICOM basic profile): %s", target, "; ".join(changes))
     else:
         write_tiff_volume(target, restored, volume.spacing)
-    return volume.bscans
+    return shapes, restored[0].dtype
+
+
+def bscan_progress(count: int, path: Path) -> tqdm:
+    """A bar in B-scans per second over one file's B-scans, for volumes long enough to wait on."""
+    return tqdm(total=count, desc=path.name, unit="B-scan", leave=False, disable=count < VOLUME_BAR_FROM)
 
 
 def enhance(cfg: DictConfig) -> list[Path]:
@@ -153,7 +180,7 @@ def enhance(cfg: DictConfig) -> list[Path]:
     check_settings(cfg, EnhanceSettings)
     inputs = list_inputs(cfg.input, exclude=Path(cfg.output).expanduser())
     out = prepare_output(cfg.output)
-    plan = plan_outputs(inputs, out)
+    plan = plan_outputs(inputs, out, cfg.output_format)
     from octsr.inference import load_restorer
 
     restorer = load_restorer(cfg)
@@ -164,12 +191,20 @@ def enhance(cfg: DictConfig) -> list[Path]:
             try:
                 start = time.perf_counter()
                 if is_dicom(path) or path.suffix.lower() in VENDOR_SUFFIXES:
-                    pages = enhance_volume(path, target, restorer, cfg.batch_size, cfg.anonymize)
+                    shapes, dtype = enhance_volume(path, target, restorer, cfg.batch_size, cfg.anonymize)
                 else:
                     pages = read_pages(path)
-                    units = as_model_input([to_unit_range(page, path) for page in pages], restorer.input_frames, path)
-                    restored = [from_unit_range(unit, page.dtype) for unit, page in
-                                zip(restorer(units, cfg.batch_size), pages)]
+                    shapes, dtype = [page.shape for page in pages], pages[0].dtype
+                    if restorer.input_frames == 1:
+                        with bscan_progress(len(pages), path) as progress:
+                            restored = restorer.restore_stored(pages, cfg.batch_size, source=path,
+                                                               in_place=all(p.flags.writeable for p in pages),
+                                                               progress=progress.update)
+                    else:
+                        units = as_model_input([to_unit_range(page, path) for page in pages],
+                                               restorer.input_frames, path)
+                        restored = [from_unit_range(unit, page.dtype) for unit, page in
+                                    zip(restorer(units, cfg.batch_size), pages)]
                     target.parent.mkdir(parents=True, exist_ok=True)
                     write_pages(target, restored, like=path)
             except (DataError, OSError) as err:
@@ -179,9 +214,9 @@ def enhance(cfg: DictConfig) -> list[Path]:
                 log.warning("skipped %s: %s", path, reason)
                 skipped.append(path)
                 continue
-            sizes = sorted({f"{w}x{h}" for h, w in (p.shape for p in pages)})
-            log.info("%s: %d B-scan(s) of %s %s in %.2f s -> %s", path, len(pages), ", ".join(sizes),
-                     pages[0].dtype, time.perf_counter() - start, target)
+            sizes = sorted({f"{w}x{h}" for h, w in shapes})
+            log.info("%s: %d B-scan(s) of %s %s in %.2f s -> %s", path, len(shapes), ", ".join(sizes),
+                     dtype, time.perf_counter() - start, target)
             written.append(target)
     if skipped:
         raise DataError(f"{len(skipped)} of {len(plan)} input file(s) skipped (reasons above), "

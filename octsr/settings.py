@@ -155,6 +155,7 @@ class EnhanceSettings(InferenceSettings):
     batch_size: int = at_least(1, 1)
     on_error: Literal["stop", "skip"] = "stop"
     anonymize: bool = False
+    output_format: Literal["auto", "tiff", "dicom"] = "auto"
 
 
 @dataclass

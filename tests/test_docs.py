@@ -77,10 +77,19 @@ def workspace(tmp_path_factory, trained_tiny, lr_sweep) -> dict[str, str]:
     for png in sorted((root / "png_pairs" / "noisy").glob("*.png"))[:2]:
         tifffile.imwrite(scans / f"{png.stem}.tif", tifffile.imread(root / "pairs" / "noisy" / f"{png.stem}.tif"))
     tifffile.imwrite(root / "scan.tif", tifffile.imread(next((root / "pairs" / "noisy").glob("*.tif"))))
-    from tests.test_volumes import opt_dataset  # a DICOM OCT object, as pydicom builds one
+    from tests.opt_objects import opt_dataset  # a DICOM OCT object, as pydicom builds one
 
     opt_dataset(np.random.default_rng(0).integers(0, 256, (2, 48, 64), dtype=np.uint8), complete=True).save_as(
         root / "scan.dcm", enforce_file_format=True)
+    # "Straight from the scanner": a folder of raw volumes, TIFF and DICOM, no averages
+    from tests.opt_objects import speckled_volume
+
+    rng = np.random.default_rng(1)
+    (root / "volumes").mkdir()
+    for k in range(3):
+        tifffile.imwrite(root / "volumes" / f"eye0{k}.tif", speckled_volume(rng, 3, (72, 96)), photometric="minisblack")
+    opt_dataset(speckled_volume(rng, 3, (72, 96)), complete=True).save_as(root / "volumes" / "eye03.dcm",
+                                                                            enforce_file_format=True)
     (root / "scans").mkdir()
     tifffile.imwrite(root / "scans" / "a.tif", tifffile.imread(root / "scan.tif"))
     sweep = root / "a_sweep"  # a copy: the report writes into the sweep's folder
@@ -94,6 +103,7 @@ def workspace(tmp_path_factory, trained_tiny, lr_sweep) -> dict[str, str]:
         "/path/to/new_scans": str(root / "new_scans"),
         "/path/to/cleaned": str(root / "cleaned"),
         "/path/to/scan.dcm": str(root / "scan.dcm"),
+        "/path/to/volumes": str(root / "volumes"),
         "logs/train/runs/<run>/checkpoints/last.ckpt": last,
         "<run>/checkpoints/last.ckpt": last,
         "<checkpoint>": checkpoint,

@@ -13,15 +13,7 @@ import tifffile
 from octsr.data.volume_pairs import VolumePairs, neighbour, scored_indices
 from octsr.errors import DataError
 from tests.conftest import VENDOR_SAMPLES, run_cli
-from tests.test_volumes import opt_dataset, write
-
-
-def speckled_volume(rng: np.random.Generator, bscans: int, shape=(80, 96), dtype=np.uint8) -> np.ndarray:
-    """B-scans of one smooth layered 'retina' under independent multiplicative speckle."""
-    rows = np.linspace(0, 6 * np.pi, shape[0])[:, None]
-    tissue = 0.35 + 0.25 * np.sin(rows + np.linspace(0, 1, shape[1])[None, :])
-    peak = np.iinfo(dtype).max
-    return np.stack([np.clip(tissue * rng.gamma(4.0, 0.25, shape), 0, 1) * peak for _ in range(bscans)]).astype(dtype)
+from tests.opt_objects import opt_dataset, speckled_volume, write
 
 
 @pytest.fixture

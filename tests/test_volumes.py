@@ -10,119 +10,9 @@ import tifffile
 from octsr.data.volumes import OPT_STORAGE, read_volume
 from octsr.errors import DataError
 from tests.conftest import VENDOR_SAMPLES
+from tests.opt_objects import opt_dataset, write
 
 pydicom = pytest.importorskip("pydicom")
-
-
-def opt_dataset(frames: np.ndarray, *, photometric: str = "MONOCHROME2", pixel_spacing=(0.0039, 0.0057),
-                between: float | None = 0.12, positions: bool = False, sop_class: str = OPT_STORAGE,
-                complete: bool = False):
-    """A multi-frame DICOM object as a scanner writes one, built with pydicom's own API."""
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = sop_class, meta.MediaStorageSOPInstanceUID
-    ds.Modality = "OPT"
-    ds.PatientID, ds.PatientName = "EYE-042", "Doe^Jane"
-    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = generate_uid(), generate_uid(), generate_uid()
-    ds.Laterality = "R"
-    ds.NumberOfFrames = len(frames)
-    ds.Rows, ds.Columns = frames.shape[1:]
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
-    ds.BitsAllocated = ds.BitsStored = frames.dtype.itemsize * 8
-    ds.HighBit, ds.PixelRepresentation = ds.BitsStored - 1, 0
-    measures = Dataset()
-    if pixel_spacing:
-        measures.PixelSpacing = list(pixel_spacing)
-    measures.SliceThickness = 0.0039
-    if between is not None:
-        measures.SpacingBetweenSlices = between
-    shared = Dataset()
-    shared.PixelMeasuresSequence = [measures]
-    ds.SharedFunctionalGroupsSequence = [shared]
-    if positions:
-        per_frame = []
-        for k in range(len(frames)):
-            position, group = Dataset(), Dataset()
-            position.ImagePositionPatient = [0.0, 0.0, 0.25 * k]
-            group.PlanePositionSequence = [position]
-            per_frame.append(group)
-        ds.PerFrameFunctionalGroupsSequence = per_frame
-    ds.PixelData = np.ascontiguousarray(frames).tobytes()
-    if complete:
-        complete_opt(ds, len(frames))
-    return ds
-
-
-def code(value: str, scheme: str, meaning: str):
-    from pydicom.dataset import Dataset
-
-    item = Dataset()
-    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
-    return item
-
-
-def complete_opt(ds, frames: int) -> None:
-    """The rest of what the Ophthalmic Tomography IOD requires, as a scanner fills it in."""
-    from pydicom.dataset import Dataset
-    from pydicom.uid import generate_uid
-
-    ds.ImageType = ["ORIGINAL", "PRIMARY"]
-    ds.StudyDate, ds.StudyTime, ds.StudyID, ds.AccessionNumber = "20260101", "101500", "1", ""
-    ds.ReferringPhysicianName, ds.PatientBirthDate, ds.PatientSex = "", "", "F"
-    ds.SeriesNumber, ds.InstanceNumber, ds.AcquisitionNumber = 1, 1, 1
-    ds.ContentDate, ds.ContentTime, ds.AcquisitionDateTime = "20260101", "101500", "20260101101500"
-    ds.Manufacturer, ds.ManufacturerModelName = "pydicom test", "OPT builder"
-    ds.DeviceSerialNumber, ds.SoftwareVersions = "0001", "1.0"
-    ds.PositionReferenceIndicator, ds.ImageLaterality = "", "R"
-    del ds.Laterality  # the series' laterality goes when the image states its own
-    ds.AcquisitionDuration = 1.5
-    ds.BurnedInAnnotation, ds.LossyImageCompression = "NO", "00"
-    if ds.PhotometricInterpretation == "MONOCHROME2":
-        ds.PresentationLUTShape = "IDENTITY"
-    ds.AcquisitionDeviceTypeCodeSequence = [code("392012008", "SCT", "Optical Coherence Tomography Scanner")]
-    ds.AnatomicRegionSequence = [code("81745001", "SCT", "Eye")]
-    ds.DetectorType = "CCD"
-    ds.AcquisitionContextSequence, ds.LightPathFilterTypeStackCodeSequence = [], []
-    ds.RefractiveStateSequence = []
-    for empty in ("AxialLengthOfTheEye", "HorizontalFieldOfView", "EmmetropicMagnification",
-                  "IntraOcularPressure", "PupilDilated"):
-        setattr(ds, empty, None)
-    organization = generate_uid()
-    dimension = Dataset()
-    dimension.DimensionOrganizationUID = organization
-    dimension.DimensionIndexPointer = 0x00209057  # In-Stack Position Number
-    dimension.FunctionalGroupPointer = 0x00209111  # Frame Content Sequence
-    organized = Dataset()
-    organized.DimensionOrganizationUID = organization
-    ds.DimensionOrganizationSequence, ds.DimensionIndexSequence = [organized], [dimension]
-    shared = ds.SharedFunctionalGroupsSequence[0]
-    orientation, anatomy = Dataset(), Dataset()
-    orientation.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
-    anatomy.AnatomicRegionSequence, anatomy.FrameLaterality = [code("81745001", "SCT", "Eye")], "R"
-    shared.PlaneOrientationSequence, shared.FrameAnatomySequence = [orientation], [anatomy]
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or [Dataset() for _ in range(frames)]
-    for k, group in enumerate(per_frame):
-        content, position = Dataset(), Dataset()
-        content.StackID, content.InStackPositionNumber, content.DimensionIndexValues = "1", k + 1, [k + 1]
-        content.FrameAcquisitionDateTime = content.FrameReferenceDateTime = f"20260101101500.{k:06d}"
-        content.FrameAcquisitionDuration = 1500.0 / frames
-        group.FrameContentSequence = [content]
-        if "PlanePositionSequence" not in group:
-            position.ImagePositionPatient = [0.0, 0.0, 0.12 * k]
-            group.PlanePositionSequence = [position]
-    ds.PerFrameFunctionalGroupsSequence = per_frame
-
-
-def write(ds, path):
-    ds.save_as(path, enforce_file_format=True)
-    return path
 
 
 def test_a_16_bit_opt_object_gives_its_frames_spacing_and_identity(tmp_path):
@@ -276,6 +166,45 @@ def test_enhance_writes_a_vol_as_a_tiff_volume_with_its_spacing(tmp_path):
     written = read_volume(tmp_path / "test_volume.tif")
     assert [b.shape for b in written.bscans] == [(40, 50)] * 10 and written.bscans[0].dtype == np.uint8
     assert written.spacing == read_volume(source).spacing
+
+
+@needs_vendor_samples
+def test_enhance_writes_vendor_volumes_as_opt_objects_that_other_readers_accept(tmp_path):
+    """output_format=dicom: a .vol file and a folder holding an XML export (its XML, not its
+    B-scan TIFFs one by one) each become one Ophthalmic Tomography object, with the spacing,
+    eye and patient the file states; dciodvfy flags only its concatenation attributes."""
+    pytest.importorskip("eyepy", reason="the scanners extra is not installed")
+    import shutil
+    import subprocess
+
+    from tests.conftest import run_cli_batch
+
+    vol, export = VENDOR_SAMPLES / "heyex_vol" / "test_volume.vol", VENDOR_SAMPLES / "heyex_xml" / "test_volume"
+    results = run_cli_batch([("octsr.enhance", f"input={source}", f"output={tmp_path / name}", "weights=fast",
+                              "output_format=dicom") for name, source in (("vol", vol), ("xml", export))])
+    assert all(r.returncode == 0 for r in results), results[-1].stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "xml").iterdir()) == ["test_dummy.dcm"]
+    for written, source in ((tmp_path / "vol" / "test_volume.dcm", vol), (tmp_path / "xml" / "test_dummy.dcm", export / "test_dummy.xml")):
+        derived = pydicom.dcmread(written)
+        assert derived.SOPClassUID == OPT_STORAGE and derived.ImageType[0] == "DERIVED"
+        assert derived.ImageLaterality == "R" and derived.NumberOfFrames == 10 and derived.BitsAllocated == 8
+        got, stated = read_volume(written).spacing, read_volume(source).spacing
+        assert vars(got) == pytest.approx(vars(stated), rel=1e-6)  # DICOM's decimal strings hold 16 characters
+        if shutil.which("dciodvfy") and shutil.which("dcmdump"):
+            assert all("Concatenation" in error for error in dicom_tool_errors("dciodvfy", written))
+            assert subprocess.run(["dcmdump", str(written)], capture_output=True).returncode == 0
+    assert str(pydicom.dcmread(tmp_path / "xml" / "test_dummy.dcm").PatientName) == "Doe^John"  # from the XML
+
+
+def test_a_volume_of_unknown_spacing_is_no_dicom(tmp_path):
+    from octsr.data.volumes import UNKNOWN_SPACING, Spacing, Volume, write_derived_dicom
+
+    scans = np.zeros((2, 8, 8), np.uint8)
+    volume = Volume(scans, Spacing(0.01, 0.004, None), tmp_path / "scan.vol", "heidelberg")
+    with pytest.raises(DataError, match="spacing between B-scans is not stated.*output_format=tiff"):
+        write_derived_dicom(volume, scans, tmp_path / "scan.dcm", "octsr")
+    assert not (tmp_path / "scan.dcm").exists()
+    assert UNKNOWN_SPACING.missing() == ["across", "down", "between B-scans"]
 
 
 def test_a_damaged_vol_is_one_line(tmp_path):

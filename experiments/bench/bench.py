@@ -59,17 +59,18 @@ class Mode:
     sweep_batches: int
     repeats: int         # inference repeats (best of)
     pages: int           # B-scans through enhance for its marginal time
+    volume_frames: int   # B-scans of the long DICOM volume whose peak RSS is measured
     scan: tuple = (450, 900)  # the B-scan cut for inference (tiny mode: a corner of it)
     # Every training run's overrides (the model summary table only clutters the output).
     overrides: list = field(default_factory=lambda: ["callbacks.model_summary=null"])
 
 
 MODES = {
-    "tiny": Mode("tiny", 1, 2, 3, 2, (11, 22), (96, 128), (0.001,), 2, 1, 2, (96, 160),
+    "tiny": Mode("tiny", 1, 2, 3, 2, (11, 22), (96, 128), (0.001,), 2, 1, 2, 8, (96, 160),
                  ["debug=tiny"]),
-    "quick": Mode("quick", 5, 60, 40, 40, (11, 110, 1100), (160, 200), (0.0002,), 30, 10, 6),
+    "quick": Mode("quick", 5, 60, 40, 40, (11, 110, 1100), (160, 200), (0.0002,), 30, 10, 6, 512),
     "full": Mode("full", 10, 120, 200, 0, (11, 110, 1100), (339, 424), (0.0002, 0.0003, 0.0004, 0.0005, 0.0006),
-                 150, 20, 11),
+                 150, 20, 11, 512),
 }
 
 
@@ -506,6 +507,27 @@ def bench_enhance(table: Table, mode: Mode, out: Path, noisy: np.ndarray, name: 
               ">= 100x faster than BM3D", bm3d_s / marginal >= 100, command)
 
 
+def bench_volume(table: Table, mode: Mode, out: Path) -> None:
+    """octsr.enhance on a long 16-bit DICOM volume (pydicom builds it, as a scanner would):
+    the whole run's peak RSS against the volume's own pixels, and B-scans per second."""
+    sys.path.insert(0, str(REPO))
+    from tests.opt_objects import opt_dataset, write
+
+    frames, (height, width) = mode.volume_frames, mode.scan
+    rng = np.random.default_rng(0)
+    scan = opt_dataset(rng.integers(0, 65536, (frames, height, width), dtype=np.uint16), complete=True)
+    path = write(scan, out / "volume.dcm")
+    del scan
+    pixels_mb = frames * height * width * 2 / 2**20
+    command = "python -m octsr.enhance input=<volume.dcm> output=<dir>"
+    seconds, rss, _ = run_child([sys.executable, "-m", "octsr.enhance", f"input={path}",
+                                 f"output={out / 'volume_out'}"])
+    table.add("4 inference", f"octsr.enhance, shipped default weights, a {frames}-frame 16-bit DICOM volume of "
+              f"{height}x{width} B-scans ({pixels_mb:.0f} MB of pixels): peak RSS of the whole run",
+              f"{rss} MB", f"{frames / seconds:.1f} B-scans/s, {seconds:.0f} s wall with startup", None,
+              "<= 1536 MB", rss <= 1536, command)
+
+
 # -- 5. GPU ------------------------------------------------------------------------------------------
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
 AUTOCAST = {"32-true": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
@@ -611,8 +633,8 @@ def main() -> None:
     group.add_argument("--full", action="store_true", help="the committed table (about 30 minutes)")
     group.add_argument("--tiny", action="store_true", help="seconds; for the test suite")
     group.add_argument("--plain-loop", nargs=3, type=int, metavar=("WARMUP", "STEPS", "BATCH"), help=argparse.SUPPRESS)
-    parser.add_argument("--sections", default="train,memory,sweep,inference,gpu",
-                        help="comma-separated: train, memory, sweep, inference, gpu")
+    parser.add_argument("--sections", default="train,memory,sweep,inference,volume,gpu",
+                        help="comma-separated: train, memory, sweep, inference, volume, gpu")
     parser.add_argument("--out", type=Path, help="where results.md/.csv go (default: experiments/bench "
                         "with --full, else logs/bench)")
     args = parser.parse_args()
@@ -634,6 +656,8 @@ def main() -> None:
         bench_sweep(table, mode, work)
     if "inference" in sections:
         bench_inference(table, mode, work)
+    if "volume" in sections:
+        bench_volume(table, mode, work)
     if "gpu" in sections:
         bench_gpu(table, mode, work)
     header = (f"# octsr bench ({mode.name} mode)\n\nMachine: {machine()}.  \n"

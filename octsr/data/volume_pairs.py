@@ -22,7 +22,7 @@ import numpy as np
 
 from octsr.data.pairs import SPLITS, ImagePair, split_by_name
 from octsr.data.image_io import TIFF_SUFFIXES
-from octsr.data.volumes import DICOM_SUFFIXES, VENDOR_SUFFIXES, read_volume
+from octsr.data.volumes import DICOM_SUFFIXES, VENDOR_SUFFIXES, is_heidelberg_export, read_volume
 from octsr.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class VolumePairs:
                     raise DataError(f"{found[path.stem]} and {path} share the name {path.stem!r}")
                 found[path.stem] = path
             elif path.is_dir():
-                for export in sorted(path.glob("*.xml")):
+                for export in sorted(filter(is_heidelberg_export, path.glob("*.xml"))):
                     found.setdefault(path.name, export)
         if not found:
             raise DataError(f"{root}: no volumes ({', '.join(VOLUME_SUFFIXES)}) found")
@@ -156,5 +156,5 @@ def _bscans(path: Path) -> list[np.ndarray]:
 
 
 def _in_xml_export(path: Path) -> bool:
-    return path.suffix.lower() in TIFF_SUFFIXES and any(path.parent.glob("*.xml"))
+    return path.suffix.lower() in TIFF_SUFFIXES and any(map(is_heidelberg_export, path.parent.glob("*.xml")))
 

@@ -9,6 +9,7 @@ a guessed 1.0.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ class Volume:
     """B-scans of one eye's scan as stored (each (H, W), 8/16-bit unsigned), with their
     spacing and identifying metadata (DICOM keywords -> values)."""
 
-    bscans: list[np.ndarray]
+    bscans: list[np.ndarray] | np.ndarray  # (B-scans, H, W) where the file stores one block
     spacing: Spacing
     source: Path
     format: str  # "tiff" or "dicom"
@@ -88,6 +89,15 @@ def read_volume(path: str | Path) -> Volume:
                     f"Heidelberg .vol or XML export)")
 
 
+def is_heidelberg_export(path: Path) -> bool:
+    """An XML file that a Heidelberg export wrote (root element HEDX); its folder's TIFFs are
+    the B-scans it lists, not images of their own."""
+    if path.suffix.lower() != ".xml" or not path.is_file():
+        return False
+    with path.open("rb") as f:
+        return b"<HEDX" in f.read(4096)
+
+
 def read_vendor(path: Path) -> Volume:
     """A Heidelberg .vol file, or the XML file of a Heidelberg export (its B-scans are the
     TIFFs beside it), through eyepy: B-scans, spacing and laterality."""
@@ -114,8 +124,31 @@ def read_vendor(path: Path) -> Volume:
 
     spacing = Spacing(positive(volume.scale_x), positive(volume.scale_y),
                       positive(volume.scale_z) if len(scans) > 1 else None)
-    metadata = {"Laterality": str(volume.laterality)} if getattr(volume, "laterality", None) else {}
-    return Volume(list(scans), spacing, path, "heidelberg", metadata)
+    return Volume(scans, spacing, path, "heidelberg", _vendor_metadata(volume))
+
+
+def _vendor_metadata(volume) -> dict[str, Any]:
+    """What eyepy read of the patient, visit and eye, under DICOM keywords ("OD"/"OS" as the
+    file says); only what the file holds."""
+    meta = getattr(volume, "meta", None) or {}
+    found: dict[str, Any] = {}
+    if getattr(volume, "laterality", None):
+        found["Laterality"] = str(volume.laterality)
+    patient = meta.get("patient") if hasattr(meta, "get") else None
+    if isinstance(patient, dict):
+        name = "^".join(str(patient.get(k) or "") for k in ("lastname", "firstname")).strip("^")
+        found.update({k: v for k, v in (("PatientName", name), ("PatientID", str(patient.get("patient_id") or "")),
+                                         ("PatientBirthDate", _dicom_date(patient.get("dob")))) if v})
+    visit = _dicom_date(meta.get("visit_date")) if hasattr(meta, "get") else ""
+    if visit:
+        found["StudyDate"] = visit
+    return found
+
+
+def _dicom_date(value: Any) -> str:
+    """An ISO date or datetime ('2000-01-01T00:00:00') as DICOM's YYYYMMDD; '' if not one."""
+    text = str(value or "")[:10]
+    return text.replace("-", "") if len(text) == 10 and text[4] == text[7] == "-" and text.replace("-", "").isdigit() else ""
 
 
 def _recorded_spacing(path: Path) -> Spacing:
@@ -157,12 +190,15 @@ def _has_dicom_preamble(path: Path) -> bool:
 
 def read_dicom(path: Path) -> Volume:
     """A DICOM Ophthalmic Tomography object: its frames (MONOCHROME1 turned so that bright is
-    high, as MONOCHROME2), its spacing from the functional groups, its identifying metadata."""
+    high, as MONOCHROME2), its spacing from the functional groups, its identifying metadata.
+    The header is read without the pixels, which are then decoded a frame at a time into one
+    array: a long volume is held once, not as its encoded bytes beside its decoded frames."""
     import pydicom
     from pydicom.errors import InvalidDicomError
+    from pydicom.pixels import iter_pixels
 
     try:
-        dataset = pydicom.dcmread(path)
+        dataset = pydicom.dcmread(path, stop_before_pixels=True)
     except (InvalidDicomError, EOFError, OSError, ValueError, KeyError) as err:
         raise DataError(f"{path}: not a readable DICOM file ({_one_line(err)})") from err
     sop_class = str(dataset.get("SOPClassUID", ""))
@@ -173,22 +209,26 @@ def read_dicom(path: Path) -> Volume:
     if dataset.get("SamplesPerPixel", 1) != 1 or dataset.get("BitsAllocated") not in (8, 16):
         raise DataError(f"{path}: {dataset.get('SamplesPerPixel')} sample(s) of {dataset.get('BitsAllocated')} "
                         f"bits per pixel; octsr reads grayscale 8- or 16-bit OCT")
+    if dataset.get("PixelRepresentation", 0) != 0:
+        raise DataError(f"{path}: signed pixels; octsr reads unsigned 8- or 16-bit OCT")
     try:
-        pixels = dataset.pixel_array
+        count, rows, columns = int(dataset.get("NumberOfFrames") or 1), int(dataset.Rows), int(dataset.Columns)
+    except (AttributeError, TypeError, ValueError) as err:
+        raise DataError(f"{path}: no usable frame count and size (Rows, Columns, NumberOfFrames)") from err
+    frames = np.empty((count, rows, columns), np.uint8 if dataset.BitsAllocated == 8 else np.uint16)
+    decoded = 0
+    try:
+        for decoded, frame in enumerate(iter_pixels(path), 1):
+            frames[decoded - 1] = frame
     except Exception as err:  # missing pixel data, a truncated file, an undecodable syntax
         syntax = getattr(dataset.file_meta, "TransferSyntaxUID", None)
         raise DataError(f"{path}: cannot decode its pixels (transfer syntax "
                         f"{getattr(syntax, 'name', syntax)}: {_one_line(err)})") from err
-    frames = pixels.reshape(-1, *pixels.shape[-2:]) if pixels.ndim >= 2 else None
-    if frames is None or pixels.ndim > 3:
-        raise DataError(f"{path}: pixel data of shape {pixels.shape}, not B-scans")
-    if dataset.get("PixelRepresentation", 0) != 0:
-        raise DataError(f"{path}: signed pixels; octsr reads unsigned 8- or 16-bit OCT")
-    dtype = np.uint8 if dataset.BitsAllocated == 8 else np.uint16
-    frames = frames.astype(dtype, copy=False)
+    if decoded != count:
+        raise DataError(f"{path}: {decoded} frame(s) of pixel data where NumberOfFrames says {count}")
     frames = _as_monochrome2(dataset, frames)
     metadata = {key: str(dataset.get(key)) for key in IDENTIFYING if key in dataset}
-    return Volume(list(frames), _dicom_spacing(dataset, len(frames)), path, "dicom", metadata,
+    return Volume(frames, _dicom_spacing(dataset, len(frames)), path, "dicom", metadata,
                   _stored_peak(dataset), dataset)
 
 
@@ -203,7 +243,7 @@ def _as_monochrome2(dataset, frames: np.ndarray) -> np.ndarray:
     return (_stored_peak(dataset) - frames).astype(frames.dtype)
 
 
-def write_derived_dicom(source: Volume, bscans: list[np.ndarray], target: Path, description: str,
+def write_derived_dicom(source: Volume, bscans: list[np.ndarray] | np.ndarray, target: Path, description: str,
                         anonymize: bool = False) -> list[str]:
     """The restored `bscans` of the DICOM volume `source` as a new Ophthalmic Tomography
     object a viewer files beside it: a new series and SOP instance, ImageType DERIVED, the
@@ -221,8 +261,11 @@ def write_derived_dicom(source: Volume, bscans: list[np.ndarray], target: Path, 
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
     # The header as read, not read again: changed in place, so `source` is spent afterwards.
-    dataset = source.dataset
-    frames = _as_monochrome2(dataset, np.stack(bscans))  # back to the source's sense
+    # A volume from another format gets a new header from what its file states.
+    from_dicom = source.dataset is not None
+    dataset = source.dataset if from_dicom else new_opt_header(source)
+    # Back to the source's sense; an array of the frames is used as it is (no second copy).
+    frames = _as_monochrome2(dataset, bscans if isinstance(bscans, np.ndarray) else np.stack(bscans))
     if frames.shape != (int(dataset.get("NumberOfFrames", 1)), dataset.Rows, dataset.Columns):
         raise DataError(f"{source.source}: {frames.shape[0]} restored B-scans of {frames.shape[1:]} do not fit its "
                         f"{dataset.get('NumberOfFrames', 1)} frames of {dataset.Rows}x{dataset.Columns}")
@@ -230,8 +273,7 @@ def write_derived_dicom(source: Volume, bscans: list[np.ndarray], target: Path, 
     reference.ReferencedSOPClassUID, reference.ReferencedSOPInstanceUID = dataset.SOPClassUID, dataset.SOPInstanceUID
     now = datetime.datetime.now()
     dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    dataset.PixelData = np.ascontiguousarray(frames.astype(np.uint8 if dataset.BitsAllocated == 8 else "<u2")).tobytes()
-    dataset["PixelData"].VR = "OB" if dataset.BitsAllocated == 8 else "OW"
+    frames = np.ascontiguousarray(frames.astype(np.uint8 if dataset.BitsAllocated == 8 else "<u2", copy=False))
     dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = generate_uid()
     dataset.SeriesInstanceUID = generate_uid()
     dataset.SeriesNumber = int(dataset.get("SeriesNumber") or 0) + 1000
@@ -239,13 +281,146 @@ def write_derived_dicom(source: Volume, bscans: list[np.ndarray], target: Path, 
     image_type = list(dataset.get("ImageType") or ["ORIGINAL", "PRIMARY"])
     dataset.ImageType = ["DERIVED", *image_type[1:]]
     dataset.DerivationDescription = description[:1024]
-    dataset.SourceImageSequence = [reference]
+    if from_dicom:
+        dataset.SourceImageSequence = [reference]
     dataset.ContentDate, dataset.ContentTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
     # The descriptions octsr wrote name only octsr and the weights: kept through the profile.
     changes = _deidentify(dataset, keep=("SeriesDescription", "DerivationDescription")) if anonymize else []
-    with atomic_path(target) as tmp:
-        dataset.save_as(tmp, enforce_file_format=True)
+    # The pixels go to the file from a buffer over the frames, not through a bytes copy of
+    # them: a long volume is never held twice.
+    dataset.PixelData = io.BufferedReader(_FramesBuffer(frames))
+    dataset["PixelData"].VR = "OB" if dataset.BitsAllocated == 8 else "OW"
+    try:
+        with atomic_path(target) as tmp:
+            dataset.save_as(tmp, enforce_file_format=True)
+    finally:
+        del dataset.PixelData
     return changes
+
+
+class _FramesBuffer(io.RawIOBase):
+    """The bytes of an array, read in pieces without a copy of the whole (pydicom writes a
+    buffered element value, an io.BufferedIOBase, piece by piece)."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        super().__init__()
+        self._bytes = memoryview(array).cast("B")
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._at = {io.SEEK_SET: 0, io.SEEK_CUR: self._at, io.SEEK_END: len(self._bytes)}[whence] + offset
+        return self._at
+
+    def tell(self) -> int:
+        return self._at
+
+    def readinto(self, buffer) -> int:
+        piece = self._bytes[self._at : self._at + len(buffer)]
+        buffer[: len(piece)] = piece
+        self._at += len(piece)
+        return len(piece)
+
+
+def new_opt_header(volume: Volume):
+    """A complete Ophthalmic Tomography header (every module the IOD requires) for a volume
+    read from another format, from what that file states: spacing (all three are needed to
+    place the B-scans: DataError naming the missing ones otherwise, never a made-up value),
+    the eye, the patient and visit where the file holds them, and the maker. New study,
+    series and frame of reference: the scanner's own are not in the file."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    missing = volume.spacing.missing()
+    if missing:
+        raise DataError(f"{volume.source}: its spacing {' and '.join(missing)} is not stated, and a DICOM object "
+                        f"must place its B-scans; use output_format=tiff for this file")
+    bscans = volume.bscans
+    count, (rows, columns) = len(bscans), bscans[0].shape
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = OPT_STORAGE
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.Modality = OPT_STORAGE, "OPT"
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID = generate_uid()
+    metadata = volume.metadata
+    ds.PatientName, ds.PatientID = metadata.get("PatientName", ""), metadata.get("PatientID", "")
+    ds.PatientBirthDate, ds.PatientSex = metadata.get("PatientBirthDate", ""), ""
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = generate_uid(), generate_uid(), generate_uid()
+    ds.StudyDate = ds.ContentDate = metadata.get("StudyDate", "")
+    ds.StudyTime = ds.ContentTime = ""
+    ds.StudyID, ds.AccessionNumber, ds.ReferringPhysicianName, ds.PositionReferenceIndicator = "", "", "", ""
+    ds.SeriesNumber, ds.InstanceNumber = 1, 1
+    ds.AcquisitionDateTime = ds.StudyDate
+    # The Enhanced General Equipment module wants these (type 1); a vendor's file names only
+    # its maker, so the rest says it is unknown rather than inventing a model.
+    ds.Manufacturer = {"heidelberg": "Heidelberg Engineering"}.get(volume.format, "unknown")
+    ds.ManufacturerModelName = ds.DeviceSerialNumber = f"unknown ({volume.source.suffix.lstrip('.')} file)"
+    ds.SoftwareVersions = f"octsr {_octsr_version()}"
+    ds.AcquisitionNumber = 1
+    ds.ImageType = ["ORIGINAL", "PRIMARY"]
+    ds.ImageLaterality = {"OD": "R", "OS": "L", "R": "R", "L": "L"}.get(str(metadata.get("Laterality", "")).upper(), "U")
+    ds.NumberOfFrames, ds.Rows, ds.Columns = count, rows, columns
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PresentationLUTShape = 1, "MONOCHROME2", "IDENTITY"
+    ds.BitsAllocated = ds.BitsStored = bscans[0].dtype.itemsize * 8
+    ds.HighBit, ds.PixelRepresentation = ds.BitsStored - 1, 0
+    ds.BurnedInAnnotation, ds.LossyImageCompression = "NO", "00"
+    ds.AcquisitionDeviceTypeCodeSequence = [_code("392012008", "SCT", "Optical Coherence Tomography Scanner")]
+    ds.AnatomicRegionSequence = [_code("81745001", "SCT", "Eye")]
+    ds.DetectorType = "CCD"
+    ds.AcquisitionContextSequence, ds.LightPathFilterTypeStackCodeSequence, ds.RefractiveStateSequence = [], [], []
+    for unknown in ("AxialLengthOfTheEye", "HorizontalFieldOfView", "EmmetropicMagnification",
+                    "IntraOcularPressure", "PupilDilated"):
+        setattr(ds, unknown, None)
+    organization = generate_uid()
+    dimension, organized = Dataset(), Dataset()
+    dimension.DimensionOrganizationUID = organized.DimensionOrganizationUID = organization
+    dimension.DimensionIndexPointer = 0x00209057  # In-Stack Position Number
+    dimension.FunctionalGroupPointer = 0x00209111  # Frame Content Sequence
+    ds.DimensionOrganizationSequence, ds.DimensionIndexSequence = [organized], [dimension]
+    measures, orientation, anatomy, shared = Dataset(), Dataset(), Dataset(), Dataset()
+    spacing = volume.spacing
+    measures.PixelSpacing = [round(spacing.down_mm, 9), round(spacing.across_mm, 9)]  # rows, then columns
+    measures.SliceThickness = round(spacing.between_mm, 9)
+    measures.SpacingBetweenSlices = round(spacing.between_mm, 9)
+    orientation.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 0.0, -1.0]  # across the eye, then into it
+    anatomy.AnatomicRegionSequence, anatomy.FrameLaterality = [_code("81745001", "SCT", "Eye")], ds.ImageLaterality
+    shared.PixelMeasuresSequence, shared.PlaneOrientationSequence = [measures], [orientation]
+    shared.FrameAnatomySequence = [anatomy]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    per_frame = []
+    for k in range(count):
+        group, content, position = Dataset(), Dataset(), Dataset()
+        content.StackID, content.InStackPositionNumber, content.DimensionIndexValues = "1", k + 1, [k + 1]
+        content.FrameAcquisitionDateTime = content.FrameReferenceDateTime = ds.AcquisitionDateTime
+        position.ImagePositionPatient = [0.0, round(k * spacing.between_mm, 6), 0.0]
+        group.FrameContentSequence, group.PlanePositionSequence = [content], [position]
+        per_frame.append(group)
+    ds.PerFrameFunctionalGroupsSequence = per_frame
+    return ds
+
+
+def _octsr_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("octsr")
+    except PackageNotFoundError:
+        return "(source tree)"
+
+
+def _code(value: str, scheme: str, meaning: str):
+    from pydicom.dataset import Dataset
+
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
+    return item
 
 
 def _deidentify(dataset, keep: tuple[str, ...] = ()) -> list[str]:

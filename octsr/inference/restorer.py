@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
 
+from octsr.data.image_io import from_unit_range, to_unit_range
 from octsr.inference.device import pick_device
 from octsr.inference.restore import restore
 from octsr.models.checkpoint import load_model
@@ -33,6 +34,28 @@ class Restorer:
 
     def __call__(self, images: np.ndarray | list[np.ndarray], batch_size: int = 1):
         return restore(self.model, images, self.tiler, self.device, batch_size)
+
+    def restore_stored(self, pages: list[np.ndarray], batch_size: int = 1, peak: int | None = None,
+                       source: str | Path = "<array>", in_place: bool = False,
+                       progress: Callable[[int], Any] | None = None) -> list[np.ndarray]:
+        """B-scans as a file stores them (8/16-bit, or floats in [0, 1]; `peak`: the brightest
+        value the file stores, `octsr.data.image_io.to_unit_range`) -> restored, in the same
+        type. Only `batch_size` B-scans are ever held as floats, so a volume of any length
+        costs its own pixels and not four times them; `in_place` writes each result over its
+        input (a volume whose input is not needed again: no second copy at all). `progress`
+        is called with the number of B-scans done after each batch."""
+        restored = pages if in_place else [np.empty(0)] * len(pages)
+        for start in range(0, len(pages), batch_size):
+            chunk = pages[start : start + batch_size]
+            outputs = self([to_unit_range(page, source, peak) for page in chunk], batch_size)
+            for offset, (page, output) in enumerate(zip(chunk, outputs)):
+                if in_place:
+                    page[...] = from_unit_range(output, page.dtype, peak)
+                else:
+                    restored[start + offset] = from_unit_range(output, page.dtype, peak)
+            if progress is not None:
+                progress(len(chunk))
+        return restored
 
 
 def load_restorer(settings: Mapping[str, Any]) -> Restorer:
