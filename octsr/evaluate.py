@@ -48,7 +48,9 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     # One bar over every image each method restores, BM3D's tuning included: its ETA is the
     # whole evaluation's (BM3D takes seconds per B-scan, the model a fraction of one).
     calls = 2 * len(test) + (len(cfg.bm3d.sigmas) * len(val_pairs) + len(test) if val_pairs else 0)
-    notes = [f"Model: `{restorer.source}`. Data: `{cfg.data.name}`, {len(test)} test image{'s' * (len(test) != 1)}."]
+    reference = getattr(datamodule.source, "reference", "the averaged scan of each")
+    notes = [f"Model: `{restorer.source}`. Data: `{cfg.data.name}`, {len(test)} test image{'s' * (len(test) != 1)}, "
+             f"scored against {reference}."]
     with logging_redirect_tqdm(), tqdm(total=calls, desc="evaluate", unit="image") as progress:
         rows = score_method(restorer, test, f"model ({restorer.source.name})", progress)
         rows += score_method(noisy_input, test, "noisy input", progress)

@@ -12,7 +12,7 @@ import tifffile
 
 from octsr.data.volume_pairs import VolumePairs, neighbour, scored_indices
 from octsr.errors import DataError
-from tests.conftest import VENDOR_SAMPLES, run_cli
+from tests.conftest import VENDOR_SAMPLES, run_cli, run_cli_batch
 from tests.opt_objects import opt_dataset, speckled_volume, write
 
 
@@ -97,10 +97,17 @@ def test_adapt_trains_on_raw_volumes_and_its_checkpoint_enhances(volume_folder, 
     best = [p for p in (run / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt"]
     assert len(best) == 1
     out = tmp_path / "out"
-    enhanced = run_cli("octsr.enhance", f"input={volume_folder / 'clinic.dcm'}", f"output={out}",
-                       f"ckpt_path={best[0]}")
+    enhanced, evaluated = run_cli_batch([
+        ("octsr.enhance", f"input={volume_folder / 'clinic.dcm'}", f"output={out}", f"ckpt_path={best[0]}"),
+        ("octsr.evaluate", "data=volumes", f"data.root={volume_folder}", "data.splits.train=[eye0]",
+         "data.splits.val=[eye2]", "data.splits.test=[eye3,clinic]", f"ckpt_path={best[0]}", "bm3d.sigmas=[0.3]",
+         f"hydra.run.dir={tmp_path / 'evaluate'}")])
     assert enhanced.returncode == 0, enhanced.stderr[-3000:]
     assert [p.name for p in out.iterdir()] == ["clinic.dcm"]
+    # evaluate without averages: the same neighbour pairs, and the table says so
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    table = (tmp_path / "evaluate" / "results.md").read_text()
+    assert "neighbouring B-scan" in table and "BM3D (sigma 0.3)" in table and "clinic_002" in table
 
 
 def test_init_from_another_network_is_one_line(tmp_path):

@@ -84,6 +84,10 @@ class VolumePairs:
         input_frames: must be 1: a volume's neighbours are targets here, not extra inputs.
     """
 
+    # What val and test images are scored against, for the tables that show those scores.
+    reference = ("each B-scan's neighbouring B-scan (data=volumes: no averages; a ranking of methods, "
+                 "not a distance to a clean scan)")
+
     def __init__(self, root: str | Path, train: Sequence[str] | None = None, val: Sequence[str] | None = None,
                  test: Sequence[str] | None = None, val_fraction: float = 0.2, test_fraction: float = 0.2,
                  seed: int = 0, scored_bscans: int = 8, input_frames: int = 1) -> None:
