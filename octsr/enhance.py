@@ -201,6 +201,8 @@ def enhance(cfg: DictConfig) -> list[Path]:
                                                                in_place=all(p.flags.writeable for p in pages),
                                                                progress=progress.update)
                     else:
+                        for page in pages:
+                            restorer.check_size(page.shape, path)
                         units = as_model_input([to_unit_range(page, path) for page in pages],
                                                restorer.input_frames, path)
                         restored = [from_unit_range(unit, page.dtype) for unit, page in

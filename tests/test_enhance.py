@@ -11,7 +11,7 @@ from octsr.models.checkpoint import load_model, save_weights
 from octsr.models.components.unet import UNet
 from octsr.models.restoration_module import RestorationModule
 from octsr.weights import SHIPPED
-from tests.conftest import DUKE_ROOT, needs_duke, run_cli
+from tests.conftest import DUKE_ROOT, needs_duke, run_cli, run_cli_batch
 
 
 @pytest.fixture
@@ -122,6 +122,20 @@ def test_enhance_bad_input_is_one_line(trained_tiny, tmp_path):
     result = run_cli("octsr.enhance", f"input={tmp_path}/nothing.tif", f"output={tmp_path}/out",
                      f"ckpt_path={trained_tiny['best']}")
     assert result.returncode == 2 and f"input={tmp_path}/nothing.tif: no such file" in result.stderr
+
+
+def test_an_image_smaller_than_the_networks_reach_is_refused(tmp_path):
+    """A 1x1 'scan' (or any image narrower than the reach) would be mostly padding: refused,
+    with its size, in one line, and nothing written."""
+    tifffile.imwrite(tmp_path / "dot.tif", np.full((1, 1), 128, np.uint8))
+    tifffile.imwrite(tmp_path / "strip.tif", np.full((40, 900), 128, np.uint8))
+    results = run_cli_batch([("octsr.enhance", f"input={tmp_path / name}", f"output={tmp_path / 'out'}", *weights)
+                             for name, weights in (("dot.tif", ["weights=fast"]), ("strip.tif", []))])
+    for result, size, needs in zip(results, ("1x1", "900x40"), (7, 59)):
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == 2 and len(lines) == 1, result.stderr[-2000:]
+        assert f"a B-scan of {size} pixels; this model needs at least {needs} in each direction" in lines[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_evaluate_rows_for_model_noisy_and_bm3d(trained_tiny, tmp_path):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from octsr.data.image_io import read_grayscale
+from octsr.data.image_io import read_grayscale, read_pages
 from octsr.errors import DataError
 
 
@@ -55,3 +55,19 @@ def test_errors_name_the_file(tmp_path):
     tifffile.imwrite(tmp_path / "float.tif", np.full((8, 8), 3.0, np.float32))
     with pytest.raises(DataError, match=r"float.tif: float image spans \[3, 3\]"):
         read_grayscale(tmp_path / "float.tif")
+
+
+def test_a_gray_tiff_with_an_alpha_sample_is_one_bscan(tmp_path, caplog):
+    """Photometric MINISBLACK with one extra sample declared as alpha: the gray sample is the
+    B-scan, with a note; an extra sample of unstated meaning is refused in one line."""
+    import logging
+
+    image = np.random.default_rng(0).integers(0, 255, (60, 80, 2), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "alpha.tif", image, photometric="minisblack", extrasamples=["unassalpha"])
+    tifffile.imwrite(tmp_path / "extra.tif", image, photometric="minisblack", extrasamples=["unspecified"])
+    with caplog.at_level(logging.WARNING):
+        pages = read_pages(tmp_path / "alpha.tif")
+    assert len(pages) == 1 and np.array_equal(pages[0], image[..., 0]) and "alpha" in caplog.text
+    with pytest.raises(DataError, match=r"extra.tif: gray pixels with 1 extra sample\(s\) of unstated meaning") as err:
+        read_pages(tmp_path / "extra.tif")
+    assert "\n" not in str(err.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import cv2
@@ -10,6 +11,8 @@ import tifffile
 
 from octsr.errors import DataError
 from octsr.utils.atomic import atomic_path
+
+log = logging.getLogger(__name__)
 
 TIFF_SUFFIXES = {".tif", ".tiff"}
 IMAGE_SUFFIXES = TIFF_SUFFIXES | {".png", ".jpg", ".jpeg", ".bmp"}
@@ -37,7 +40,7 @@ def read_pages(path: str | Path) -> list[np.ndarray]:
         try:
             with tifffile.TiffFile(path) as tif:
                 # Page by page, in file order (series would regroup pages by size).
-                pages = [scan for page in tif.pages for scan in _page_scans(page)]
+                pages = [scan for page in tif.pages for scan in _page_scans(page, path)]
         except DataError:
             raise
         except Exception as err:  # tifffile raises many types for a damaged file
@@ -59,10 +62,26 @@ def read_pages(path: str | Path) -> list[np.ndarray]:
     return pages
 
 
-def _page_scans(page) -> list[np.ndarray]:
-    """A TIFF page as 2-D B-scans (colour ones with samples last, folded later)."""
+# TIFF ExtraSamples values: what an extra sample per pixel is (TIFF 6.0, p. 31).
+ALPHA_SAMPLES = {1: "associated alpha", 2: "unassociated alpha"}
+
+
+def _page_scans(page, path: Path) -> list[np.ndarray]:
+    """A TIFF page as 2-D B-scans (colour ones with samples last, folded later). A gray page
+    with extra samples declared as alpha keeps its gray sample (with a note); extra samples
+    of unstated meaning are refused: they could be an alpha, a mask or a second scan."""
     data, axes = page.asarray(), page.axes
     colour = page.photometric == tifffile.PHOTOMETRIC.RGB
+    extras = tuple(int(e) for e in (page.extrasamples or ()))
+    if extras and not colour and "S" in axes:
+        unknown = [e for e in extras if e not in ALPHA_SAMPLES]
+        if unknown:
+            raise DataError(f"{path}: gray pixels with {len(extras)} extra sample(s) of unstated meaning "
+                            f"(TIFF ExtraSamples {list(extras)}); save one gray sample per pixel (for instance "
+                            f"the first: tifffile.imwrite(out, image[..., 0]))")
+        log.warning("%s: its %s sample is dropped; the gray sample is the B-scan", path,
+                    " and ".join(sorted({ALPHA_SAMPLES[e] for e in extras})))
+        data, axes = np.take(data, 0, axis=axes.index("S")), axes.replace("S", "")
     if "S" in axes:
         # Colour samples go last (to be folded to gray); other sample planes are B-scans.
         data = np.moveaxis(data, axes.index("S"), -1 if colour else 0)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from octsr.data.image_io import from_unit_range, to_unit_range
+from octsr.errors import DataError
 from octsr.inference.device import pick_device
 from octsr.inference.restore import restore
 from octsr.models.checkpoint import load_model
@@ -35,6 +36,19 @@ class Restorer:
     def __call__(self, images: np.ndarray | list[np.ndarray], batch_size: int = 1):
         return restore(self.model, images, self.tiler, self.device, batch_size)
 
+    @property
+    def smallest_side(self) -> int:
+        """The fewest rows or columns an image may have: the network's reach (how far each
+        output pixel draws on its surroundings) plus one. Below that, most of what the
+        network sees of an image is its padding, and the result is not a restoration."""
+        return int(getattr(self.model.net, "receptive_radius", 0) or 0) + 1
+
+    def check_size(self, shape: tuple[int, ...], source: str | Path) -> None:
+        height, width = shape[-2:]
+        if min(height, width) < self.smallest_side:
+            raise DataError(f"{source}: a B-scan of {width}x{height} pixels; this model needs at least "
+                            f"{self.smallest_side} in each direction (its reach), a real B-scan has hundreds")
+
     def restore_stored(self, pages: list[np.ndarray], batch_size: int = 1, peak: int | None = None,
                        source: str | Path = "<array>", in_place: bool = False,
                        progress: Callable[[int], Any] | None = None) -> list[np.ndarray]:
@@ -44,6 +58,8 @@ class Restorer:
         costs its own pixels and not four times them; `in_place` writes each result over its
         input (a volume whose input is not needed again: no second copy at all). `progress`
         is called with the number of B-scans done after each batch."""
+        for page in pages:
+            self.check_size(page.shape, source)
         restored = pages if in_place else [np.empty(0)] * len(pages)
         for start in range(0, len(pages), batch_size):
             chunk = pages[start : start + batch_size]
