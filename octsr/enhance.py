@@ -32,6 +32,8 @@ from octsr.errors import ConfigError, DataError
 from octsr.settings import EnhanceSettings, check_settings
 from octsr.utils.cli import command
 from octsr.utils.failures import user_error_message
+from octsr.utils.provenance import OutputRecord, settings_digest
+from octsr.weights import model_file
 
 # torch and Lightning are imported where the work starts, after the settings are checked,
 # so `--help` and a mistyped setting answer at once instead of after seconds of imports.
@@ -181,6 +183,11 @@ def enhance(cfg: DictConfig) -> list[Path]:
     inputs = list_inputs(cfg.input, exclude=Path(cfg.output).expanduser())
     out = prepare_output(cfg.output)
     plan = plan_outputs(inputs, out, cfg.output_format)
+    # What decides an output's pixels: a rerun with the same may replace it, nothing else.
+    digest = settings_digest({"model": str(model_file(cfg).resolve()), "tile": cfg.tile, "halo": cfg.halo,
+                              "anonymize": cfg.anonymize, "output_format": cfg.output_format})
+    record = OutputRecord(out)
+    record.check(plan, digest, cfg.overwrite, "output folder")
     from octsr.inference import load_restorer
 
     restorer = load_restorer(cfg)
@@ -220,6 +227,8 @@ def enhance(cfg: DictConfig) -> list[Path]:
             log.info("%s: %d B-scan(s) of %s %s in %.2f s -> %s", path, len(shapes), ", ".join(sizes),
                      dtype, time.perf_counter() - start, target)
             written.append(target)
+            record.add(path, target, digest)
+            record.save()  # as it goes: a killed run still vouches for what it finished
     if skipped:
         raise DataError(f"{len(skipped)} of {len(plan)} input file(s) skipped (reasons above), "
                         f"{len(written)} written to {out}")

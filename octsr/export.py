@@ -25,6 +25,8 @@ from octsr.settings import ExportSettings, check_settings
 from octsr.utils.atomic import atomic_path
 from octsr.utils.cli import command
 from octsr.utils.extras import require
+from octsr.utils.provenance import OutputRecord, settings_digest
+from octsr.weights import model_file
 
 # torch and Lightning are imported where the work starts, after the settings are checked,
 # so `--help` and a mistyped setting answer at once instead of after seconds of imports.
@@ -72,6 +74,17 @@ def export(cfg: DictConfig) -> list[Path]:
     if output.is_dir() or str(cfg.output).endswith(("/", "\\")):
         raise ConfigError(f"output={cfg.output} is a folder; give a file path (without an extension "
                           f"for torchscript/onnx, e.g. output={output / 'model'})")
+    source = model_file(cfg)
+    targets = [output] if cfg.format == "weights" else [
+        output.with_suffix(suffix) for suffix, formats in ((".pt", ("all", "torchscript")), (".onnx", ("all", "onnx")))
+        if cfg.format in formats]
+    for target in targets:
+        if target.exists() and source.exists() and target.resolve() == source.resolve():
+            raise ConfigError(f"output={cfg.output} would write over {source}, the model this export reads "
+                              f"(a checkpoint's optimizer and loop state would be lost); choose another output")
+    record = OutputRecord(output.parent)
+    digest = settings_digest({"format": cfg.format, "opset": cfg.opset})
+    record.check([(source, target) for target in targets], digest, cfg.overwrite, "output")
     import torch
 
     from octsr.inference import load_restorer
@@ -82,24 +95,24 @@ def export(cfg: DictConfig) -> list[Path]:
     output.parent.mkdir(parents=True, exist_ok=True)
     if cfg.format == "weights":
         save_weights(model, output, source=ckpt_path.name)
-        return [output]
+        return record.added(source, [output], digest)
     example, any_size = example_input(model)
     if model.match_input_mean and not any_size:
         raise ConfigError(f"{ckpt_path}: this model matches each whole image's brightness, which a "
                           f"file taking {example.shape[-1]}x{example.shape[-1]} tiles cannot do; use "
                           f"format=weights")
-    written = []
     # The example is smaller than a tile, so the trace records the untiled path on purpose:
     # the tiler's size test is not a warning for the user.
     # Lightning's to_torchscript warns of its own removal in 2.8 (pyproject.toml stays below it).
     with torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning, module="octsr.tiling")
         warnings.filterwarnings("ignore", message=".*to_torchscript` has been deprecated")
+        written = []
         if cfg.format in ("all", "torchscript"):
             written.append(export_torchscript(model, example, output.with_suffix(".pt")))
         if cfg.format in ("all", "onnx"):
             written.append(export_onnx(model, example, any_size, output.with_suffix(".onnx"), cfg.opset))
-    return written
+    return record.added(source, written, digest)
 
 
 def export_and_list(cfg: DictConfig) -> None:

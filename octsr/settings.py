@@ -156,6 +156,7 @@ class EnhanceSettings(InferenceSettings):
     on_error: Literal["stop", "skip"] = "stop"
     anonymize: bool = False
     output_format: Literal["auto", "tiff", "dicom"] = "auto"
+    overwrite: bool = False
 
 
 @dataclass
@@ -178,6 +179,7 @@ class ExportSettings:
     output: str = matching(r".+")
     format: Literal["all", "torchscript", "onnx", "weights"] = "all"
     opset: int = at_least(7)
+    overwrite: bool = False
 
 
 @dataclass

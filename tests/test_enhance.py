@@ -138,6 +138,38 @@ def test_an_image_smaller_than_the_networks_reach_is_refused(tmp_path):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_an_earlier_result_is_never_replaced_without_a_word(tmp_path):
+    """Subject B's test.tif into the folder that holds subject A's test.tif result: A's is
+    kept and the run stops in one line; the same input and settings again may rewrite it;
+    overwrite=true replaces. The same rule in export, which also never writes over the
+    checkpoint it reads."""
+    rng = np.random.default_rng(0)
+    for subject in ("a", "b"):
+        (tmp_path / subject).mkdir()
+        tifffile.imwrite(tmp_path / subject / "test.tif", rng.integers(0, 255, (64, 96), dtype=np.uint8))
+    out = tmp_path / "out"
+    enhance = lambda subject, *more: ("octsr.enhance", f"input={tmp_path / subject / 'test.tif'}", f"output={out}",
+                                      "weights=fast", *more)
+    first, again, other, forced = run_cli_batch([enhance("a"), enhance("a"), enhance("b"), enhance("b", "overwrite=true")])
+    assert first.returncode == 0 and again.returncode == 0, again.stderr[-2000:]
+    lines = [line for line in other.stderr.splitlines() if line.strip()]
+    assert other.returncode == 2 and len(lines) == 1, other.stderr[-2000:]
+    assert f"{out / 'test.tif'} already exists" in lines[0] and "overwrite=true" in lines[0]
+    assert forced.returncode == 0
+    from octsr.weights import SHIPPED
+
+    model = tmp_path / "model.pt"
+    model.write_bytes(SHIPPED["fast"].read_bytes())
+    before = model.read_bytes()
+    over_itself, weights, other_model = run_cli_batch([
+        ("octsr.export", f"ckpt_path={model}", "format=weights", f"output={model}"),
+        ("octsr.export", f"ckpt_path={model}", "format=weights", f"output={tmp_path / 'w.pt'}"),
+        ("octsr.export", "weights=best", "format=weights", f"output={tmp_path / 'w.pt'}")])
+    assert over_itself.returncode == 2 and "the model this export reads" in over_itself.stderr
+    assert model.read_bytes() == before
+    assert weights.returncode == 0 and other_model.returncode == 2 and "already exists" in other_model.stderr
+
+
 def test_evaluate_rows_for_model_noisy_and_bm3d(trained_tiny, tmp_path):
     result = run_cli("octsr.evaluate", "data=phantom", "debug=tiny", f"ckpt_path={trained_tiny['best']}",
                      "bm3d.sigmas=[0.1,0.3]", f"hydra.run.dir={tmp_path}")

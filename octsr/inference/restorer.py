@@ -16,7 +16,7 @@ from octsr.inference.restore import restore
 from octsr.models.checkpoint import load_model
 from octsr.models.restoration_module import RestorationModule
 from octsr.tiling import TiledInferer
-from octsr.weights import shipped_weights
+from octsr.weights import model_file
 
 
 @dataclass
@@ -80,8 +80,7 @@ def load_restorer(settings: Mapping[str, Any]) -> Restorer:
     default), `device` (`cpu` by default, `auto`, `cuda[:N]`, `mps`), `tile` and `halo`
     (empty: the network's own); `architecture`, the record that rebuilds a checkpoint
     written without one (`octsr.models.architecture.architecture_record`)."""
-    ckpt_path = settings.get("ckpt_path")
-    source = Path(ckpt_path).expanduser() if ckpt_path else shipped_weights(settings.get("weights") or "best")
+    source = model_file(settings)
     model = load_model(source, settings.get("architecture"))
     device = pick_device(settings.get("device") or "cpu")
     tiler = TiledInferer.for_model(model, settings.get("tile"), settings.get("halo"))

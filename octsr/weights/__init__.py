@@ -8,6 +8,7 @@ B-scan (experiments/bench) for when speed matters more than the last few tenths 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Mapping
 
 from octsr.errors import ConfigError, DataError
 
@@ -29,3 +30,10 @@ def shipped_weights(name: str = "best") -> Path:
                         f"pass ckpt_path=<checkpoint>")
     return path
 
+
+
+def model_file(settings: Mapping[str, Any]) -> Path:
+    """The model file an entry point's settings name: `ckpt_path`, else the shipped
+    `weights` (`best` by default)."""
+    ckpt_path = settings.get("ckpt_path")
+    return Path(ckpt_path).expanduser() if ckpt_path else shipped_weights(settings.get("weights") or "best")
