@@ -9,6 +9,11 @@ class DataError(OctsrError):
     """A data file or folder is missing, unreadable, or does not fit the layout."""
 
 
+class WriteError(OctsrError, OSError):
+    """The file system refused a write (full disk, read-only or vanished folder, permissions);
+    nothing truncated was left under the file's name."""
+
+
 class ConfigError(OctsrError):
     """A config value cannot work (the message names the key to change)."""
 

@@ -1,5 +1,7 @@
 """Using a trained model: enhance users' scans, evaluate against baselines, export."""
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -266,3 +268,32 @@ def test_unknown_shipped_weights_is_one_line(tmp_path):
     cv2.imwrite(str(scan), np.zeros((16, 16), np.uint8))
     result = run_cli("octsr.enhance", f"input={scan}", f"output={tmp_path / 'out'}", "weights=fastest")
     assert result.returncode == 2 and "octsr: error: weights=fastest: expected one of best, fast" in result.stderr
+
+
+def test_a_full_disk_in_enhance_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    """tifffile words a full disk as "405000 requested and 204592 written": the user gets
+    the file, the free space and what to do, and no truncated file under the real name."""
+    from hydra import compose, initialize_config_dir
+
+    import octsr.data.image_io as image_io
+    from octsr.enhance import enhance
+    from octsr.errors import WriteError
+    from octsr.utils.failures import user_error_message
+    from tests.conftest import CONF
+
+    tifffile.imwrite(tmp_path / "scan.tif", np.random.default_rng(0).integers(0, 255, (64, 96), dtype=np.uint8))
+
+    def disk_full(path, pages, compression):
+        Path(path).write_bytes(b"\0" * 4096)  # what a half-written file looks like
+        raise OSError("405000 requested and 204592 written")
+
+    monkeypatch.setattr(image_io, "_write_tiff", disk_full)
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="enhance", overrides=[f"input={tmp_path / 'scan.tif'}", f"output={tmp_path / 'out'}",
+                                                        "weights=fast", "device=cpu"])
+    with pytest.raises(WriteError) as err:
+        enhance(cfg)
+    message = user_error_message(err.value)
+    assert message.startswith(f"{tmp_path / 'out' / 'scan.tif'}: could not be written (405000 requested")
+    assert "MB free in" in message and "\n" not in message
+    assert [p.name for p in (tmp_path / "out").iterdir()] == []
