@@ -35,11 +35,12 @@ from omegaconf import DictConfig
 
 import octsr  # noqa: F401
 from octsr.data.pairs import DukePairs
-from octsr.errors import ConfigError
+from octsr.errors import ConfigError, RunFailed
 from octsr.settings import CrossvalSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
 from octsr.utils.cli import command
 from octsr.utils.extras import require
+from octsr.utils.failures import user_error_message
 from octsr.utils.machine import machine
 from octsr.utils.tables import write_csv
 
@@ -72,6 +73,36 @@ def _list(names: list[str]) -> str:
     return "[" + ",".join(f"'{n}'" for n in names) + "]"
 
 
+def fold_overrides(overrides: list[str], splits: dict[str, list[str]], data_root: str) -> list[str]:
+    """The octsr.train overrides of a row on a fold: the Duke layout at `data_root` split as
+    the fold says, then the row's own. A row may train on another layout of the same
+    subjects (data=volumes data.root=<the subjects as volumes>, experiments/scanners): its
+    own data and data.root then stand."""
+    data = [setting for setting in ("data=duke", f"data.root={data_root}")
+            if not any(o.startswith(setting.split("=")[0] + "=") for o in overrides)]
+    return [*data, f"data.splits.train={_list(splits['train'])}", f"data.splits.val={_list(splits['val'])}",
+            f"data.splits.test={_list(splits['test'])}", *overrides]
+
+
+def check_rows(rows: dict[str, list[str]], folds: list[dict[str, list[str]]], data_root: str) -> None:
+    """Every row composed and checked as octsr.train will, on every fold, before any fold
+    trains: a mistyped override, an impossible setting or a subject the row's data lacks
+    ends here in one line naming the row, not after an hour of training."""
+    import hydra
+
+    from octsr.settings import TrainSettings
+
+    for row, overrides in rows.items():
+        for k, splits in enumerate(folds):
+            try:
+                cfg = hydra.compose(config_name="train", overrides=fold_overrides(overrides, splits, data_root))
+                check_settings(cfg, TrainSettings)
+                hydra.utils.instantiate(cfg.data).splits()  # lists the files; reads no pixels
+            except Exception as err:
+                reason = user_error_message(err) or " ".join(str(err).split())
+                raise ConfigError(f"rows.{row} ({' '.join(overrides) or 'defaults'}), fold {k}: {reason}") from err
+
+
 def train_fold(row: str, overrides: list[str], splits: dict[str, list[str]], data_root: str,
                run_dir: Path, threads: int) -> dict[str, Any]:
     """Train and test one row on one fold in its own process; the run's summary."""
@@ -84,14 +115,8 @@ def train_fold(row: str, overrides: list[str], splits: dict[str, list[str]], dat
                               f"name, or the run another hydra.run.dir")
         return result
     run_dir.mkdir(parents=True, exist_ok=True)
-    # A row may train on another layout of the same subjects (data=volumes data.root=<the
-    # subjects as volumes>, experiments/scanners): its own data and data.root then stand.
-    data = [setting for setting in ("data=duke", f"data.root={data_root}")
-            if not any(o.startswith(setting.split("=")[0] + "=") for o in overrides)]
-    command = [sys.executable, "-m", "octsr.train", *data,
-               f"data.splits.train={_list(splits['train'])}", f"data.splits.val={_list(splits['val'])}",
-               f"data.splits.test={_list(splits['test'])}", f"threads={threads}",
-               f"hydra.run.dir={run_dir}", *overrides]
+    command = [sys.executable, "-m", "octsr.train", *fold_overrides(overrides, splits, data_root),
+               f"threads={threads}", f"hydra.run.dir={run_dir}"]
     start = time.perf_counter()
     with (run_dir / "train.log").open("w") as out:
         done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT,
@@ -102,8 +127,8 @@ def train_fold(row: str, overrides: list[str], splits: dict[str, list[str]], dat
         # the log's last line is often a bar's).
         lines = [line for line in (run_dir / "train.log").read_text().replace("\r", "\n").splitlines() if line.strip()]
         said = [line for line in lines if line.startswith("octsr: error:")] or lines[-1:] or ["(no output)"]
-        raise RuntimeError(f"row {row!r} failed on test subjects {splits['test']} "
-                           f"(exit {done.returncode}; {run_dir / 'train.log'}): {said[-1]}")
+        raise RunFailed(f"row {row!r} failed on test subjects {splits['test']} "
+                        f"(exit {done.returncode}; {run_dir / 'train.log'}): {said[-1]}")
     from octsr.models.checkpoint import best_checkpoint
 
     result = {"row": row, "overrides": overrides, "splits": splits, "train_seconds": seconds, "threads": threads,
@@ -181,8 +206,10 @@ def plan_crossval(cfg: DictConfig) -> Plan:
         raise ConfigError(f"rows: name(s) {bad} must be letters, digits, - and _ (they name folders)")
     subjects = [str(s) for s in cfg.subjects]
     jobs = max(1, int(cfg.jobs))
-    return Plan(subjects, data_root, rows,
-                [fold_splits(subjects, cfg.folds, k, cfg.val_subjects, cfg.seed) for k in range(cfg.folds)],
+    folds = [fold_splits(subjects, cfg.folds, k, cfg.val_subjects, cfg.seed) for k in range(cfg.folds)]
+    DukePairs(data_root, [], [], subjects).splits()  # every subject's scan and average, to score on
+    check_rows(rows, folds, data_root)
+    return Plan(subjects, data_root, rows, folds,
                 list(cfg.bm3d.sigmas) if cfg.bm3d.enabled else None, [str(n) for n in cfg.shipped], jobs,
                 max(1, (os.cpu_count() or 1) // jobs), Path(cfg.paths.output_dir))
 

@@ -20,3 +20,8 @@ class ConfigError(OctsrError):
 
 class TrainingDiverged(OctsrError):
     """The loss, a metric or the weights became NaN or infinite; nothing was saved from them."""
+
+
+class RunFailed(OctsrError):
+    """A run octsr started for the user (a cross-validation fold) failed; the message names
+    its log and the run's own one-line reason."""

@@ -7,7 +7,7 @@ import pytest
 from octsr.crossval import fold_splits
 from octsr.scoring import image_scores as scores
 from octsr.errors import ConfigError
-from tests.conftest import DUKE_ROOT, needs_duke, run_cli
+from tests.conftest import DUKE_ROOT, needs_duke, run_cli, run_cli_batch
 
 SUBJECTS = [f"{i:02d}" for i in range(1, 13)]
 
@@ -89,3 +89,22 @@ def json_roundtrip(result):
     import json
 
     return json.loads(json.dumps(result))
+
+
+@needs_duke
+def test_rows_and_subjects_are_checked_before_any_fold_trains(tmp_path):
+    """A wrong override in a row, or a data root that lacks subjects the folds need, ends in
+    one line before anything trains (no fold folder is made)."""
+    partial = tmp_path / "duke"
+    partial.mkdir()
+    for subject in ("01", "02", "03"):
+        (partial / subject).symlink_to(DUKE_ROOT / subject, target_is_directory=True)
+    bad_row, missing = run_cli_batch([
+        ("octsr.crossval", f"hydra.run.dir={tmp_path / 'a'}", f"data_root={DUKE_ROOT}", "bm3d.enabled=false",
+         "~rows", '+rows.bad="model=srcnn optim.lr=-1"'),
+        ("octsr.crossval", f"hydra.run.dir={tmp_path / 'b'}", f"data_root={partial}", "bm3d.enabled=false")])
+    for result, expected in ((bad_row, "rows.bad (model=srcnn optim.lr=-1), fold 0: optim.lr=-1"),
+                             (missing, f"names subject 04, but {partial / '04'} does not exist")):
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == 2 and len(lines) == 1 and expected in lines[0], result.stderr[-2000:]
+    assert not list((tmp_path / "a").glob("bad")) and not (tmp_path / "b" / "srcnn").exists()
