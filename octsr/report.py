@@ -33,13 +33,23 @@ COLUMNS = ("model", "lr", "epochs", "steps", "train_s_per_epoch", "wall_s", "val
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
+    """Every training run at or below each path: a folder whose Hydra config is octsr.train's.
+    Runs below a run are found too (a cross-validation's fold runs sit below its own folder,
+    whose config is the cross-validation's, not a training run's)."""
     runs: list[Path] = []
     for path in paths:
-        if (path / ".hydra" / "config.yaml").is_file():
-            runs.append(path)
-        else:
-            runs.extend(sorted(p.parent.parent for p in path.glob("**/.hydra/config.yaml")))
+        for config in sorted(path.glob("**/.hydra/config.yaml")):
+            if _is_training_run(config) and config.parent.parent not in runs:
+                runs.append(config.parent.parent)
     return runs
+
+
+def _is_training_run(config: Path) -> bool:
+    try:
+        task = OmegaConf.load(config).get("task_name", "train")
+    except Exception:  # an unreadable config: listed, and its row says why
+        return True
+    return task == "train"
 
 
 def _scalars(run: Path) -> dict[str, list[tuple[int, float]]]:

@@ -105,6 +105,23 @@ def test_report_reads_half_written_and_damaged_runs(lr_sweep, tmp_path):
     assert (tmp_path / "report" / "panel.png").is_file()
 
 
+def test_report_lists_the_fold_runs_of_a_crossval_folder(lr_sweep, tmp_path):
+    """A cross-validation folder is not a training run itself (its Hydra config is the
+    cross-validation's): its fold runs below it are listed, each once."""
+    import shutil
+
+    runs = sorted(p for p in lr_sweep.iterdir() if (p / ".hydra").is_dir())[:3]
+    folder = tmp_path / "crossval"
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "config.yaml").write_text("task_name: crossval\nfolds: 3\n")
+    for k, run in enumerate(runs):
+        shutil.copytree(run, folder / "unet" / f"fold{k}")
+    report_main([str(folder), "--out", str(tmp_path / "report"), "--no-panel"])
+    table = (tmp_path / "report" / "results.md").read_text()
+    listed = [line.split("|")[-2].strip() for line in table.splitlines()[2:]]
+    assert listed == ["unet/fold0", "unet/fold1", "unet/fold2"] and "unfinished" not in table
+
+
 def test_plain_override_lists_sweep_in_parallel_with_threads_split(tmp_path):
     """The default launcher runs two at a time, each with half the cores."""
     import os
