@@ -12,6 +12,7 @@ from octsr.data.image_io import read_grayscale
 from octsr.models.checkpoint import load_model, save_weights
 from octsr.models.components.unet import UNet
 from octsr.models.restoration_module import RestorationModule
+from octsr.utils.provenance import RECORD_NAME
 from octsr.weights import SHIPPED
 from tests.conftest import DUKE_ROOT, needs_duke, run_cli, run_cli_batch
 
@@ -73,10 +74,13 @@ def test_enhance_keeps_every_file_and_page_of_a_folder_tree(trained_tiny, tmp_pa
     out = scans / "enhanced"  # inside the input: a second run must not enhance the outputs
     (out / "left").mkdir(parents=True)
     cv2.imwrite(str(out / "left" / "bscan.png"), np.zeros((5, 5), np.uint8))  # a stale result
-    for _ in range(2):
-        result = run_cli("octsr.enhance", f"input={scans}", f"output={out}", f"ckpt_path={trained_tiny['best']}")
+    # octsr did not make the stale file: replacing it takes overwrite=true; the rerun with the
+    # same inputs and settings may then rewrite what the first run made.
+    for overwrite in ("true", "false"):
+        result = run_cli("octsr.enhance", f"input={scans}", f"output={out}", f"ckpt_path={trained_tiny['best']}",
+                         f"overwrite={overwrite}")
         assert result.returncode == 0, result.stderr[-3000:]
-    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != RECORD_NAME)
     assert written == ["left/bscan.png", "mixed.tif", "right/bscan.png", "signed.tif"]
     assert cv2.imread(str(out / "left" / "bscan.png"), cv2.IMREAD_UNCHANGED).shape == (40, 60)
     with tifffile.TiffFile(out / "mixed.tif") as tif:
@@ -84,7 +88,7 @@ def test_enhance_keeps_every_file_and_page_of_a_folder_tree(trained_tiny, tmp_pa
         assert {p.dtype for p in tif.pages} == {np.dtype(np.uint16)}
     signed = tifffile.imread(out / "signed.tif")
     assert signed.dtype == np.int16 and signed.min() >= 0 and signed.max() > 255
-    assert not [p for p in out.rglob(".*")], "temporary files left behind"
+    assert not [p for p in out.rglob(".*") if p.name != RECORD_NAME], "temporary files left behind"
 
 
 def test_enhance_skips_bad_files_on_request_and_says_so(trained_tiny, tmp_path):

@@ -87,6 +87,41 @@ def main() -> None:
     shutil.copytree(runs[0], nohydra / "run")
     (nohydra / "run" / ".hydra" / "hydra.yaml").unlink(missing_ok=True)
 
+    # Issues 22 and 25: scanner volumes, inputs read as what they are, earlier results kept.
+    sys.path.insert(0, str(REPO))
+    from tests.opt_objects import opt_dataset, speckled_volume, write
+
+    gray = rng.integers(0, 256, (40, 60, 2), dtype=np.uint8)
+    tifffile.imwrite(work / "alpha.tif", gray, photometric="minisblack", extrasamples=["unassalpha"])
+    tifffile.imwrite(work / "extra.tif", gray, photometric="minisblack", extrasamples=["unspecified"])
+    cv2.imwrite(str(work / "dot.png"), np.full((1, 1), 128, np.uint8))
+    dicom = write(opt_dataset(speckled_volume(rng, 3, (64, 96), np.uint16), complete=True), work / "scan.dcm")
+    (work / "cut.dcm").write_bytes(dicom.read_bytes()[: dicom.stat().st_size // 2])
+    write(opt_dataset(np.zeros((1, 8, 8), np.uint16), sop_class="1.2.840.10008.5.1.4.1.1.2"), work / "ct.dcm")
+    volumes, lonely = work / "volumes", work / "lonely"
+    volumes.mkdir(), lonely.mkdir()
+    for k in range(4):
+        tifffile.imwrite(volumes / f"eye{k}.tif", speckled_volume(rng, 3, (72, 96)), photometric="minisblack")
+        tifffile.imwrite(lonely / f"eye{k}.tif", speckled_volume(rng, 1, (72, 96))[0], photometric="minisblack")
+    write(opt_dataset(speckled_volume(rng, 3, (72, 96), np.uint16), complete=True), volumes / "clinic.dcm")
+    for subject in ("A", "B"):  # two subjects' test.tif, one output folder
+        (work / subject).mkdir()
+        tifffile.imwrite(work / subject / "test.tif", rng.integers(0, 256, (40, 60), dtype=np.uint8))
+    first = octsr("octsr.enhance", f"ckpt_path={ckpt}", f"input={work}/A/test.tif", f"output={work}/AB", cwd=work)
+    assert first.returncode == 0, first.stderr[-2000:]
+    shutil.copy(ckpt, work / "export_me.ckpt")
+    crossval = work / "crossval"
+    (crossval / ".hydra").mkdir(parents=True)
+    (crossval / ".hydra" / "config.yaml").write_text("task_name: crossval\n")
+    for k, run in enumerate(runs):
+        shutil.copytree(run, crossval / "row" / f"fold{k}")
+    duke = Path(os.environ.get("OCTSR_DUKE", REPO / ".." / "shared" / "data" / "duke-bioptigen")).resolve()
+    partial = work / "duke_part"
+    partial.mkdir()
+    for subject in ("01", "02", "03"):
+        (partial / subject).symlink_to(duke / subject, target_is_directory=True)
+    cv = ("octsr.crossval", "bm3d.enabled=false", f"hydra.run.dir={work}/cv")
+
     train = ("octsr.train", "debug=tiny", f"paths.log_dir={work}/logs")
     enhance = ("octsr.enhance", f"ckpt_path={ckpt}")
     expect_error: dict[str, tuple[str, ...]] = {
@@ -120,11 +155,23 @@ def main() -> None:
         "export to a folder": ("octsr.export", f"ckpt_path={ckpt}", f"output={work}"),
         "export format=tflite": ("octsr.export", f"ckpt_path={ckpt}", f"output={work}/m", "format=tflite"),
         "report on a missing folder": ("octsr.report", f"{work}/nowhere"),
+        "enhance a gray TIFF whose extra sample has no stated meaning": (*enhance, f"input={work}/extra.tif", f"output={work}/o"),
+        "enhance a 1x1-pixel image": (*enhance, f"input={work}/dot.png", f"output={work}/o"),
+        "enhance B's test.tif into the folder holding A's result": (*enhance, f"input={work}/B/test.tif", f"output={work}/AB"),
+        "enhance a truncated DICOM": (*enhance, f"input={work}/cut.dcm", f"output={work}/o"),
+        "enhance a DICOM that is not OCT (CT)": (*enhance, f"input={work}/ct.dcm", f"output={work}/o"),
+        "test a checkpoint with another data.input_frames": (*train, "train=false", "data.input_frames=3", f"ckpt_path={ckpt}"),
+        "init_from a network the config does not build": (*train, "model=unet", "init_from=fast"),
+        "data=volumes of one-B-scan volumes": (*train, "data=volumes", f"data.root={lonely}"),
+        "export format=weights over the checkpoint it reads": ("octsr.export", f"ckpt_path={work}/export_me.ckpt", "format=weights", f"output={work}/export_me.ckpt"),
+        "crossval row with an impossible override": (*cv, f"data_root={duke}", "~rows", '+rows.bad="optim.lr=-1"'),
+        "crossval data root lacking subjects the folds need": (*cv, f"data_root={partial}"),
     }
     expect_success: dict[str, tuple[tuple[str, ...], Callable[[], bool]]] = {
         "enhance same names in two subfolders, mixed-size volume": (
             (*enhance, f"input={scans}", f"output={work}/tree"),
-            lambda: sorted(str(p.relative_to(work / "tree")) for p in (work / "tree").rglob("*.*"))
+            lambda: sorted(str(p.relative_to(work / "tree")) for p in (work / "tree").rglob("*.*")
+                           if not p.name.startswith("."))  # not the record of what made each output
             == ["a/same.png", "b/same.png", "mixed.tif"]
             and [p.shape for p in tifffile.TiffFile(work / "tree" / "mixed.tif").pages]
             == [(40, 60), (30, 50), (40, 60)]),
@@ -137,6 +184,19 @@ def main() -> None:
         "report on a run without .hydra/hydra.yaml": (
             ("octsr.report", str(nohydra), "--no-panel"),
             lambda: "| srcnn |" in (nohydra / "report" / "results.md").read_text()),
+        "enhance a gray TIFF with an alpha sample: one B-scan out": (
+            (*enhance, f"input={work}/alpha.tif", f"output={work}/alpha_out"),
+            lambda: len(tifffile.TiffFile(work / "alpha_out" / "alpha.tif").pages) == 1),
+        "enhance a DICOM OPT object: a derived DICOM object": (
+            (*enhance, f"input={dicom}", f"output={work}/dicom_out"),
+            lambda: (work / "dicom_out" / "scan.dcm").stat().st_size > 0),
+        "train on a folder of TIFF and DICOM volumes (data=volumes)": (
+            (*train, "data=volumes", f"data.root={volumes}", "data.splits.val=[eye3]", "data.splits.test=[clinic]",
+             "data.splits.train=[eye0,eye1,eye2]"),
+            lambda: any((work / "logs").rglob("*volumes*/test_metrics.csv"))),
+        "report on a crossval folder lists its fold runs": (
+            ("octsr.report", str(crossval), "--no-panel"),
+            lambda: (crossval / "report" / "results.md").read_text().count("row/fold") == len(runs)),
     }
     with ThreadPoolExecutor(max_workers=2) as pool:
         errors = dict(zip(expect_error, pool.map(lambda a: octsr(*a, cwd=work), expect_error.values())))
@@ -161,7 +221,7 @@ def main() -> None:
 
     passed = sum(r[2] for r in rows)
     lines = [
-        "# Fault probe (issue 10)",
+        "# Fault probe (issues 10, 22, 25)",
         "",
         f"`python experiments/fault_probe/probe.py`, {time.strftime('%Y-%m-%d')}, {platform.platform()}, "
         f"torch {torch.__version__}, Python {platform.python_version()}.",
