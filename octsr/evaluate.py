@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -20,7 +20,9 @@ from octsr.settings import EvaluateSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
 from octsr.utils.cli import command
 from octsr.utils.extras import require
+from octsr.utils.provenance import OutputRecord, settings_digest
 from octsr.utils.tables import write_csv
+from octsr.weights import model_file
 
 # torch and Lightning are imported where the work starts, after the settings are checked,
 # so `--help` and a mistyped setting answer at once instead of after seconds of imports.
@@ -36,6 +38,15 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     from octsr.inference import load_restorer
     from octsr.scoring import METRICS, per_image_table, score_method, summarize, summary_table
 
+    # A rerun with the same model, data and settings may rewrite its tables; anything else in
+    # the run folder is kept (hydra.run.dir can name an existing folder).
+    out = Path(cfg.paths.output_dir)
+    source = model_file(cfg)
+    digest = settings_digest({key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key])
+                              else cfg[key] for key in ("data", "bm3d", "tile", "halo", "seed")})
+    record = OutputRecord(out)
+    record.check([(source, out / name) for name in ("results.csv", "results.md")], digest, cfg.overwrite,
+                 "hydra.run.dir")
     restorer = load_restorer(cfg)
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.setup("test")
@@ -62,7 +73,6 @@ def evaluate(cfg: DictConfig) -> list[dict]:
                          f"{', '.join(p.name for p in val_pairs)}: mean val PSNR "
                          + ", ".join(f"{s:g} → {v:.2f} dB" for s, v in tried.items()) + ".")
     means = summarize(rows)
-    out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "results.csv", rows + [{"method": m["method"], "image": "mean",
                                             **{k: m[k] for k in (*METRICS, "seconds")}} for m in means])
@@ -70,6 +80,7 @@ def evaluate(cfg: DictConfig) -> list[dict]:
                                           ("images", lambda m: str(m["images"]))])
     table = "\n".join([overall, "", per_image_table(rows), "", *notes]) + "\n"
     write_text_atomic(out / "results.md", table)
+    record.added(source, [out / "results.csv", out / "results.md"], digest)
     print(table)
     print(f"wrote {out / 'results.csv'} and {out / 'results.md'}")
     return rows

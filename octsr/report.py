@@ -25,7 +25,9 @@ from typing import NoReturn
 from omegaconf import OmegaConf
 
 from octsr.utils.atomic import write_text_atomic
+from octsr.errors import OctsrError
 from octsr.utils.failures import FAILURE_FILE
+from octsr.utils.provenance import OutputRecord, settings_digest
 from octsr.utils.tables import markdown_table, write_csv
 
 COLUMNS = ("model", "lr", "epochs", "steps", "train_s_per_epoch", "wall_s", "val_psnr_best",
@@ -190,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("paths", nargs="+", type=Path, help="run or sweep directories")
     parser.add_argument("--out", type=Path, help="where the report goes (default: FIRST_PATH/report)")
     parser.add_argument("--no-panel", action="store_true", help="skip panel.png (it runs the models)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace report files in --out that another report (of other folders) made")
     args = parser.parse_args(argv)
     for path in args.paths:
         if not path.is_dir():
@@ -214,6 +218,15 @@ def main(argv: list[str] | None = None) -> None:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         _fail(f"--out {out}: cannot create it ({err.strerror or err})")
+    # A report of the same folders may be made again as runs finish; one of other folders
+    # (or files octsr did not make) is kept.
+    record, source = OutputRecord(out), args.paths[0]
+    digest = settings_digest({"paths": sorted(str(p.resolve()) for p in args.paths)})
+    names = ["results.md", "results.csv", "metrics_vs_lr.png", *([] if args.no_panel else ["panel.png"])]
+    try:
+        record.check([(source, out / name) for name in names], digest, args.overwrite, "--out")
+    except OctsrError as err:
+        _fail(str(err).replace("overwrite=true", "--overwrite"))
     write_text_atomic(out / "results.md", table)
     write_csv(out / "results.csv", [{c: row.get(c) for c in COLUMNS} for row in rows])
     from octsr.report_figures import plot_metrics_vs_lr
@@ -227,6 +240,7 @@ def main(argv: list[str] | None = None) -> None:
         except Exception as err:  # the table and plots stand without it
             print(f"octsr.report: panel.png skipped: {type(err).__name__}: "
                   f"{' '.join(str(err).split())}", file=sys.stderr)
+    record.added(source, [out / name for name in written], digest)
     print(f"wrote {', '.join(written)} to {out}")
 
 

@@ -170,6 +170,7 @@ class BM3DSettings:
 class EvaluateSettings(InferenceSettings):
     seed: Optional[int] = None
     bm3d: BM3DSettings = field(default_factory=BM3DSettings)
+    overwrite: bool = False
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Where each output came from, so that no earlier result is replaced without a word.
 
-Entry points that write results into a folder a user names (enhance, export) record, for each
+Entry points that write results into a folder a user names (enhance, export, evaluate,
+report) record, for each
 file they write, the input it came from (path, size, modification time) and a digest of the
 settings that shaped it, in a hidden `.octsr-outputs.json` beside the outputs. Before any work
 starts, every planned output that already exists is checked against that record: the same
@@ -29,6 +30,10 @@ def settings_digest(settings: Mapping[str, Any]) -> str:
 
 
 def _source(path: Path) -> dict[str, Any]:
+    """What identifies an input: a file by its path, size and modification time; a folder
+    (the runs a report reads) by its path alone, since runs are added to it as they finish."""
+    if path.is_dir():
+        return {"input": str(path.resolve())}
     stat = path.stat()
     return {"input": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
