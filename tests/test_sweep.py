@@ -120,6 +120,12 @@ def test_report_lists_the_fold_runs_of_a_crossval_folder(lr_sweep, tmp_path):
     table = (tmp_path / "report" / "results.md").read_text()
     listed = [line.split("|")[-2].strip() for line in table.splitlines()[2:]]
     assert listed == ["unet/fold0", "unet/fold1", "unet/fold2"] and "unfinished" not in table
+    # The same folder's report may be made again; another folder's report into the same
+    # place is refused, the first one kept.
+    report_main([str(folder), "--out", str(tmp_path / "report"), "--no-panel"])
+    result = run_cli("octsr.report", str(folder / "unet" / "fold0"), "--out", str(tmp_path / "report"), "--no-panel")
+    assert result.returncode == 2 and "already exist" in result.stderr and "--overwrite" in result.stderr
+    assert (tmp_path / "report" / "results.md").read_text() == table
 
 
 def test_plain_override_lists_sweep_in_parallel_with_threads_split(tmp_path):
