@@ -1,12 +1,14 @@
-"""How well the neighbour loss picks checkpoints, measured against what the averages say.
+"""How well a row's checkpoint criterion picks, measured against what the averages say.
 
     python experiments/scanners/checkpoint_choice.py logs/crossval/scanners target_free
+    python experiments/scanners/checkpoint_choice.py logs/crossval/scanners unet_n2n
 
-For each fold of a cross-validation row trained on volumes (no averages), the checkpoint the
-neighbour loss on the val volumes picked and the run's last checkpoint are both scored
-against the averages: on the fold's val subjects (the choice the averages would have made
-between the two) and on its test subjects (what the choice is worth). Writes
-checkpoint_choice.md beside this script.
+For each fold of a cross-validation row, the checkpoint its val criterion picked (the
+neighbour loss on val volumes for a row trained on volumes; PSNR against the val subjects'
+averages for the others) and the run's last checkpoint are both scored against the
+averages: on the fold's val subjects (the choice the averages would have made between the
+two) and on its test subjects (what the choice is worth). Writes checkpoint_choice_<row>.md
+beside this script.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from octsr.inference import load_restorer
 from octsr.scoring import score_method
 from octsr.utils.machine import machine
 
+NO_BAR = type("NoBar", (), {"update": lambda self, n=1: None, "set_postfix_str": lambda self, s: None})()
 DUKE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "duke-bioptigen"
 
 
@@ -36,7 +39,7 @@ def main() -> None:
     parser.add_argument("row")
     parser.add_argument("--root", type=Path, default=DUKE)
     args = parser.parse_args()
-    lines = ["| fold | neighbour loss picked | val PSNR vs averages: picked / last | test PSNR vs averages: picked / last |",
+    lines = ["| fold | its val criterion picked | val PSNR vs averages: picked / last | test PSNR vs averages: picked / last |",
              "| --- | --- | --- | --- |"]
     gains = []
     for fold in sorted((args.run / args.row).glob("fold*")):
@@ -48,7 +51,7 @@ def main() -> None:
         scores = {}
         for name, checkpoint in (("picked", picked), ("last", last)):
             restorer = load_restorer({"ckpt_path": str(checkpoint)})
-            scores[name] = {split: fmean(r["psnr"] for r in score_method(restorer, images[split], name))
+            scores[name] = {split: fmean(r["psnr"] for r in score_method(restorer, images[split], name, NO_BAR))
                             for split in images}
         gains.append(scores["picked"]["test"] - scores["last"]["test"])
         lines.append(f"| {fold.name} | step {step(picked)} of 4500 | {scores['picked']['val']:.2f} / "
@@ -56,7 +59,7 @@ def main() -> None:
     text = "\n".join(lines + ["", f"Test PSNR of the picked checkpoint minus the last one, mean over folds: "
                               f"{fmean(gains):+.3f} dB.", f"Machine: {machine()}.",
                               f"Command: `python experiments/scanners/checkpoint_choice.py {args.run} {args.row}`"]) + "\n"
-    (Path(__file__).with_name("checkpoint_choice.md")).write_text(text)
+    (Path(__file__).with_name(f"checkpoint_choice_{args.row}.md")).write_text(text)
     print(text)
 
 

@@ -16,3 +16,4 @@ python -m octsr.crossval hydra.run.dir="$run" data_root="$data/duke" 'shipped=[b
     "+rows.adapted='data=volumes experiment=adapt data.root=$data/volumes'"
 cp "$run"/crossval.md experiments/scanners/second_scanner.md
 cp "$run"/crossval.csv experiments/scanners/second_scanner.csv
+cp "$run"/per_image.csv experiments/scanners/second_scanner_per_image.csv

@@ -4,7 +4,7 @@
 # average.tif: it trains on each subject's five frames as one volume (data=volumes, each
 # B-scan towards its neighbour) and picks its checkpoint by the neighbour loss on the val
 # subjects' volumes; crossval then scores both rows against the averages of the test subjects.
-# Run from anywhere: bash experiments/scanners/run.sh   (about 40 min on 2 idle CPU cores)
+# Run from anywhere: bash experiments/scanners/run_target_free.sh   (about 45 min on 2 idle CPU cores)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 volumes=logs/scanners/duke_volumes
@@ -14,3 +14,5 @@ python -m octsr.crossval hydra.run.dir="$run" bm3d.enabled=false '~rows' \
     '+rows.unet_n2n="experiment=unet_n2n"' "+rows.target_free='experiment=unet_quality data=volumes data.root=$volumes'"
 cp "$run"/crossval.md experiments/scanners/target_free.md
 cp "$run"/crossval.csv experiments/scanners/target_free.csv
+cp "$run"/per_image.csv experiments/scanners/target_free_per_image.csv
+for row in target_free unet_n2n; do python experiments/scanners/checkpoint_choice.py "$run" "$row"; done
