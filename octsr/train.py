@@ -73,9 +73,14 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     build_model = hydra.utils.instantiate(cfg.model, _partial_=True)
     model: pl.LightningModule = build_model(architecture=architecture_record(cfg.model))
     if cfg.get("init_from") and not cfg.get("ckpt_path"):
-        from octsr.models.checkpoint import initial_weights
+        from pathlib import Path
 
-        model.load_state_dict(initial_weights(str(cfg.init_from), model.architecture), strict=False)
+        from octsr.models.checkpoint import initial_weights
+        from octsr.weights import SHIPPED, shipped_weights
+
+        name = str(cfg.init_from)
+        source = shipped_weights(name) if name in SHIPPED else Path(name).expanduser()
+        model.load_state_dict(initial_weights(source, model.architecture, f"init_from={name}"), strict=False)
         log.info("Starting from the weights of init_from=%s", cfg.init_from)
     callbacks = instantiate_callbacks(cfg.get("callbacks"))
     loggers = instantiate_loggers(cfg.get("logger"))

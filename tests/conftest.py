@@ -143,5 +143,12 @@ def run_cli_batch(commands: list[tuple[str, ...]], cwd: Path = REPO, timeout: in
             for c, r in zip(commands, outcomes)]
 
 
+def results_in(folder: Path) -> list[str]:
+    """The names of the results in an output folder, without octsr's record of what made them."""
+    from octsr.utils.provenance import RECORD_NAME
+
+    return sorted(p.name for p in folder.iterdir() if p.name != RECORD_NAME)
+
+
 def random_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return rng.random((h, w), dtype=np.float32)

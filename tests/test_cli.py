@@ -74,7 +74,7 @@ def test_debug_profiler_writes_its_table(tmp_path):
 def test_experiment_presets_compose_to_valid_settings(preset):
     cfg = compose_train(f"experiment={preset}")
     check_settings(cfg, TrainSettings)
-    assert cfg.data.name in ("duke", "phantom", "folder")
+    assert cfg.data.name in ("duke", "phantom", "folder", "volumes")
 
 
 def test_a_mistyped_group_or_setting_is_one_line_with_a_suggestion(tmp_path):

@@ -14,7 +14,7 @@ from octsr.models.components.unet import UNet
 from octsr.models.restoration_module import RestorationModule
 from octsr.utils.provenance import RECORD_NAME
 from octsr.weights import SHIPPED
-from tests.conftest import DUKE_ROOT, needs_duke, run_cli, run_cli_batch
+from tests.conftest import DUKE_ROOT, needs_duke, results_in, run_cli, run_cli_batch
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_enhance_keeps_names_sizes_and_bit_depth(trained_tiny, scans, tmp_path):
     out = tmp_path / "out"
     result = run_cli("octsr.enhance", f"input={scans}", f"output={out}", f"ckpt_path={trained_tiny['best']}")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b16.tif", "volume.tif"]
+    assert results_in(out) == ["a.png", "b16.tif", "volume.tif"]
     a = cv2.imread(str(out / "a.png"), cv2.IMREAD_UNCHANGED)
     assert a.shape == (70, 90) and a.dtype == np.uint8
     b = tifffile.imread(out / "b16.tif")
@@ -108,7 +108,7 @@ def test_enhance_skips_bad_files_on_request_and_says_so(trained_tiny, tmp_path):
     assert "3 of 4 input file(s) skipped" in errors[0] and "1 written" in errors[0]
     assert "signed int16 pixels with negative values" in skipped.stdout
     assert "uint32 pixels" in skipped.stdout
-    assert sorted(p.name for p in (tmp_path / "skip").iterdir()) == ["good.png"]
+    assert results_in(tmp_path / "skip") == ["good.png"]
 
 
 def test_enhance_never_writes_through_a_symbolic_link(trained_tiny, tmp_path):

@@ -79,18 +79,15 @@ def save_weights(model: RestorationModule, path: str | Path, **info: Any) -> Non
         torch.save({"state_dict": state, ARCHITECTURE_KEY: model.architecture, "info": info}, tmp)
 
 
-def initial_weights(source: str, architecture: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """The network weights to start training from (`init_from`): those of the shipped model
-    `source` names (`best`, `fast`) or of a checkpoint or weights file, which must hold the
-    network `architecture` describes. Not the input statistics: the new training data
-    standardizes its own inputs, which is what lets a model meet another scanner's range."""
-    from octsr.weights import SHIPPED, shipped_weights
-
-    path = shipped_weights(source) if source in SHIPPED else Path(source).expanduser()
+def initial_weights(path: Path, architecture: dict[str, Any], setting: str) -> dict[str, torch.Tensor]:
+    """The network weights to start training from: those of the checkpoint or weights file
+    `path` (named by `setting`, e.g. init_from=best), which must hold the network
+    `architecture` describes. Not the input statistics: the new training data standardizes
+    its own inputs, which is what lets a model meet another scanner's range."""
     checkpoint = read_checkpoint(path)
     difference = architecture_difference(checkpoint[ARCHITECTURE_KEY], architecture)
     if difference:
-        raise ConfigError(f"init_from={source} ({path}) holds {difference}; train the network it holds "
+        raise ConfigError(f"{setting} ({path}) holds {difference}; train the network it holds "
                           f"(experiment=adapt builds the shipped U-Net)")
     return {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("net.")}
 
