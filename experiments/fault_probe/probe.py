@@ -166,6 +166,8 @@ def main() -> None:
         "export format=weights over the checkpoint it reads": ("octsr.export", f"ckpt_path={work}/export_me.ckpt", "format=weights", f"output={work}/export_me.ckpt"),
         "crossval row with an impossible override": (*cv, f"data_root={duke}", "~rows", '+rows.bad="optim.lr=-1"'),
         "crossval data root lacking subjects the folds need": (*cv, f"data_root={partial}"),
+        "train with a mistyped logger (logger=tensorbord)": (*train, "logger=tensorbord"),
+        "export format=onnx under a file": ("octsr.export", f"ckpt_path={ckpt}", "format=onnx", f"output={work}/a_file/m"),
     }
     expect_success: dict[str, tuple[tuple[str, ...], Callable[[], bool]]] = {
         "enhance same names in two subfolders, mixed-size volume": (
