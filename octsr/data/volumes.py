@@ -222,8 +222,8 @@ def read_dicom(path: Path) -> Volume:
             frames[decoded - 1] = frame
     except Exception as err:  # missing pixel data, a truncated file, an undecodable syntax
         syntax = getattr(dataset.file_meta, "TransferSyntaxUID", None)
-        raise DataError(f"{path}: cannot decode its pixels (transfer syntax "
-                        f"{getattr(syntax, 'name', syntax)}: {_one_line(err)})") from err
+        raise DataError(f"{path}: cannot decode its pixels (transfer syntax {getattr(syntax, 'name', syntax)}); "
+                        f"the file may be truncated or damaged ({_one_line(err)})") from err
     if decoded != count:
         raise DataError(f"{path}: {decoded} frame(s) of pixel data where NumberOfFrames says {count}")
     frames = _as_monochrome2(dataset, frames)

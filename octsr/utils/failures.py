@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -19,6 +20,17 @@ from octsr.utils.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 
+# What a user can do about the file system's refusals, by errno.
+WHAT_TO_DO = {
+    errno.EEXIST: "a file is where a folder must go: move it, or choose another path",
+    errno.ENOTDIR: "a file is where a folder must go: move it, or choose another path",
+    errno.ENOSPC: "the disk is full: free some space, or choose another folder",
+    errno.EACCES: "no permission: choose a folder you can write to, or fix its permissions",
+    errno.EPERM: "no permission: choose a folder you can write to, or fix its permissions",
+    errno.EROFS: "a read-only file system: choose another folder",
+    errno.ENOENT: "it does not exist (or vanished while the run was using it)",
+}
+
 # Written into a failed run's directory; `octsr.report` reads its first line as the reason.
 FAILURE_FILE = "FAILED.txt"
 
@@ -33,7 +45,8 @@ def user_error_message(err: BaseException) -> str | None:
         err = err.__cause__
     if isinstance(err, OSError) and err.strerror:  # a file system refusal: full disk, permissions
         where = f"{err.filename}: " if err.filename else ""
-        return f"{where}{err.strerror}"
+        advice = WHAT_TO_DO.get(err.errno or 0)
+        return f"{where}{err.strerror}" + (f" ({advice})" if advice else "")
     if not isinstance(err, (OctsrError, OmegaConfBaseException, InstantiationException)):
         return None
     message = " ".join(str(err).split())
