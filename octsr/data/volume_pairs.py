@@ -22,7 +22,7 @@ import numpy as np
 
 from octsr.data.pairs import SPLITS, ImagePair, split_by_name
 from octsr.data.image_io import TIFF_SUFFIXES
-from octsr.data.volumes import DICOM_SUFFIXES, VENDOR_SUFFIXES, is_heidelberg_export, read_volume
+from octsr.data.volumes import DICOM_SUFFIXES, VENDOR_SUFFIXES, count_bscans, is_heidelberg_export, read_volume
 from octsr.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ class VolumePairs:
         for split in SPLITS:
             out[split] = []
             for path in by_split[split]:
-                count = len(_bscans(path))
+                count = count_bscans(path)  # from the header: the pixels are read when trained on
                 if count < 2:
                     lonely.append(path.name)
                     continue
@@ -153,10 +153,6 @@ class VolumePairs:
                  "neighbouring B-scan, no averaged target)",
                  ", ".join(f"{split} {len(by_split[split])} ({len(out[split])} B-scans)" for split in SPLITS))
         return out
-
-
-def _bscans(path: Path) -> list[np.ndarray]:
-    return read_volume(path).bscans
 
 
 def _in_xml_export(path: Path) -> bool:

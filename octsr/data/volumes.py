@@ -98,6 +98,31 @@ def is_heidelberg_export(path: Path) -> bool:
         return b"<HEDX" in f.read(4096)
 
 
+def count_bscans(path: str | Path) -> int:
+    """How many B-scans `read_volume(path)` would give, from the file's header where it has
+    one (DICOM's NumberOfFrames, a TIFF's plain gray pages), so listing a folder of volumes
+    decodes no pixels; other files are read."""
+    import pydicom
+    import tifffile
+
+    path = Path(path)
+    if path.is_file() and is_dicom(path):
+        try:
+            header = pydicom.dcmread(path, stop_before_pixels=True)
+            if str(header.get("SOPClassUID", "")) == OPT_STORAGE:
+                return int(header.get("NumberOfFrames") or 1)
+        except Exception:
+            pass  # read_volume says what is wrong with it
+    elif path.is_file() and path.suffix.lower() in TIFF_SUFFIXES:
+        try:
+            with tifffile.TiffFile(path) as tif:
+                if all(page.ndim == 2 for page in tif.pages):
+                    return len(tif.pages)
+        except Exception:
+            pass
+    return len(read_volume(path).bscans)
+
+
 def read_vendor(path: Path) -> Volume:
     """A Heidelberg .vol file, or the XML file of a Heidelberg export (its B-scans are the
     TIFFs beside it), through eyepy: B-scans, spacing and laterality."""
