@@ -140,11 +140,11 @@ class VolumePairs:
                                for i in indices]
         if lonely:
             if not out["train"]:
-                raise DataError(f"{self.root}: every train volume holds a single B-scan ({', '.join(lonely[:5])}"
+                raise DataError(f"{self.root}: every train volume holds a single B-scan ({', '.join(sorted(lonely)[:5])}"
                                 f"{'...' if len(lonely) > 5 else ''}); data=volumes learns from neighbouring "
                                 f"B-scans of a volume, so it needs volumes of 2 or more")
             log.warning("left out %d volume(s) of a single B-scan, which has no neighbour to learn from: %s",
-                        len(lonely), ", ".join(lonely[:10]))
+                        len(lonely), ", ".join(sorted(lonely)[:10]))
         for split in ("val", "test"):
             if not out[split] and (by_split[split] or not any(self.names.values())):
                 raise DataError(f"{self.root}: no volume of 2+ B-scans left for {split} "
