@@ -23,10 +23,10 @@ log = logging.getLogger(__name__)
 
 
 class TestMetricsCSV(pl.Callback):
-    """Write one CSV row per test image (PSNR, SSIM of the output and of the noisy input)
-    and a final `mean` row, to `path`."""
+    """Write one CSV row per test image (PSNR, SSIM, GMSD and edge preservation index of the
+    output; PSNR and SSIM of the noisy input) and a final `mean` row, to `path`."""
 
-    COLUMNS = ("image", "psnr", "ssim", "psnr_noisy", "ssim_noisy")
+    COLUMNS = ("image", "psnr", "ssim", "gmsd", "epi", "psnr_noisy", "ssim_noisy")
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
@@ -54,9 +54,9 @@ class TestMetricsCSV(pl.Callback):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_csv(self.path, [{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()}
                               for row in [*self.rows, mean]])
-        log.info("test: %d images, PSNR %.2f dB (noisy input %.2f dB), SSIM %.4f (noisy %.4f) -> %s",
-                 len(self.rows), mean["psnr"], mean["psnr_noisy"], mean["ssim"], mean["ssim_noisy"],
-                 self.path)
+        log.info("test: %d images, PSNR %.2f dB (noisy input %.2f dB), SSIM %.4f (noisy %.4f), GMSD %.4f, "
+                 "EPI %.4f -> %s", len(self.rows), mean["psnr"], mean["psnr_noisy"], mean["ssim"],
+                 mean["ssim_noisy"], mean["gmsd"], mean["epi"], self.path)
 
 
 class EpochTimer(pl.Callback):

@@ -5,9 +5,10 @@ fold validates on `val_subjects` drawn at random from the rest and trains on the
 Every row of `rows` (a name and the `octsr.train` overrides that make it) is trained once
 per fold in its own process; BM3D (its noise level chosen on each fold's val scans) and the
 noisy input are scored on the same test scans. One table comes out, `crossval.md` and
-`crossval.csv`: per row the weights, train minutes, milliseconds per B-scan, PSNR and SSIM
-mean ± std over all test scans, the brightness-matched PSNR diagnostic, and one PSNR column
-per subject.
+`crossval.csv`: per row the weights, train minutes, milliseconds per B-scan, PSNR, SSIM and
+GMSD mean ± std and the edge preservation index over all test scans, the brightness-matched
+PSNR diagnostic, and one PSNR column per subject; with `tta=true` each row is also scored
+with test-time flips and turns.
 
 A fold already finished (its `fold_result.json` exists) is not run again, so the same
 command with `hydra.run.dir=<that folder>` picks up where a killed run stopped.
@@ -185,6 +186,7 @@ class Plan:
     folds: list[dict[str, list[str]]]
     sigmas: list[float] | None  # BM3D's noise levels to choose from; None: no BM3D row
     shipped: list[str]  # shipped models scored untrained (`weights=` names)
+    tta: bool  # each row also scored with test-time flips and turns
     jobs: int
     threads: int
     out: Path
@@ -210,7 +212,7 @@ def plan_crossval(cfg: DictConfig) -> Plan:
     DukePairs(data_root, [], [], subjects).splits()  # every subject's scan and average, to score on
     check_rows(rows, folds, data_root)
     return Plan(subjects, data_root, rows, folds,
-                list(cfg.bm3d.sigmas) if cfg.bm3d.enabled else None, [str(n) for n in cfg.shipped], jobs,
+                list(cfg.bm3d.sigmas) if cfg.bm3d.enabled else None, [str(n) for n in cfg.shipped], bool(cfg.tta), jobs,
                 max(1, (os.cpu_count() or 1) // jobs), Path(cfg.paths.output_dir))
 
 
@@ -277,19 +279,23 @@ def score_folds(plan: Plan, trained: dict[tuple[str, int], dict[str, Any]],
             if frames > 1 and frames not in stacked:
                 stacked[frames] = {p.name: p.load()[0] for p in
                                    DukePairs(plan.data_root, [], [], plan.subjects, input_frames=frames).splits()["test"]}
-            if k == 0:
-                described["ms_per_bscan"] = ms_per_bscan(restorer)
             # A model that matches its input's brightness is also scored without it: what the
-            # matching itself is worth, from the same weights.
-            settings = {row: model.match_input_mean}
-            if model.match_input_mean:
-                settings[f"{row} (no mean matching)"] = False
+            # matching itself is worth, from the same weights; and with test-time flips and
+            # turns where asked.
+            match = model.match_input_mean
+            settings = {row: (match, False)}
+            if match:
+                settings[f"{row} (no mean matching)"] = (False, False)
+            if plan.tta:
+                settings[f"{row} (tta)"] = (match, True)
             images = [(s, stacked[frames][s] if frames > 1 else test_images[s][0], test_images[s][1])
                       for s in splits["test"]]
-            for name, match in settings.items():
-                model.match_input_mean = match
+            for name, (match, tta) in settings.items():
+                model.match_input_mean, restorer.tta = match, tta
+                if name not in models:  # timed once per setting that changes the time
+                    models[name] = {**described, "ms_per_bscan": ms_per_bscan(restorer) if name == row or tta
+                                    else models[row]["ms_per_bscan"]}
                 rows += score_method(restorer, images, name)
-                models[name] = described
     return rows, models
 
 
@@ -310,8 +316,9 @@ def write_tables(plan: Plan, rows: list[dict[str, Any]], models: dict[str, dict[
         "Each row: " + "; ".join(f"`{name}`: `{' '.join(o) or '(defaults)'}`" for name, o in plan.rows.items()) + "."
         + (f" `shipped weights=NAME`: the model that ships with octsr, scored as it is (not retrained)."
            if plan.shipped else ""),
-        f"PSNR (MAX 1) and SSIM (11x11 Gaussian, K1 0.01, K2 0.03) against average.tif, mean ± std "
-        f"over the {len(plan.subjects)} test scans; per-subject columns are PSNR. Train minutes: wall "
+        f"PSNR (MAX 1), SSIM (11x11 Gaussian, K1 0.01, K2 0.03), GMSD (Xue et al. 2014, lower is "
+        f"better) and EPI (edge preservation index, correlation of the Laplacians, higher is better) "
+        f"against average.tif, mean (± std) over the {len(plan.subjects)} test scans; per-subject columns are PSNR. Train minutes: wall "
         f"clock of each fold's run (setup, validation and test included), {plan.jobs} run(s) at a time "
         f"with {plan.threads} thread(s) each. ms / B-scan: one 450x900 scan, warm, {os.cpu_count()} threads.",
         f"Machine: {machine()}.",

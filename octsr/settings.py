@@ -74,6 +74,7 @@ class ModelSettings:
 class LossSettings:
     eps: float = above(0)
     alpha: float = within(0, 1)
+    weight: float = at_least(0)
 
 
 @dataclass
@@ -146,6 +147,7 @@ class InferenceSettings:
     device: str = matching(DEVICE_PATTERN, "auto", shows="one of auto, cpu, cuda, cuda:N, mps")
     tile: Optional[int] = at_least(1)
     halo: Optional[int] = at_least(0)
+    tta: bool = False
 
 
 @dataclass
@@ -191,6 +193,7 @@ class CrossvalSettings:
     seed: int = 0
     jobs: int = at_least(1)
     shipped: list[ShippedName] = field(default_factory=list)
+    tta: bool = False
     bm3d: BM3DSettings = field(default_factory=BM3DSettings)
 
 

@@ -185,7 +185,7 @@ def test_evaluate_rows_for_model_noisy_and_bm3d(trained_tiny, tmp_path):
         assert row in table
     assert "chosen on val images phantom_002" in table  # the val pair, not a test image
     rows = (tmp_path / "results.csv").read_text().splitlines()
-    assert rows[0] == "method,image,psnr,ssim,psnr_matched,seconds"
+    assert rows[0] == "method,image,psnr,ssim,gmsd,epi,psnr_matched,seconds"
     assert sum(",mean," in r for r in rows) == 3 and len(rows) == 1 + 3 * 2 + 3
 
 
@@ -301,3 +301,26 @@ def test_a_full_disk_in_enhance_is_one_line_and_leaves_nothing(tmp_path, monkeyp
     assert message.startswith(f"{tmp_path / 'out' / 'scan.tif'}: could not be written (405000 requested")
     assert "MB free in" in message and "\n" not in message
     assert [p.name for p in (tmp_path / "out").iterdir()] == []
+
+
+def test_enhance_tta_is_the_mean_of_the_eight_flips_and_turns(unet_weights, tmp_path):
+    """tta=true: each output pixel is the mean of the model's outputs on the 8 flipped and
+    turned copies, turned back (a non-square scan, so the turns change its shape)."""
+    rng = np.random.default_rng(3)
+    image = rng.random((70, 96), dtype=np.float32)
+    tifffile.imwrite(tmp_path / "scan.tif", image)
+    result = run_cli("octsr.enhance", f"input={tmp_path / 'scan.tif'}", f"output={tmp_path}/tta",
+                     f"ckpt_path={unet_weights}", "tta=true")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "test-time flips and turns" in result.stdout + result.stderr
+    model = load_model(unet_weights)
+    with torch.no_grad():
+        x = torch.from_numpy(image)[None, None]
+        views = [torch.rot90(model(torch.rot90(x.flip(-1) if flip else x, k, (-2, -1))), -k, (-2, -1))
+                 for k in range(4) for flip in (False, True)]
+        views = [v if not flip else v.flip(-1) for v, flip in zip(views, [False, True] * 4)]
+        expected = torch.stack(views).mean(0)[0, 0].numpy()
+    plain = model(x)[0, 0].detach().numpy()
+    got = tifffile.imread(tmp_path / "tta" / "scan.tif")
+    assert np.abs(got - expected).max() < 1e-5
+    assert np.abs(got - plain).max() > 1e-3  # the untrained U-Net is not symmetric: tta changes it

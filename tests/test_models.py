@@ -11,7 +11,7 @@ from octsr.models.components.image_conv import ImageConv2d
 from octsr.models.components.srcnn import SRCNN
 from octsr.models.components.unet import UNet, padded_cat
 from octsr.tiling import SlidingWindowInferer, TiledInferer
-from octsr.models.losses import CharbonnierLoss, SSIML1Loss
+from octsr.models.losses import CharbonnierLoss, GradientMSELoss, SSIML1Loss
 from octsr.models.restoration_module import RestorationModule
 
 
@@ -152,13 +152,24 @@ def test_residual_module_subtracts_the_predicted_noise_and_clamps_whole_images()
     assert model(noisy).min() >= 0.0  # pixels below 0.1 go negative in the tile, not in the image
 
 
-@pytest.mark.parametrize("loss", [CharbonnierLoss(eps=1e-3), SSIML1Loss(alpha=0.84)], ids=["charbonnier", "ssim_l1"])
+@pytest.mark.parametrize("loss", [CharbonnierLoss(eps=1e-3), SSIML1Loss(alpha=0.84), GradientMSELoss(weight=1.0)],
+                         ids=["charbonnier", "ssim_l1", "mse_gradient"])
 def test_losses_are_least_on_the_target_and_have_gradients(loss):
     target = torch.rand(2, 1, 32, 32)
     output = (target + 0.1 * torch.randn_like(target)).requires_grad_()
     assert loss(target, target) < 2e-3 < loss(output, target)
     loss(output, target).backward()
     assert output.grad.abs().sum() > 0
+
+
+def test_gradient_mse_adds_the_differences_error_to_mse():
+    output, target = torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 4)
+    target[..., :, 2:] = 1.0  # one vertical edge: MSE 0.5; of 12 horizontal differences 4 miss by 1
+    assert GradientMSELoss(weight=0.0)(output, target) == pytest.approx(0.5)
+    assert GradientMSELoss(weight=2.0)(output, target) == pytest.approx(0.5 + 2.0 * (4 / 12 + 0.0) / 2)
+    # A blur keeps more of MSE's optimum than of the edge term's: the term weighs the edge.
+    blurred = torch.tensor([0.0, 0.25, 0.75, 1.0]).expand(1, 1, 4, 4)
+    assert GradientMSELoss(weight=1.0)(blurred, target) > nn.MSELoss()(blurred, target)
 
 
 def test_charbonnier_is_l1_far_from_zero_and_ssim_l1_mixes_as_documented():

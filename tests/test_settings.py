@@ -98,7 +98,7 @@ def test_schema_accepts_the_shipped_configs_and_finds_nested_keys():
     from tests.conftest import compose_train
 
     for model in ("srcnn", "cae", "unet", "dncnn"):
-        for loss in ("mse", "l1", "charbonnier", "ssim_l1"):
+        for loss in ("mse", "l1", "charbonnier", "ssim_l1", "mse_gradient"):
             check_settings(compose_train(f"model={model}", f"loss={loss}", "scheduler=cosine"), TrainSettings)
     check_settings(compose_train("experiment=unet_n2n", "data=duke"), TrainSettings)
     check_settings(compose_train("callbacks.model_checkpoint=null"), TrainSettings)
@@ -109,6 +109,7 @@ def test_schema_accepts_the_shipped_configs_and_finds_nested_keys():
                               ("optim.betas=[2,0.9]", "optim.betas[0]=2: expected a finite number in [0, 1)"),
                               ("optim.betas=[0.9]", "optim.betas=[0.9]: expected a list of 2 item(s)"),
                               ("loss=ssim_l1 loss.alpha=2", "loss.alpha=2: expected a finite number in [0, 1]"),
+                              ("loss=mse_gradient loss.weight=-1", "loss.weight=-1: expected a finite number ≥ 0"),
                               ("model.residual=maybe", "model.residual=maybe: expected true or false")):
         with pytest.raises(ConfigError, match=re.escape(message)):
             check_settings(compose_train(*override.split()), TrainSettings)

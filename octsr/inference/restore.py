@@ -8,6 +8,8 @@ evaluate, crossval, the report's panel) calls.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -27,10 +29,26 @@ def as_frames(image: np.ndarray, frames: int) -> np.ndarray:
     return stacked
 
 
+def dihedral_mean(restore_batch: Callable[[Tensor], Tensor], batch: Tensor) -> Tensor:
+    """Test-time augmentation: the mean of `restore_batch` over the 8 flips and quarter turns
+    of (B, C, H, W) `batch`, each output turned back. A network is not exactly symmetric
+    (nor is its padding), so the 8 views err differently and their mean errs less, at 8x
+    the time."""
+    total = None
+    for turns in range(4):
+        for flip in (False, True):
+            view = torch.rot90(batch, turns, dims=(-2, -1))
+            view = view.flip(-1) if flip else view
+            output = restore_batch(view)
+            output = torch.rot90(output.flip(-1) if flip else output, -turns, dims=(-2, -1))
+            total = output if total is None else total + output
+    return total / 8
+
+
 @torch.no_grad()
 def restore(model: RestorationModule, images: np.ndarray | list[np.ndarray] | Tensor,
             tiler: TiledInferer | None = None, device: torch.device | str = "cpu",
-            batch_size: int = 1) -> np.ndarray | list[np.ndarray] | Tensor:
+            batch_size: int = 1, tta: bool = False) -> np.ndarray | list[np.ndarray] | Tensor:
     """Restored images, in [0, 1], shaped like `images`:
 
     - a 2-D array (one B-scan), or a (frames, H, W) array for a model that takes several
@@ -38,12 +56,19 @@ def restore(model: RestorationModule, images: np.ndarray | list[np.ndarray] | Te
     - a list of those (the pages of a volume, sizes may differ) -> a list; pages of one
       size go through `batch_size` at a time;
     - a (B, frames, H, W) tensor -> a (B, 1, H, W) tensor on the same device as the input.
+
+    `tta`: the mean over the 8 flips and quarter turns of each image (`dihedral_mean`).
     """
     device = torch.device(device)
+
+    def restore_batch(batch: Tensor) -> Tensor:
+        return model(batch, tiler=tiler)
+
+    run = (lambda batch: dihedral_mean(restore_batch, batch)) if tta else restore_batch
     if isinstance(images, Tensor):
-        return model(images.to(device), tiler=tiler).to(images.device)
+        return run(images.to(device)).to(images.device)
     if isinstance(images, np.ndarray):
-        return restore(model, [images], tiler, device, batch_size)[0]
+        return restore(model, [images], tiler, device, batch_size, tta)[0]
     frames = model.input_frames
     images = [as_frames(image, frames) for image in images]
     restored: list[np.ndarray | None] = [None] * len(images)
@@ -54,7 +79,7 @@ def restore(model: RestorationModule, images: np.ndarray | list[np.ndarray] | Te
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
             batch = torch.from_numpy(np.stack([images[i] for i in chunk]).astype(np.float32))
-            output = model(batch.to(device), tiler=tiler)[:, 0].float().cpu().numpy()
+            output = run(batch.to(device))[:, 0].float().cpu().numpy()
             for i, page in zip(chunk, output):
                 restored[i] = page
     if device.type == "cuda":

@@ -28,13 +28,14 @@ class Restorer:
     device: torch.device
     tiler: TiledInferer
     source: Path  # the checkpoint or weights file it came from
+    tta: bool = False  # each B-scan restored as the mean of its 8 flips and quarter turns (8x the time)
 
     @property
     def input_frames(self) -> int:
         return self.model.input_frames
 
     def __call__(self, images: np.ndarray | list[np.ndarray], batch_size: int = 1):
-        return restore(self.model, images, self.tiler, self.device, batch_size)
+        return restore(self.model, images, self.tiler, self.device, batch_size, self.tta)
 
     @property
     def smallest_side(self) -> int:
@@ -78,10 +79,11 @@ def load_restorer(settings: Mapping[str, Any]) -> Restorer:
     """The Restorer that `settings` name (an entry point's config, or a plain dict):
     `ckpt_path` (a checkpoint or weights file; empty: the shipped `weights`, `best` by
     default), `device` (`cpu` by default, `auto`, `cuda[:N]`, `mps`), `tile` and `halo`
-    (empty: the network's own); `architecture`, the record that rebuilds a checkpoint
-    written without one (`octsr.models.architecture.architecture_record`)."""
+    (empty: the network's own); `tta` (test-time flips and turns, false by default);
+    `architecture`, the record that rebuilds a checkpoint written without one
+    (`octsr.models.architecture.architecture_record`)."""
     source = model_file(settings)
     model = load_model(source, settings.get("architecture"))
     device = pick_device(settings.get("device") or "cpu")
     tiler = TiledInferer.for_model(model, settings.get("tile"), settings.get("halo"))
-    return Restorer(model.to(device), device, tiler, source)
+    return Restorer(model.to(device), device, tiler, source, bool(settings.get("tta") or False))

@@ -11,7 +11,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric
 
-from octsr.metrics import psnr, ssim
+from octsr.metrics import epi, gmsd, psnr, ssim
 from octsr.models.architecture import ARCHITECTURE_KEY, input_frames
 from octsr.tiling import SlidingWindowInferer, TiledInferer
 
@@ -84,8 +84,8 @@ class RestorationModule(pl.LightningModule):
         self.register_buffer("input_std", torch.tensor(1.0))
         self.train_loss = MeanMetric()
         # Val and test images are scored one by one (octsr.metrics) and averaged.
-        self.val_psnr, self.val_ssim = MeanMetric(), MeanMetric()
-        self.test_psnr, self.test_ssim = MeanMetric(), MeanMetric()
+        self.val_psnr, self.val_ssim, self.val_gmsd, self.val_epi = (MeanMetric() for _ in range(4))
+        self.test_psnr, self.test_ssim, self.test_gmsd, self.test_epi = (MeanMetric() for _ in range(4))
         self.test_psnr_noisy, self.test_ssim_noisy = MeanMetric(), MeanMetric()
         self.val_psnr_best = MaxMetric()
         self.val_psnr_best.persistent(True)  # saved in checkpoints, so a resumed run keeps it
@@ -166,10 +166,14 @@ class RestorationModule(pl.LightningModule):
     # -- validation and test ---------------------------------------------------------------
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         output = self(batch["noisy"])
-        self.val_psnr(psnr(output, batch["target"]))
-        self.val_ssim(ssim(output, batch["target"]))
-        self.log("val/psnr", self.val_psnr, prog_bar=True)
-        self.log("val/ssim", self.val_ssim, prog_bar=True)
+        target = batch["target"]
+        # PSNR and SSIM on the bar; the edge measures (GMSD, lower is better, and the edge
+        # preservation index) beside them in the logger, where blurring shows.
+        for name, score, on_bar in (("psnr", psnr, True), ("ssim", ssim, True), ("gmsd", gmsd, False),
+                                    ("epi", epi, False)):
+            metric = getattr(self, f"val_{name}")
+            metric(score(output, target))
+            self.log(f"val/{name}", metric, prog_bar=on_bar)
         if batch_idx == 0 and self.hparams.log_images:
             self._log_panel(batch, output)
 
@@ -180,8 +184,8 @@ class RestorationModule(pl.LightningModule):
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         output = self(batch["noisy"])
         target, noisy = batch["target"], primary_frame(batch["noisy"])
-        scores = {"psnr": psnr(output, target), "ssim": ssim(output, target),
-                  "psnr_noisy": psnr(noisy, target), "ssim_noisy": ssim(noisy, target)}
+        scores = {"psnr": psnr(output, target), "ssim": ssim(output, target), "gmsd": gmsd(output, target),
+                  "epi": epi(output, target), "psnr_noisy": psnr(noisy, target), "ssim_noisy": ssim(noisy, target)}
         for name, values in scores.items():
             metric = getattr(self, f"test_{name}")
             metric(values)
