@@ -185,15 +185,16 @@ def enhance(cfg: DictConfig) -> list[Path]:
     plan = plan_outputs(inputs, out, cfg.output_format)
     # What decides an output's pixels: a rerun with the same may replace it, nothing else.
     digest = settings_digest({"model": str(model_file(cfg).resolve()), "tile": cfg.tile, "halo": cfg.halo,
-                              "tta": cfg.tta, "anonymize": cfg.anonymize, "output_format": cfg.output_format})
+                              "tta": cfg.tta, "precision": cfg.precision, "anonymize": cfg.anonymize,
+                              "output_format": cfg.output_format})
     record = OutputRecord(out)
     record.check(plan, digest, cfg.overwrite, "output folder")
     from octsr.inference import load_restorer
 
     restorer = load_restorer(cfg)
-    log.info("model %s on %s%s, %d input file(s) -> %s", restorer.source, restorer.device,
-             " with test-time flips and turns (tta: 8 passes per B-scan, 8x the time)" if restorer.tta else "",
-             len(plan), out)
+    log.info("model %s on %s in %s%s, %d input file(s) -> %s", restorer.source, restorer.device,
+             restorer.precision, " with test-time flips and turns (tta: 8 passes per B-scan, 8x the time)"
+             if restorer.tta else "", len(plan), out)
     written, skipped = [], []
     with logging_redirect_tqdm():  # log lines above the progress bar, not through it
         for path, target in tqdm(plan, desc="enhance", unit="file", disable=len(plan) < 2):

@@ -43,7 +43,8 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     out = Path(cfg.paths.output_dir)
     source = model_file(cfg)
     digest = settings_digest({key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key])
-                              else cfg[key] for key in ("data", "bm3d", "tile", "halo", "tta", "seed")})
+                              else cfg[key] for key in ("data", "bm3d", "tile", "halo", "tta", "precision",
+                                                        "seed")})
     record = OutputRecord(out)
     record.check([(source, out / name) for name in ("results.csv", "results.md")], digest, cfg.overwrite,
                  "hydra.run.dir")

@@ -148,6 +148,7 @@ class InferenceSettings:
     tile: Optional[int] = at_least(1)
     halo: Optional[int] = at_least(0)
     tta: bool = False
+    precision: Literal["auto", "fp32", "bf16"] = "fp32"
 
 
 @dataclass

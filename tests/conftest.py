@@ -152,3 +152,19 @@ def results_in(folder: Path) -> list[str]:
 
 def random_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return rng.random((h, w), dtype=np.float32)
+
+
+def untrained_unet(path: Path, **switches) -> Path:
+    """A weights file of a small untrained U-Net (width 4); `switches`: RestorationModule's
+    residual and match_input_mean."""
+    import torch
+
+    from octsr.models.checkpoint import save_weights
+    from octsr.models.components.unet import UNet
+    from octsr.models.restoration_module import RestorationModule
+
+    torch.manual_seed(0)
+    architecture = {"net": {"_target_": "octsr.models.components.unet.UNet", "width": 4},
+                    "inferer": None, **switches}
+    save_weights(RestorationModule(UNet(width=4), optimizer=None, architecture=architecture, **switches), path)
+    return path

@@ -9,12 +9,10 @@ import tifffile
 import torch
 
 from octsr.data.image_io import read_grayscale
-from octsr.models.checkpoint import load_model, save_weights
-from octsr.models.components.unet import UNet
-from octsr.models.restoration_module import RestorationModule
+from octsr.models.checkpoint import load_model
 from octsr.utils.provenance import RECORD_NAME
 from octsr.weights import SHIPPED
-from tests.conftest import DUKE_ROOT, needs_duke, results_in, run_cli, run_cli_batch
+from tests.conftest import DUKE_ROOT, needs_duke, results_in, run_cli, run_cli_batch, untrained_unet
 
 
 @pytest.fixture
@@ -189,14 +187,6 @@ def test_evaluate_rows_for_model_noisy_and_bm3d(trained_tiny, tmp_path):
     assert sum(",mean," in r for r in rows) == 3 and len(rows) == 1 + 3 * 2 + 3
 
 
-def untrained_unet(path, **switches):
-    torch.manual_seed(0)
-    architecture = {"net": {"_target_": "octsr.models.components.unet.UNet", "width": 4},
-                    "inferer": None, **switches}
-    save_weights(RestorationModule(UNet(width=4), optimizer=None, architecture=architecture, **switches), path)
-    return path
-
-
 @pytest.fixture
 def unet_weights(tmp_path):
     """An untrained U-Net weights file: the downsampling network kind, unlike SRCNN."""
@@ -310,7 +300,7 @@ def test_enhance_tta_is_the_mean_of_the_eight_flips_and_turns(unet_weights, tmp_
     image = rng.random((70, 96), dtype=np.float32)
     tifffile.imwrite(tmp_path / "scan.tif", image)
     result = run_cli("octsr.enhance", f"input={tmp_path / 'scan.tif'}", f"output={tmp_path}/tta",
-                     f"ckpt_path={unet_weights}", "tta=true")
+                     f"ckpt_path={unet_weights}", "tta=true", "precision=fp32")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "test-time flips and turns" in result.stdout + result.stderr
     model = load_model(unet_weights)

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from octsr.errors import ConfigError
+from octsr.inference.precision import autocast
 from octsr.models.restoration_module import RestorationModule
 from octsr.tiling import TiledInferer
 
@@ -48,7 +49,7 @@ def dihedral_mean(restore_batch: Callable[[Tensor], Tensor], batch: Tensor) -> T
 @torch.no_grad()
 def restore(model: RestorationModule, images: np.ndarray | list[np.ndarray] | Tensor,
             tiler: TiledInferer | None = None, device: torch.device | str = "cpu",
-            batch_size: int = 1, tta: bool = False) -> np.ndarray | list[np.ndarray] | Tensor:
+            batch_size: int = 1, tta: bool = False, precision: str = "fp32") -> np.ndarray | list[np.ndarray] | Tensor:
     """Restored images, in [0, 1], shaped like `images`:
 
     - a 2-D array (one B-scan), or a (frames, H, W) array for a model that takes several
@@ -58,17 +59,20 @@ def restore(model: RestorationModule, images: np.ndarray | list[np.ndarray] | Te
     - a (B, frames, H, W) tensor -> a (B, 1, H, W) tensor on the same device as the input.
 
     `tta`: the mean over the 8 flips and quarter turns of each image (`dihedral_mean`).
+    `precision`: 'fp32', or 'bf16' (the network's convolutions in bfloat16,
+    `octsr.inference.precision`); the result is float32 either way.
     """
     device = torch.device(device)
 
     def restore_batch(batch: Tensor) -> Tensor:
-        return model(batch, tiler=tiler)
+        with autocast(precision, device):
+            return model(batch, tiler=tiler).float()
 
     run = (lambda batch: dihedral_mean(restore_batch, batch)) if tta else restore_batch
     if isinstance(images, Tensor):
         return run(images.to(device)).to(images.device)
     if isinstance(images, np.ndarray):
-        return restore(model, [images], tiler, device, batch_size, tta)[0]
+        return restore(model, [images], tiler, device, batch_size, tta, precision)[0]
     frames = model.input_frames
     images = [as_frames(image, frames) for image in images]
     restored: list[np.ndarray | None] = [None] * len(images)

@@ -12,6 +12,7 @@ import torch
 from octsr.data.image_io import from_unit_range, to_unit_range
 from octsr.errors import DataError
 from octsr.inference.device import pick_device
+from octsr.inference.precision import choose_precision
 from octsr.inference.restore import restore
 from octsr.models.checkpoint import load_model
 from octsr.models.restoration_module import RestorationModule
@@ -29,13 +30,14 @@ class Restorer:
     tiler: TiledInferer
     source: Path  # the checkpoint or weights file it came from
     tta: bool = False  # each B-scan restored as the mean of its 8 flips and quarter turns (8x the time)
+    precision: str = "fp32"  # 'fp32' or 'bf16' (octsr.inference.precision)
 
     @property
     def input_frames(self) -> int:
         return self.model.input_frames
 
     def __call__(self, images: np.ndarray | list[np.ndarray], batch_size: int = 1):
-        return restore(self.model, images, self.tiler, self.device, batch_size, self.tta)
+        return restore(self.model, images, self.tiler, self.device, batch_size, self.tta, self.precision)
 
     @property
     def smallest_side(self) -> int:
@@ -80,10 +82,13 @@ def load_restorer(settings: Mapping[str, Any]) -> Restorer:
     `ckpt_path` (a checkpoint or weights file; empty: the shipped `weights`, `best` by
     default), `device` (`cpu` by default, `auto`, `cuda[:N]`, `mps`), `tile` and `halo`
     (empty: the network's own); `tta` (test-time flips and turns, false by default);
+    `precision` (fp32 by default; bf16, or auto: `octsr.inference.precision`);
     `architecture`, the record that rebuilds a checkpoint written without one
     (`octsr.models.architecture.architecture_record`)."""
     source = model_file(settings)
     model = load_model(source, settings.get("architecture"))
     device = pick_device(settings.get("device") or "cpu")
     tiler = TiledInferer.for_model(model, settings.get("tile"), settings.get("halo"))
-    return Restorer(model.to(device), device, tiler, source, bool(settings.get("tta") or False))
+    model = model.to(device)
+    precision = choose_precision(settings.get("precision") or "fp32", model, device, tiler)
+    return Restorer(model, device, tiler, source, bool(settings.get("tta") or False), precision)

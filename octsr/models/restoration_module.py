@@ -107,9 +107,11 @@ class RestorationModule(pl.LightningModule):
         does not learn passes through unchanged (DnCNN); not clamped, so the loss keeps its
         gradient at the ends of the range (`forward` clamps whole images)."""
         standardized = ((noisy - self.input_mean) / self.input_std).contiguous(memory_format=torch.channels_last)
+        # The output step in float32 even where the network ran in bfloat16
+        # (octsr.inference.precision): 16-bit scans keep their fine grey levels.
         if self.residual:
-            return primary_frame(noisy) - self.net(standardized) * self.input_std
-        return torch.sigmoid(self.net(standardized))
+            return primary_frame(noisy) - self.net(standardized).float() * self.input_std
+        return torch.sigmoid(self.net(standardized).float())
 
     def _restore_piece(self, noisy: Tensor) -> Tensor:
         return self.inferer(noisy, self.restore_patches) if self.inferer is not None else self.restore_patches(noisy)
