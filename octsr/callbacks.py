@@ -12,7 +12,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import EMAWeightAveraging, ModelCheckpoint
+from pytorch_lightning.callbacks import EMAWeightAveraging, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.trainer.states import TrainerFn
 
 from octsr.errors import TrainingDiverged
@@ -57,6 +57,30 @@ class TestMetricsCSV(pl.Callback):
         log.info("test: %d images, PSNR %.2f dB (noisy input %.2f dB), SSIM %.4f (noisy %.4f), GMSD %.4f, "
                  "EPI %.4f -> %s", len(self.rows), mean["psnr"], mean["psnr_noisy"], mean["ssim"],
                  mean["ssim_noisy"], mean["gmsd"], mean["epi"], self.path)
+
+
+class ThrottledProgressBar(TQDMProgressBar):
+    """Lightning's TQDM bar, redrawn at most every `refresh_seconds` (and at the end of each
+    loop) instead of every `refresh_rate` steps.
+
+    A redraw also reads the logged metrics for the bar's postfix; at a fixed step count that
+    cost follows the step rate (every 10 steps is 20 times a second on a GPU and several
+    times on a CPU's small networks), where twice a second is all a person reads
+    (experiments/bench, fixed cost per step)."""
+
+    def __init__(self, refresh_seconds: float = 0.5, **kwargs: Any) -> None:
+        super().__init__(refresh_rate=1, **kwargs)
+        self.refresh_seconds = refresh_seconds
+        self._drawn_at = -math.inf
+
+    def _should_update(self, current: int, total: int) -> bool:
+        if not self.is_enabled:
+            return False
+        now = time.monotonic()
+        if current == total or now - self._drawn_at >= self.refresh_seconds:
+            self._drawn_at = now
+            return True
+        return False
 
 
 class EpochTimer(pl.Callback):

@@ -100,8 +100,8 @@ def epi(output: Tensor, target: Tensor) -> Tensor:
 
     The correlation coefficient of the two images' Laplacians (4-neighbour, edge pixels
     repeated): 1 when every edge of the target is in the output at its place and contrast,
-    lower as edges blur, move or drown in noise; the despeckling literature's measure of
-    kept band boundaries."""
+    lower as edges blur, move or drown in noise (0 for a flat image); the despeckling
+    literature's measure of kept band boundaries."""
     _check(output, target)
     kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]],
                           dtype=output.dtype, device=output.device).expand(output.shape[1], 1, 3, 3)
@@ -111,4 +111,6 @@ def epi(output: Tensor, target: Tensor) -> Tensor:
         return lap - lap.mean(dim=1, keepdim=True)
 
     lap_o, lap_t = centred_laplacian(output), centred_laplacian(target)
-    return (lap_o * lap_t).sum(1) / (lap_o.square().sum(1) * lap_t.square().sum(1)).sqrt()
+    scale = (lap_o.square().sum(1) * lap_t.square().sum(1)).sqrt()
+    # An image without a single edge (flat) preserves none: 0, not 0 / 0.
+    return torch.where(scale > 0, (lap_o * lap_t).sum(1) / scale.clamp_min(torch.finfo(scale.dtype).tiny), 0.0)

@@ -19,5 +19,9 @@ def test_bench_tiny_writes_every_section(tmp_path):
     assert sections == {"1 train", "2 data", "3 sweep", "4 inference", "5 gpu"}
     measured = [row for row in rows if row["ratio"]]
     assert len(measured) >= 10 and all(float(row["ratio"]) > 0 for row in measured)
+    measures = [row["measure"] for row in rows]
+    assert sum("fixed cost per step" in m for m in measures) == 4  # the project's step and 3 ablations
+    assert any("in bfloat16" in m and "weights=best" in m for m in measures)
+    assert sum(m.startswith("octsr.enhance, shipped default weights, precision=") for m in measures) == 2
     markdown = (tmp_path / "results.md").read_text()
     assert "Machine:" in markdown and "| 1 train |" in markdown

@@ -112,6 +112,7 @@ def test_blurring_the_edges_is_scored_worse_by_gmsd_and_epi():
     epis = [epi(as_batch(b), as_batch(bands)).item() for b in blurred]
     assert gmsd(as_batch(bands), as_batch(bands)).item() == pytest.approx(0.0, abs=1e-7)
     assert epi(as_batch(bands), as_batch(bands)).item() == pytest.approx(1.0, abs=1e-6)
+    assert epi(as_batch(np.full_like(bands, 0.5)), as_batch(bands)).item() == 0.0  # flat: no edge kept
     assert gmsds == sorted(gmsds) and gmsds[0] > 0.01
     assert epis == sorted(epis, reverse=True) and epis[-1] < 0.9
 

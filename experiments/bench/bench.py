@@ -236,15 +236,20 @@ def bench_train(table: Table, mode: Mode, out: Path) -> float:
     return consumed
 
 
-def bare_loop(cfg, datamodule, mode: Mode, device: torch.device) -> tuple[float, float]:
+def bare_loop(cfg, datamodule, mode: Mode, device: torch.device, cut: bool = False,
+              steps: int | None = None) -> tuple[float, float]:
     """The project's training step without the project: the same network (fresh weights),
-    optimizer, batch size and patches, no Lightning, no logging, batches already cut (and
-    on `device`). Returns (ms per step, the kernel's share of CPU time)."""
+    optimizer, batch size and patches, no Lightning, no logging. Batches already cut (and
+    on `device`), or with `cut`, drawn from the DataModule's loader as the loop goes, as
+    any loop must. Returns (ms per step, the kernel's share of CPU time)."""
     torch.manual_seed(0)
+    steps = steps or mode.steps
     net = hydra.utils.instantiate(cfg.model.net)
     net = net.to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.optim.lr)
-    batches = [{k: v.to(device) for k, v in b.items()} for b in draw(datamodule, mode.warmup + mode.steps)]
+    batches = ({k: v.to(device) for k, v in b.items()} for b in draw(datamodule, mode.warmup + steps))
+    if not cut:
+        batches = iter(list(batches))
     mean, std = datamodule.noisy_mean, datamodule.noisy_std
 
     def step(batch):
@@ -257,15 +262,84 @@ def bare_loop(cfg, datamodule, mode: Mode, device: torch.device) -> tuple[float,
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    for batch in batches[: mode.warmup]:
-        step(batch)
+    for _ in range(mode.warmup):
+        step(next(batches))
     sync()
     start, cpu0 = time.perf_counter(), cpu_times()
-    for batch in batches[mode.warmup:]:
+    for batch in batches:
         step(batch)
     sync()
-    ms, cpu1 = 1000 * (time.perf_counter() - start) / mode.steps, cpu_times()
+    ms, cpu1 = 1000 * (time.perf_counter() - start) / steps, cpu_times()
+    if cut:  # the CPU time per step beside the wall time: what the overhead rows compare
+        return ms, 1000 * (sum(cpu1) - sum(cpu0)) / steps
     return ms, (cpu1[1] - cpu0[1]) / max(1e-9, sum(cpu1) - sum(cpu0))
+
+
+# The network with almost no arithmetic: what a step costs beyond it is the loop's own.
+NEAR_ZERO_NET = ("model.net.width=2", "model.net.kernel_sizes=[1,1,1]")
+# Each row switches one more part of the project's loop off (ablation), down to Lightning alone.
+OVERHEAD_ROWS = {
+    "the project's defaults: every default callback, TensorBoard logger, progress bar": (),
+    "without the progress bar": ("callbacks.progress_bar=null", "++trainer.enable_progress_bar=false"),
+    "without the progress bar and the logger": ("callbacks.progress_bar=null", "++trainer.enable_progress_bar=false",
+                                                "~logger"),
+    "Lightning alone: no callbacks, no logger, no progress bar": (
+        "~callbacks", "~logger", "++trainer.enable_progress_bar=false",
+        "++trainer.enable_checkpointing=false", "++trainer.enable_model_summary=false"),
+}
+
+
+def timed_project_steps(overrides: tuple, mode: Mode, steps: int, out: Path, warmup: int) -> StepClock:
+    """`octsr.train` with `overrides` for `warmup` + `steps` training steps (no validation
+    between them, one val batch after), and the clock of its timed steps."""
+    from omegaconf import open_dict
+
+    from octsr.train import train
+
+    total = warmup + steps
+    ours = [o for o in mode.overrides if not ("~callbacks" in overrides and o.startswith("callbacks."))]
+    cfg = compose(*ours, "trainer=cpu", "test=false", *overrides)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out)
+        cfg.trainer.limit_train_batches = total
+        cfg.trainer.val_check_interval = 1.0
+        cfg.trainer.limit_val_batches = 1
+        cfg.trainer.num_sanity_val_steps = 0
+        if cfg.get("callbacks") is None:
+            cfg.callbacks = {}
+        cfg.callbacks.step_clock = {"_target_": "__main__.StepClock", "warmup": warmup, "last": total - 1}
+    _, objects = train(cfg)
+    return next(c for c in objects["callbacks"] if isinstance(c, StepClock))
+
+
+def bench_overhead(table: Table, mode: Mode, out: Path) -> None:
+    """The project's fixed cost per training step: its step on a network with almost no
+    arithmetic against a bare loop over the same DataModule's batches (cut as they come, as
+    in any loop), and each part of the loop switched off in turn."""
+    steps = 5 * mode.steps if mode.name != "tiny" else mode.steps  # tiny: the phantom's few batches
+    cfg = compose(*mode.overrides, "trainer=cpu", *NEAR_ZERO_NET)
+    # Past the first logged step: the logger's first write (its imports, its writer thread)
+    # happens once a run, not every step.
+    warmup = max(mode.warmup, cfg.trainer.log_every_n_steps + 1) if mode.name != "tiny" else mode.warmup
+    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.setup("fit")
+    command = "python experiments/bench/bench.py --sections overhead"
+    measured = {}
+    # Bare, project rows, bare again: the reference is the mean of the two bare runs.
+    bare = [bare_loop(cfg, datamodule, mode, torch.device("cpu"), cut=True, steps=steps)]
+    for k, (name, overrides) in enumerate(OVERHEAD_ROWS.items()):
+        clock = timed_project_steps((*NEAR_ZERO_NET, *overrides), mode, steps, out / f"overhead{k}", warmup)
+        measured[name] = 1000 * clock.seconds / clock.steps, 1000 * (clock.user + clock.system) / clock.steps
+    bare.append(bare_loop(cfg, datamodule, mode, torch.device("cpu"), cut=True, steps=steps))
+    bare_ms, bare_cpu = (sum(values) / len(values) for values in zip(*bare))
+    for k, (name, (ms, cpu_ms)) in enumerate(measured.items()):
+        fixed = ms - bare_ms
+        table.add("1 train", f"fixed cost per step (SRCNN of width 2, 1x1 kernels; {steps} steps): {name}",
+                  f"{ms:.2f} ms ({cpu_ms:.2f} ms CPU): {fixed:+.2f} ms",
+                  f"bare loop over the same loader {bare_ms:.2f} ms ({bare[0][0]:.2f}, {bare[1][0]:.2f}; "
+                  f"{bare_cpu:.2f} ms CPU)", ms / bare_ms, "<= +1 ms" if k == 0 else "(ablation)",
+                  fixed <= 1.0 if k == 0 else None,
+                  command + (" (" + " ".join(OVERHEAD_ROWS[name]) + ")" if OVERHEAD_ROWS[name] else ""))
 
 
 def draw(datamodule, count: int):
@@ -455,7 +529,50 @@ def bench_inference(table: Table, mode: Mode, out: Path) -> None:
                       f"{ort_ms:.1f} ms", f"forward {ms:.1f} ms", ort_ms / ms, "faster to keep", ort_ms < ms, command)
         except Exception as err:  # noqa: BLE001  (a missing optional runtime is a row, not a crash)
             table.add("4 inference", "SRCNN in ONNX Runtime", f"not measured: {err}"[:120])
+    bench_precision(table, mode, out, x, target, name)
     bench_enhance(table, mode, out, noisy, name)
+
+
+def bench_precision(table: Table, mode: Mode, out: Path, x: torch.Tensor, target: np.ndarray, name: str) -> None:
+    """Each shipped model in float32 and in bfloat16 (`precision=bf16`: autocast, the output
+    step in float32) on one B-scan, through the path enhance takes; and the U-Net in ONNX
+    Runtime."""
+    from octsr.inference import load_restorer
+    from octsr.inference.precision import native_bf16
+
+    command = "python experiments/bench/bench.py --sections inference"
+    size = f"{x.shape[-2]}x{x.shape[-1]}"
+    noisy = x[0, 0].numpy()
+    for weights in ("best", "fast"):
+        restorer = load_restorer({"weights": weights, "precision": "fp32"})
+        label = f"weights={weights} ({type(restorer.model.net).__name__})"
+        fp32_ms = best_ms(lambda: restorer(noisy), mode.repeats)
+        fp32_db = psnr_db(restorer(noisy), target)
+        restorer.precision = "bf16"
+        bf16_ms = best_ms(lambda: restorer(noisy), mode.repeats)
+        bf16_db = psnr_db(restorer(noisy), target)
+        table.add("4 inference", f"{label} in bfloat16 ({'native' if native_bf16() else 'emulated'} on this CPU), "
+                  f"one {size} B-scan ({name}); PSNR vs fp32 {bf16_db - fp32_db:+.3f} dB", f"{bf16_ms:.1f} ms",
+                  f"fp32 {fp32_ms:.1f} ms", bf16_ms / fp32_ms, "faster and within 0.05 dB: precision=auto takes it",
+                  bf16_ms < fp32_ms and abs(bf16_db - fp32_db) <= 0.05, command)
+        if weights != "best":
+            continue
+        try:
+            import onnxruntime as ort
+
+            onnx_path = out / "runs" / "unet.onnx"
+            onnx_path.parent.mkdir(parents=True, exist_ok=True)
+            torch.onnx.export(restorer.model, (x,), str(onnx_path), input_names=["noisy"],
+                              dynamic_axes={"noisy": {2: "h", 3: "w"}}, dynamo=False)
+            session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+            feed = {"noisy": x.numpy()}
+            ort_ms = best_ms(lambda: session.run(None, feed), mode.repeats)
+            ort_db = psnr_db(session.run(None, feed)[0][0, 0], target)
+            table.add("4 inference", f"{label} in ONNX Runtime, whole image; PSNR vs fp32 {ort_db - fp32_db:+.3f} dB",
+                      f"{ort_ms:.1f} ms", f"fp32 {fp32_ms:.1f} ms", ort_ms / fp32_ms, "faster to keep",
+                      ort_ms < fp32_ms, command)
+        except Exception as err:  # noqa: BLE001  (a missing optional runtime is a row, not a crash)
+            table.add("4 inference", f"{label} in ONNX Runtime", f"not measured: {err}"[:120])
 
 
 class _Wrapped(torch.nn.Module):
@@ -491,20 +608,29 @@ def bench_enhance(table: Table, mode: Mode, out: Path, noisy: np.ndarray, name: 
     against BM3D on the same scan."""
     import bm3d
 
-    marginal = enhance_marginal_s(noisy, mode.pages)
     start = time.perf_counter()
     bm3d.bm3d(noisy, 0.4 * noisy.std())
     bm3d_s = time.perf_counter() - start
     size = f"{noisy.shape[0]}x{noisy.shape[1]}"
-    what = (f"octsr.enhance, shipped default weights: marginal time per {size} B-scan ({name}; "
-            f"{mode.pages}-page volume vs 1 page, startup excluded)")
-    command = "python -m octsr.enhance input=<volume.tif> output=<dir>"
-    if marginal <= 0:  # a tiny scan: below enhance's 10 ms log resolution
-        table.add("4 inference", what, "< 10 ms (below the log's resolution)", f"BM3D {bm3d_s:.1f} s",
-                  None, ">= 100x faster than BM3D", None, command)
-        return
-    table.add("4 inference", what, f"{1000 * marginal:.0f} ms", f"BM3D {bm3d_s:.1f} s", bm3d_s / marginal,
-              ">= 100x faster than BM3D", bm3d_s / marginal >= 100, command)
+    for precision in ("fp32", "auto"):
+        marginal = enhance_marginal_s(noisy, mode.pages, f"precision={precision}")
+        if precision == "auto":
+            from octsr.inference import load_restorer
+
+            chosen = load_restorer({"weights": "best", "precision": "auto"}).precision  # what enhance chose
+            setting = f"precision=auto, the default: {chosen} on this CPU"
+        else:
+            setting = "precision=fp32"
+        what = (f"octsr.enhance, shipped default weights, {setting}: marginal time per {size} B-scan ({name}; "
+                f"{mode.pages}-page volume vs 1 page, startup excluded)")
+        command = f"python -m octsr.enhance input=<volume.tif> output=<dir> precision={precision}"
+        if marginal <= 0:  # a tiny scan: below enhance's 10 ms log resolution
+            table.add("4 inference", what, "< 10 ms (below the log's resolution)", f"BM3D {bm3d_s:.1f} s",
+                      None, ">= 100x faster than BM3D", None, command)
+            continue
+        table.add("4 inference", what, f"{1000 * marginal:.0f} ms", f"BM3D {bm3d_s:.1f} s", bm3d_s / marginal,
+                  ">= 100x faster than BM3D" if precision == "auto" else "(reference)",
+                  bm3d_s / marginal >= 100 if precision == "auto" else None, command)
 
 
 def bench_volume(table: Table, mode: Mode, out: Path) -> None:
@@ -633,8 +759,8 @@ def main() -> None:
     group.add_argument("--full", action="store_true", help="the committed table (about 30 minutes)")
     group.add_argument("--tiny", action="store_true", help="seconds; for the test suite")
     group.add_argument("--plain-loop", nargs=3, type=int, metavar=("WARMUP", "STEPS", "BATCH"), help=argparse.SUPPRESS)
-    parser.add_argument("--sections", default="train,memory,sweep,inference,volume,gpu",
-                        help="comma-separated: train, memory, sweep, inference, volume, gpu")
+    parser.add_argument("--sections", default="train,overhead,memory,sweep,inference,volume,gpu",
+                        help="comma-separated: train, overhead, memory, sweep, inference, volume, gpu")
     parser.add_argument("--out", type=Path, help="where results.md/.csv go (default: experiments/bench "
                         "with --full, else logs/bench)")
     args = parser.parse_args()
@@ -650,6 +776,8 @@ def main() -> None:
     print(f"octsr bench, {mode.name} mode, on {machine()}", flush=True)
     if "train" in sections:
         bench_train(table, mode, work)
+    if "overhead" in sections:
+        bench_overhead(table, mode, work)
     if "memory" in sections:
         bench_memory(table, mode, work)
     if "sweep" in sections:
