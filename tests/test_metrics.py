@@ -121,3 +121,14 @@ def test_gmsd_takes_gray_images_only(pair):
     output, target = pair
     with pytest.raises(ValueError, match="gray images"):
         gmsd(as_batch(output, output).reshape(1, 2, 64, 80), as_batch(target, target).reshape(1, 2, 64, 80))
+
+
+def test_metrics_are_float32_under_bfloat16_autocast(pair):
+    """Under `trainer.precision=bf16-mixed` validation runs in autocast: the scores must be
+    the float32 ones (SSIM's variances cancel to noise in bfloat16)."""
+    output, target = as_batch(pair[0]), as_batch(pair[1])
+    for metric in (psnr, ssim, gmsd, epi):
+        expected = metric(output, target)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            scored = metric(output, target)
+        assert scored.dtype == torch.float32 and torch.allclose(scored, expected), metric.__name__

@@ -18,7 +18,6 @@ HPARAM_METRICS = {
     "hp/val_ssim": "val/ssim",
     "hp/test_psnr": "test/psnr",
     "hp/test_ssim": "test/ssim",
-    "hp/test_gmsd": "test/gmsd",
 }
 
 
