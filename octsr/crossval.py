@@ -212,7 +212,8 @@ def plan_crossval(cfg: DictConfig) -> Plan:
     DukePairs(data_root, [], [], subjects).splits()  # every subject's scan and average, to score on
     check_rows(rows, folds, data_root)
     return Plan(subjects, data_root, rows, folds,
-                list(cfg.bm3d.sigmas) if cfg.bm3d.enabled else None, [str(n) for n in cfg.shipped], bool(cfg.tta), jobs,
+                list(cfg.bm3d.sigmas) if cfg.bm3d.enabled else None, [str(n) for n in cfg.shipped],
+                bool(cfg.tta), jobs,
                 max(1, (os.cpu_count() or 1) // jobs), Path(cfg.paths.output_dir))
 
 
@@ -318,9 +319,10 @@ def write_tables(plan: Plan, rows: list[dict[str, Any]], models: dict[str, dict[
            if plan.shipped else ""),
         f"PSNR (MAX 1), SSIM (11x11 Gaussian, K1 0.01, K2 0.03), GMSD (Xue et al. 2014, lower is "
         f"better) and EPI (edge preservation index, correlation of the Laplacians, higher is better) "
-        f"against average.tif, mean (± std) over the {len(plan.subjects)} test scans; per-subject columns are PSNR. Train minutes: wall "
-        f"clock of each fold's run (setup, validation and test included), {plan.jobs} run(s) at a time "
-        f"with {plan.threads} thread(s) each. ms / B-scan: one 450x900 scan, warm, {os.cpu_count()} threads.",
+        f"against average.tif, mean (± std) over the {len(plan.subjects)} test scans; per-subject "
+        f"columns are PSNR. Train minutes: wall clock of each fold's run (setup, validation and test "
+        f"included), {plan.jobs} run(s) at a time with {plan.threads} thread(s) each. ms / B-scan: one "
+        f"450x900 scan, warm, {os.cpu_count()} threads.",
         f"Machine: {machine()}.",
     ]
     if bm3d:

@@ -39,6 +39,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import octsr  # noqa: E402  (allocator settings, as every entry point gets them)
+from octsr.inference.precision import best_ms  # noqa: E402
 from octsr.utils.atomic import write_text_atomic  # noqa: E402
 from octsr.utils.machine import machine  # noqa: E402
 from octsr.utils.tables import markdown_table, write_csv  # noqa: E402
@@ -125,16 +126,6 @@ def run_child(args: list[str], env: dict | None = None, cwd: Path = REPO) -> tup
 def cpu_times() -> tuple[float, float]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime, usage.ru_stime
-
-
-def best_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * min(times)
 
 
 def matmul_gflops(repeats: int = 5, n: int = 2048) -> float:

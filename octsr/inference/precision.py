@@ -56,7 +56,8 @@ def _network_key(model: torch.nn.Module) -> str:
     return f"{type(net).__name__}/{params} weights/{model.input_frames} frame(s)/residual {model.residual}"
 
 
-def _best_ms(run, repeats: int = 3) -> float:
+def best_ms(run, repeats: int = 3) -> float:
+    """The fastest of `repeats` calls of `run`, in ms, after one untimed call."""
     run()  # the first call builds oneDNN's primitives for this shape
     times = []
     for _ in range(repeats):
@@ -92,7 +93,7 @@ def choose_precision(setting: str, model, device: torch.device, tiler=None) -> s
     with torch.no_grad():
         for precision in ("fp32", "bf16"):
             with autocast(precision, device):
-                timings[precision] = _best_ms(lambda: model(image, tiler=tiler))
+                timings[precision] = best_ms(lambda: model(image, tiler=tiler))
     choice = "bf16" if timings["bf16"] <= FASTER_BY * timings["fp32"] else "fp32"
     log.info("precision=auto: %s on this CPU for this network (per %dx%d B-scan: fp32 %.0f ms, bf16 %.0f ms; "
              "timed once, remembered in %s)", choice, TIMING_SHAPE[1], TIMING_SHAPE[0], timings["fp32"],
