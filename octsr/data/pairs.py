@@ -15,6 +15,7 @@ from typing import Protocol, Sequence, TypeVar
 
 import numpy as np
 
+from octsr.data.frame_targets import FrameTargetPair
 from octsr.data.image_io import IMAGE_SUFFIXES, read_grayscale
 from octsr.errors import ConfigError, DataError
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 FRAMES = ("one", "all")
-TRAIN_TARGETS = ("average", "next_frame")
+TRAIN_TARGETS = ("average", "next_frame", "nearest_frame", "registered_frame")
 T = TypeVar("T")
 
 
@@ -119,7 +120,7 @@ def stacked_pair(name: str, frames: Sequence[Path], target: Path, input_frames: 
 
 
 def training_pairs(name: str, frames: Sequence[Path], target: Path, use: str,
-                   train_target: str) -> list[FilePair]:
+                   train_target: str) -> list[ImagePair]:
     """The train pairs of one scan location from its noisy `frames` (the primary frame
     first) and averaged `target`.
 
@@ -127,13 +128,18 @@ def training_pairs(name: str, frames: Sequence[Path], target: Path, use: str,
     pairs are named NAME_STEM). `train_target`="next_frame" (Noise2Noise, Lehtinen et al.
     2018): every frame -> the next frame (the last -> the first), no average used; the
     network can only learn what the frames share, which on average is the clean scan.
+    "nearest_frame": every frame -> the other frame most like it; "registered_frame": that
+    frame shifted column by column onto the input (`octsr.data.frame_targets`).
     """
-    if train_target == "next_frame":
+    if train_target != "average":
         if len(frames) < 2:
-            raise DataError(f"{name}: data.train_target=next_frame needs at least two noisy frames, "
+            raise DataError(f"{name}: data.train_target={train_target} needs at least two noisy frames, "
                             f"found {len(frames)} ({frames[0] if frames else 'none'})")
-        return [FilePair(name if i == 0 else f"{name}_{path.stem}", path, frames[(i + 1) % len(frames)])
-                for i, path in enumerate(frames)]
+        names = [name if i == 0 else f"{name}_{path.stem}" for i, path in enumerate(frames)]
+        if train_target == "next_frame":
+            return [FilePair(names[i], path, frames[(i + 1) % len(frames)]) for i, path in enumerate(frames)]
+        return [FrameTargetPair(names[i], tuple(frames), i, register=train_target == "registered_frame")
+                for i in range(len(frames))]
     chosen = frames if use == "all" else frames[:1]
     return [FilePair(name if i == 0 else f"{name}_{path.stem}", path, target) for i, path in enumerate(chosen)]
 
@@ -156,8 +162,9 @@ class DukePairs:
         frames: "one" trains on `noisy_name` only; "all" also on every extra frame (files
             matching `extra_frames`), each paired with the same target. Val and test always
             use `noisy_name`, so scores stay comparable.
-        train_target: "average" (supervised) or "next_frame" (Noise2Noise: each of the
-            subject's noisy frames is trained towards another; see `training_pairs`).
+        train_target: "average" (supervised), or Noise2Noise where each of the subject's
+            noisy frames is trained towards another: "next_frame", "nearest_frame" or
+            "registered_frame" (see `training_pairs`).
         extra_frames: glob for the extra noisy frames inside a subject folder.
         input_frames: noisy frames per input, as channels: `noisy_name` and then the first
             extra frames in name order, in every split (1: `noisy_name` alone).
@@ -220,7 +227,7 @@ class FolderPairs:
 
     More noisy frames of the same location are named `root/noisy/NAME.K.ext` (K a number:
     `scan7.png`, `scan7.1.png`, `scan7.2.png` all pair with `clean/scan7.png`); they are
-    used for training with `frames`="all" or `train_target`="next_frame" (see
+    used for training with `frames`="all" or a frame `train_target` (see
     `DukePairs`), never for val or test. A noisy name that has its own clean partner is a
     primary frame even if it ends in `.K`.
 

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Issue 15 (tracker 23), the sharper-targets lever: the shipped recipe (experiment=unet_n2n)
+# trained with each frame's Noise2Noise target chosen by similarity (nearest_frame) and also
+# registered column by column onto the input (registered_frame), on the same 3 folds as
+# experiments/quality/edges. BM3D's outputs and the unet_n2n fold runs are reused from
+# the edges run where that folder exists (the same folds, seeds and code).
+# Run from anywhere: bash experiments/quality/targets/run.sh   (about 70 min on 2 idle CPU cores)
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+run=logs/crossval/targets
+mkdir -p "$run"
+for reused in bm3d unet_n2n; do
+    if [ -d logs/crossval/edges/$reused ] && [ ! -e "$run/$reused" ]; then
+        ln -s "$(readlink -f logs/crossval/edges/$reused)" "$run/$reused"
+    fi
+done
+python -m octsr.crossval hydra.run.dir="$run" '~rows' \
+    '+rows={unet_n2n: "experiment=unet_n2n", unet_n2n_nearest: "experiment=unet_n2n data.train_target=nearest_frame", unet_n2n_registered: "experiment=unet_n2n data.train_target=registered_frame"}'
+cp "$run"/crossval.md "$run"/crossval.csv "$run"/per_image.csv experiments/quality/targets/
