@@ -1,5 +1,6 @@
-"""One crop of a test scan across noisy | BM3D | the trained rows | average, from a finished
-`python -m octsr.crossval` folder (each model is the one whose fold held the scan out).
+"""One crop of a test scan across noisy | BM3D | the trained rows | average, from finished
+`python -m octsr.crossval` folders on the same folds (each model is the one whose fold held
+the scan out; a row is taken from the first folder that has it).
 
     python experiments/quality/figure.py logs/crossval/quality --subject 10 \
         --rows srcnn unet --out experiments/quality/figure.png
@@ -26,12 +27,13 @@ from octsr.data.image_io import read_grayscale  # noqa: E402
 from octsr.inference import load_restorer  # noqa: E402
 
 
-def fold_of(run: Path, row: str, subject: str) -> dict:
-    for result in sorted((run / row).glob("fold*/fold_result.json")):
-        info = json.loads(result.read_text())
-        if subject in info["splits"]["test"]:
-            return {**info, "dir": result.parent}
-    raise SystemExit(f"{run / row}: no fold tests subject {subject}")
+def fold_of(runs: list[Path], row: str, subject: str) -> dict:
+    for run in runs:
+        for result in sorted((run / row).glob("fold*/fold_result.json")):
+            info = json.loads(result.read_text())
+            if subject in info["splits"]["test"]:
+                return {**info, "dir": result.parent}
+    raise SystemExit(f"{row}: no fold in {', '.join(map(str, runs))} tests subject {subject}")
 
 
 def crop_box(target: np.ndarray, height: int, width: int) -> tuple[int, int]:
@@ -44,7 +46,7 @@ def crop_box(target: np.ndarray, height: int, width: int) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", type=Path, help="a finished octsr.crossval output folder")
+    parser.add_argument("runs", type=Path, nargs="+", help="finished octsr.crossval output folders")
     parser.add_argument("--subject", default="10")
     parser.add_argument("--rows", nargs="+", default=["srcnn", "unet"])
     parser.add_argument("--data-root", type=Path, default=REPO / ".." / "shared" / "data" / "duke-bioptigen")
@@ -54,14 +56,16 @@ def main(argv: list[str] | None = None) -> None:
 
     noisy = read_grayscale(args.data_root / args.subject / "test.tif")
     target = read_grayscale(args.data_root / args.subject / "average.tif")
-    with (args.run / "per_image.csv").open() as f:
-        scored = {(r["row"], r["subject"]): r for r in csv.DictReader(f)}
+    scored = {}
+    for run in reversed(args.runs):  # the first folder's scores win
+        with (run / "per_image.csv").open() as f:
+            scored.update({(r["row"], r["subject"]): r for r in csv.DictReader(f)})
     panels = [("noisy input", noisy, scored.get(("noisy input", args.subject)))]
-    bm3d = fold_of(args.run, "bm3d", args.subject)
+    bm3d = fold_of(args.runs, "bm3d", args.subject)
     panels.append((f"BM3D (sigma {bm3d['sigma']:g})", np.load(bm3d["dir"] / f"{args.subject}.npy"),
-                   scored.get(("BM3D", args.subject))))
+                   next((r for (row, s), r in scored.items() if row.startswith("BM3D") and s == args.subject), None)))
     for row in args.rows:
-        output = load_restorer({"ckpt_path": fold_of(args.run, row, args.subject)["checkpoint"]})(noisy)
+        output = load_restorer({"ckpt_path": fold_of(args.runs, row, args.subject)["checkpoint"]})(noisy)
         panels.append((row, output, scored.get((row, args.subject))))
     panels.append(("average (target)", target, None))
 
