@@ -345,27 +345,36 @@ def timed_project_steps(overrides: tuple, mode: Mode, steps: int, out: Path, war
 def bench_overhead(table: Table, mode: Mode, out: Path) -> None:
     """The project's fixed cost per training step: its step on a network with almost no
     arithmetic against a bare loop over the same DataModule's batches (cut as they come, as
-    in any loop), and each part of the loop switched off in turn."""
+    in any loop), and each part of the loop switched off in turn.
+
+    Every project run lies between two bare runs and is compared with their mean, so a
+    machine that drifts moves both sides; the defaults row is run `rounds` times and its
+    median kept (on a shared 2-core VM one run of 300 short steps wanders by +-1.5 ms)."""
     steps = 5 * mode.steps if mode.name != "tiny" else mode.steps  # tiny: the phantom's few batches
+    rounds = 3 if mode.name != "tiny" else 1
     cfg = compose(*mode.overrides, "trainer=cpu", *NEAR_ZERO_NET)
     warmup = past_first_log(cfg, mode)
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.setup("fit")
     command = "python experiments/bench/bench.py --sections overhead"
-    measured = {}
-    # Bare, project rows, bare again: the reference is the mean of the two bare runs.
+    names = list(OVERHEAD_ROWS)
+    runs = [names[0]] * rounds + names[1:]
     bare = [bare_loop(cfg, datamodule, mode, torch.device("cpu"), cut=True, steps=steps)]
-    for k, (name, overrides) in enumerate(OVERHEAD_ROWS.items()):
-        clock = timed_project_steps((*NEAR_ZERO_NET, *overrides), mode, steps, out / f"overhead{k}", warmup)
-        measured[name] = 1000 * clock.seconds / clock.steps, 1000 * (clock.user + clock.system) / clock.steps
-    bare.append(bare_loop(cfg, datamodule, mode, torch.device("cpu"), cut=True, steps=steps))
-    bare_ms, bare_cpu = (sum(values) / len(values) for values in zip(*bare))
-    for k, (name, (ms, cpu_ms)) in enumerate(measured.items()):
-        fixed = ms - bare_ms
+    measured: dict[str, list[tuple[float, float, float]]] = {name: [] for name in names}
+    for k, name in enumerate(runs):
+        clock = timed_project_steps((*NEAR_ZERO_NET, *OVERHEAD_ROWS[name]), mode, steps, out / f"overhead{k}", warmup)
+        bare.append(bare_loop(cfg, datamodule, mode, torch.device("cpu"), cut=True, steps=steps))
+        ms = 1000 * clock.seconds / clock.steps
+        measured[name].append((ms, 1000 * (clock.user + clock.system) / clock.steps, ms - (bare[-2][0] + bare[-1][0]) / 2))
+    bare_ms = sum(ms for ms, _ in bare) / len(bare)
+    spread = f"{min(ms for ms, _ in bare):.2f}-{max(ms for ms, _ in bare):.2f}"
+    for k, name in enumerate(names):
+        ms, cpu_ms, fixed = sorted(measured[name], key=lambda run: run[2])[len(measured[name]) // 2]
+        each = f"; runs {', '.join(f'{run[2]:+.2f}' for run in measured[name])} ms" if len(measured[name]) > 1 else ""
         table.add("1 train", f"fixed cost per step (SRCNN of width 2, 1x1 kernels; {steps} steps): {name}",
-                  f"{ms:.2f} ms ({cpu_ms:.2f} ms CPU): {fixed:+.2f} ms",
-                  f"bare loop over the same loader {bare_ms:.2f} ms ({bare[0][0]:.2f}, {bare[1][0]:.2f}; "
-                  f"{bare_cpu:.2f} ms CPU)", ms / bare_ms, "<= +1 ms" if k == 0 else "(ablation)",
+                  f"{ms:.2f} ms ({cpu_ms:.2f} ms CPU): {fixed:+.2f} ms{' (median)' if each else ''}{each}",
+                  f"the bare loops over the same loader before and after it ({len(bare)} runs {spread} ms, "
+                  f"mean {bare_ms:.2f})", ms / (ms - fixed), "<= +1 ms" if k == 0 else "(ablation)",
                   fixed <= 1.0 if k == 0 else None,
                   command + (" (" + " ".join(OVERHEAD_ROWS[name]) + ")" if OVERHEAD_ROWS[name] else ""))
 
