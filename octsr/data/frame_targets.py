@@ -13,6 +13,7 @@ mostly gone, so they follow the tissue and not the input's own noise.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ import numpy as np
 
 from octsr.data.image_io import read_grayscale
 from octsr.errors import DataError
+
+log = logging.getLogger(__name__)
 
 BLUR_SIGMA = 3.0
 # Columns per shift estimate: wide enough that speckle averages out, narrow enough to follow
@@ -89,5 +92,10 @@ class FrameTargetPair:
         partner = nearest(self.index, smooth)
         target = images[partner]
         if self.register:
-            target = shift_columns(target, column_shifts(smooth[partner], smooth[self.index]))
+            shifts = column_shifts(smooth[partner], smooth[self.index])
+            target = shift_columns(target, shifts)
+            log.debug("%s: target %s, columns shifted %+d to %+d px", self.name, self.frames[partner].name,
+                      shifts.min(), shifts.max())
+        else:
+            log.debug("%s: target %s", self.name, self.frames[partner].name)
         return images[self.index], target
