@@ -22,6 +22,7 @@ def test_bench_tiny_writes_every_section(tmp_path):
     measures = [row["measure"] for row in rows]
     assert sum("fixed cost per step" in m for m in measures) == 4  # the project's step and 3 ablations
     assert any("in bfloat16" in m and "weights=best" in m for m in measures)
+    assert any("training step" in m and "bf16-mixed" in m for m in measures)
     assert sum(m.startswith("octsr.enhance, shipped default weights, precision=") for m in measures) == 2
     assert any("time per B-scan (read, restore, write" in m for m in measures)
     markdown = (tmp_path / "results.md").read_text()

@@ -246,6 +246,17 @@ def test_srcnn_and_dncnn_restore_and_train_as_with_plain_convolutions():
             torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-4, atol=1e-6)
 
 
+def test_srcnn_trains_under_bfloat16_autocast():
+    # trainer.precision=bf16-mixed: the taps' own backward would get a bfloat16 gradient.
+    torch.manual_seed(0)
+    net = SRCNN()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = net(torch.rand(2, 1, 24, 24)).float().square().mean()
+    loss.backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 and p.grad.isfinite().all()
+               for p in net.parameters())
+
+
 @pytest.mark.parametrize("mode", ["replicate", "zeros"])
 def test_padded_cat_equals_cat_then_pad(mode):
     a, b = torch.randn(2, 3, 9, 12), torch.randn(2, 5, 8, 11)   # a is cut to b's size

@@ -108,8 +108,8 @@ class ImageConv2d(nn.Conv2d):
     (outputs agree to about 1e-7). At inference the taps are padded rather than the input
     (fewer planes than channels); in training the input is padded and the backward is
     `_ValidImageConv`'s (gradients agree to about 2e-6 relative). GPUs, traced exports (one
-    graph for every runtime) and any setting the taps do not cover keep the ordinary
-    convolution.
+    graph for every runtime), training under autocast and any setting the taps do not cover
+    keep the ordinary convolution.
     """
 
     def _taps_fit(self, x: Tensor) -> bool:
@@ -124,6 +124,10 @@ class ImageConv2d(nn.Conv2d):
         k, p = self.kernel_size[0], self.padding[0]
         mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
         if torch.is_grad_enabled():
+            if torch.is_autocast_enabled(x.device.type):
+                # Mixed-precision training (trainer.precision=bf16-mixed): autocast does not
+                # reach a custom backward, whose bfloat16 gradient would meet float32 weights.
+                return super().forward(x)
             return _ValidImageConv.apply(F.pad(x, (p, p, p, p), mode=mode), self.weight, self.bias)
         # Padding is per pixel and the taps mix channels only, so padding the taps equals
         # padding the input.
