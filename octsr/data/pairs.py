@@ -131,17 +131,17 @@ def training_pairs(name: str, frames: Sequence[Path], target: Path, use: str,
     "nearest_frame": every frame -> the other frame most like it; "registered_frame": that
     frame shifted column by column onto the input (`octsr.data.frame_targets`).
     """
-    if train_target != "average":
-        if len(frames) < 2:
-            raise DataError(f"{name}: data.train_target={train_target} needs at least two noisy frames, "
-                            f"found {len(frames)} ({frames[0] if frames else 'none'})")
-        names = [name if i == 0 else f"{name}_{path.stem}" for i, path in enumerate(frames)]
-        if train_target == "next_frame":
-            return [FilePair(names[i], path, frames[(i + 1) % len(frames)]) for i, path in enumerate(frames)]
-        return [FrameTargetPair(names[i], tuple(frames), i, register=train_target == "registered_frame")
-                for i in range(len(frames))]
-    chosen = frames if use == "all" else frames[:1]
-    return [FilePair(name if i == 0 else f"{name}_{path.stem}", path, target) for i, path in enumerate(chosen)]
+    names = [name if i == 0 else f"{name}_{path.stem}" for i, path in enumerate(frames)]
+    if train_target == "average":
+        chosen = frames if use == "all" else frames[:1]
+        return [FilePair(names[i], path, target) for i, path in enumerate(chosen)]
+    if len(frames) < 2:
+        raise DataError(f"{name}: data.train_target={train_target} needs at least two noisy frames, "
+                        f"found {len(frames)} ({frames[0] if frames else 'none'})")
+    if train_target == "next_frame":
+        return [FilePair(names[i], path, frames[(i + 1) % len(frames)]) for i, path in enumerate(frames)]
+    return [FrameTargetPair(names[i], tuple(frames), i, register=train_target == "registered_frame")
+            for i in range(len(frames))]
 
 
 def _existing_dir(root: str | Path, key: str) -> Path:
