@@ -297,7 +297,7 @@ def bench_train_precision(table: Table, mode: Mode, out: Path) -> None:
                                         out / f"precision{run}_{precision}", warmup)
             measured[precision].append(1000 * clock.seconds / clock.steps)
     fp32, bf16 = (sum(v) / len(v) for v in measured.values())
-    table.add("1 train", f"training step of the shipped recipe (the U-Net of experiment=unet_n2n, batch 16, 64px) in bf16-mixed "
+    table.add("1 train", f"training step of the shipped recipe (the U-Net of experiment=unet_registered, batch 16, 64px) in bf16-mixed "
               f"({'native' if native_bf16() else 'emulated'} bf16 on this CPU; runs "
               f"{', '.join(f'{v:.1f}' for v in measured['bf16-mixed'])} ms)", f"{bf16:.1f} ms",
               f"32-true {fp32:.1f} ms ({', '.join(f'{v:.1f}' for v in measured['32-true'])})", bf16 / fp32,

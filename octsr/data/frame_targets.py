@@ -14,13 +14,14 @@ mostly gone, so they follow the tissue and not the input's own noise.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from octsr.data.image_io import read_grayscale
+from octsr.data.last_read import LastRead
 from octsr.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -75,20 +76,25 @@ def shift_columns(image: np.ndarray, shifts: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class FrameTargetPair:
     """Frame `index` of a scan's noisy `frames` -> the nearest other frame, shifted column
-    by column onto it when `register` is set. The choice is made when the pixels are read."""
+    by column onto it when `register` is set. The choice is made when the pixels are read;
+    the pairs of one scan share `scans`, so its frames are read and blurred once."""
 
     name: str
     frames: tuple[Path, ...]
     index: int
     register: bool = False
+    scans: LastRead = field(default_factory=LastRead, compare=False, repr=False)
 
-    def load(self) -> tuple[np.ndarray, np.ndarray]:
+    def _read(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         images = [read_grayscale(path) for path in self.frames]
         for path, image in zip(self.frames, images):
             if image.shape != images[0].shape:
                 raise DataError(f"{path} is {image.shape[0]}x{image.shape[1]} but {self.frames[0]} is "
                                 f"{images[0].shape[0]}x{images[0].shape[1]}; a scan's frames must match")
-        smooth = [blurred(image) for image in images]
+        return images, [blurred(image) for image in images]
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        images, smooth = self.scans.get(self.frames, self._read)
         partner = nearest(self.index, smooth)
         target = images[partner]
         if self.register:

@@ -17,6 +17,7 @@ import numpy as np
 
 from octsr.data.frame_targets import FrameTargetPair
 from octsr.data.image_io import IMAGE_SUFFIXES, read_grayscale
+from octsr.data.last_read import LastRead
 from octsr.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ def stacked_pair(name: str, frames: Sequence[Path], target: Path, input_frames: 
 
 
 def training_pairs(name: str, frames: Sequence[Path], target: Path, use: str,
-                   train_target: str) -> list[ImagePair]:
+                   train_target: str, scans: LastRead | None = None) -> list[ImagePair]:
     """The train pairs of one scan location from its noisy `frames` (the primary frame
     first) and averaged `target`.
 
@@ -129,7 +130,8 @@ def training_pairs(name: str, frames: Sequence[Path], target: Path, use: str,
     2018): every frame -> the next frame (the last -> the first), no average used; the
     network can only learn what the frames share, which on average is the clean scan.
     "nearest_frame": every frame -> the other frame most like it; "registered_frame": that
-    frame shifted column by column onto the input (`octsr.data.frame_targets`).
+    frame shifted column by column onto the input (`octsr.data.frame_targets`); the pairs
+    share `scans` (one per listing), so each scan's frames are read once.
     """
     names = [name if i == 0 else f"{name}_{path.stem}" for i, path in enumerate(frames)]
     if train_target == "average":
@@ -140,7 +142,8 @@ def training_pairs(name: str, frames: Sequence[Path], target: Path, use: str,
                         f"found {len(frames)} ({frames[0] if frames else 'none'})")
     if train_target == "next_frame":
         return [FilePair(names[i], path, frames[(i + 1) % len(frames)]) for i, path in enumerate(frames)]
-    return [FrameTargetPair(names[i], tuple(frames), i, register=train_target == "registered_frame")
+    scans = scans if scans is not None else LastRead()
+    return [FrameTargetPair(names[i], tuple(frames), i, register=train_target == "registered_frame", scans=scans)
             for i in range(len(frames))]
 
 
@@ -195,6 +198,7 @@ class DukePairs:
         root = _existing_dir(self.root, "data.root")
         check_disjoint({split: [str(s) for s in names] for split, names in self.subjects.items()})
         out: dict[str, list[ImagePair]] = {}
+        scans: LastRead = LastRead()
         for split in SPLITS:
             out[split] = []
             for subject in self.subjects[split]:
@@ -218,7 +222,7 @@ class DukePairs:
                     out[split].append(FilePair(subject, noisy, target))
                 else:
                     out[split] += training_pairs(subject, [noisy, *extra], target, self.frames,
-                                                 self.train_target)
+                                                 self.train_target, scans)
         return out
 
 
@@ -308,9 +312,10 @@ class FolderPairs:
             return {split: [stacked_pair(p.name, [p.noisy_path, *extra.get(p.name, [])], p.target_path,
                                          self.input_frames) for p in split_pairs]
                     for split, split_pairs in out.items()}
+        scans: LastRead = LastRead()
         out["train"] = [training_pair for pair in out["train"] for training_pair in
                         training_pairs(pair.name, [pair.noisy_path, *extra.get(pair.name, [])],
-                                       pair.target_path, self.frames, self.train_target)]
+                                       pair.target_path, self.frames, self.train_target, scans)]
         return out
 
     def _split(self, pairs: dict[str, FilePair]) -> dict[str, list[FilePair]]:

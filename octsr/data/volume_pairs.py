@@ -22,6 +22,7 @@ import numpy as np
 
 from octsr.data.pairs import SPLITS, ImagePair, split_by_name
 from octsr.data.image_io import TIFF_SUFFIXES
+from octsr.data.last_read import LastRead
 from octsr.data.volumes import DICOM_SUFFIXES, VENDOR_SUFFIXES, count_bscans, is_heidelberg_export, read_volume
 from octsr.errors import ConfigError, DataError
 
@@ -35,20 +36,6 @@ def neighbour(index: int, count: int) -> int:
     return index + 1 if index + 1 < count else index - 1
 
 
-class _LastVolume:
-    """The volume read last: pairs are loaded in volume order, so each file is read once,
-    and only one volume's pixels are held at a time."""
-
-    def __init__(self) -> None:
-        self.path: Path | None = None
-        self.scans: list[np.ndarray] = []
-
-    def scans_of(self, path: Path) -> list[np.ndarray]:
-        if path != self.path:
-            self.scans, self.path = read_volume(path).to_unit_range(), path
-        return self.scans
-
-
 @dataclass(frozen=True)
 class NeighbourPair:
     """B-scan `index` of the volume in `path` -> its neighbour `partner`, both in [0, 1]."""
@@ -57,10 +44,10 @@ class NeighbourPair:
     path: Path
     index: int
     partner: int
-    volumes: _LastVolume
+    volumes: LastRead  # shared by the pairs of every volume: each file is read once
 
     def load(self) -> tuple[np.ndarray, np.ndarray]:
-        scans = self.volumes.scans_of(self.path)
+        scans = self.volumes.get(self.path, lambda: read_volume(self.path).to_unit_range())
         return scans[self.index], scans[self.partner]
 
 
@@ -125,7 +112,7 @@ class VolumePairs:
         files = self.volume_files()
         by_split = split_by_name(files, self.names, self.val_fraction, self.test_fraction, self.seed,
                                  self.root, "volumes")
-        volumes = _LastVolume()
+        volumes: LastRead = LastRead()
         out: dict[str, list[ImagePair]] = {}
         lonely: list[str] = []
         for split in SPLITS:
