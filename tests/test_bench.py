@@ -20,7 +20,9 @@ def test_bench_tiny_writes_every_section(tmp_path):
     measured = [row for row in rows if row["ratio"]]
     assert len(measured) >= 10 and all(float(row["ratio"]) > 0 for row in measured)
     measures = [row["measure"] for row in rows]
-    assert sum("fixed cost per step" in m for m in measures) == 4  # the project's step and 3 ablations
+    fixed_cost = [m for m in measures if "fixed cost per step" in m]
+    # Fed by the loader: the project's step and 3 ablations; on pre-cut batches: the two ends.
+    assert len(fixed_cost) == 6 and sum("pre-cut batches" in m for m in fixed_cost) == 2
     assert any("in bfloat16" in m and "weights=best" in m for m in measures)
     assert any("training step" in m and "bf16-mixed" in m for m in measures)
     assert sum(m.startswith("octsr.enhance, shipped default weights, precision=") for m in measures) == 2

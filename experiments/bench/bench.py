@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
+import itertools
 import os
 import re
 import resource
@@ -319,9 +320,42 @@ OVERHEAD_ROWS = {
 }
 
 
-def timed_project_steps(overrides: tuple, mode: Mode, steps: int, out: Path, warmup: int) -> StepClock:
+class ReplayedBatches:
+    """Train batches cut before the run, replayed in order: a loader that costs nothing per
+    step, so that what a step costs beyond the network is the training loop's alone."""
+
+    def __init__(self, batches: list) -> None:
+        self.batches = batches
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def precut_datamodule(layout: str, precut_batches: int, **kwargs):
+    """The run's own DataModule (`layout` is its class), its train loader replaced by
+    `precut_batches` batches it cut before the run: what the bare loop on pre-cut batches
+    gets, through Lightning's fetcher and hooks."""
+    datamodule = hydra.utils.get_class(layout)(**kwargs)
+    loader = datamodule.train_dataloader  # the layout's own, bound before it is replaced
+
+    def replayed() -> ReplayedBatches:
+        batches: list = []
+        while len(batches) < precut_batches:
+            batches.extend(itertools.islice(loader(), precut_batches - len(batches)))
+        return ReplayedBatches(batches)
+
+    datamodule.train_dataloader = replayed
+    return datamodule
+
+
+def timed_project_steps(overrides: tuple, mode: Mode, steps: int, out: Path, warmup: int,
+                        precut: bool = False) -> StepClock:
     """`octsr.train` with `overrides` for `warmup` + `steps` training steps (no validation
-    between them, one val batch after), and the clock of its timed steps."""
+    between them, one val batch after), and the clock of its timed steps. `precut`: its
+    train batches cut before the run (`precut_datamodule`)."""
     from omegaconf import open_dict
 
     from octsr.train import train
@@ -337,6 +371,10 @@ def timed_project_steps(overrides: tuple, mode: Mode, steps: int, out: Path, war
         cfg.trainer.num_sanity_val_steps = 0
         if cfg.get("callbacks") is None:
             cfg.callbacks = {}
+        if precut:
+            cfg.data.layout = cfg.data.pop("_target_")
+            cfg.data._target_ = "__main__.precut_datamodule"
+            cfg.data.precut_batches = total
         cfg.callbacks.step_clock = {"_target_": "__main__.StepClock", "warmup": warmup, "last": total - 1}
     _, objects = train(cfg)
     return next(c for c in objects["callbacks"] if isinstance(c, StepClock))
@@ -344,8 +382,10 @@ def timed_project_steps(overrides: tuple, mode: Mode, steps: int, out: Path, war
 
 def bench_overhead(table: Table, mode: Mode, out: Path) -> None:
     """The project's fixed cost per training step: its step on a network with almost no
-    arithmetic against a bare loop over the same DataModule's batches (cut as they come, as
-    in any loop), and each part of the loop switched off in turn.
+    arithmetic against a bare loop over the same DataModule's batches, and each part of the
+    loop switched off in turn. Twice: with the batches cut as they come, as in any loop,
+    and with both loops fed batches cut before the run, where the patch cutting (most of
+    such a step, and most of its run-to-run noise) drops out of both sides.
 
     Every project run lies between two bare runs and is compared with their mean, so a
     machine that drifts moves both sides; the defaults row is run `rounds` times and its
@@ -356,24 +396,35 @@ def bench_overhead(table: Table, mode: Mode, out: Path) -> None:
     warmup = past_first_log(cfg, mode)
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.setup("fit")
-    command = "python experiments/bench/bench.py --sections overhead"
     names = list(OVERHEAD_ROWS)
-    runs = [names[0]] * rounds + names[1:]
-    bare = [bare_loop(cfg, datamodule, mode, torch.device("cpu"), cut=True, steps=steps)]
-    measured: dict[str, list[tuple[float, float, float]]] = {name: [] for name in names}
-    for k, name in enumerate(runs):
-        clock = timed_project_steps((*NEAR_ZERO_NET, *OVERHEAD_ROWS[name]), mode, steps, out / f"overhead{k}", warmup)
-        bare.append(bare_loop(cfg, datamodule, mode, torch.device("cpu"), cut=True, steps=steps))
-        ms = 1000 * clock.seconds / clock.steps
-        measured[name].append((ms, 1000 * (clock.user + clock.system) / clock.steps, ms - (bare[-2][0] + bare[-1][0]) / 2))
+    for precut in (False, True):
+        # Pre-cut: the defaults and Lightning alone, the two ends of the ablation.
+        rows = names if not precut else [names[0], names[-1]]
+        runs = [rows[0]] * rounds + rows[1:]
+        bare = [bare_loop(cfg, datamodule, mode, torch.device("cpu"), cut=not precut, steps=steps)]
+        measured: dict[str, list[tuple[float, float, float]]] = {name: [] for name in rows}
+        for k, name in enumerate(runs):
+            clock = timed_project_steps((*NEAR_ZERO_NET, *OVERHEAD_ROWS[name]), mode, steps,
+                                        out / f"overhead{'_precut' if precut else ''}{k}", warmup, precut=precut)
+            bare.append(bare_loop(cfg, datamodule, mode, torch.device("cpu"), cut=not precut, steps=steps))
+            ms = 1000 * clock.seconds / clock.steps
+            measured[name].append((ms, 1000 * (clock.user + clock.system) / clock.steps,
+                                   ms - (bare[-2][0] + bare[-1][0]) / 2))
+        add_overhead_rows(table, measured, bare, steps, precut)
+
+
+def add_overhead_rows(table: Table, measured: dict, bare: list, steps: int, precut: bool) -> None:
+    command = "python experiments/bench/bench.py --sections overhead"
     bare_ms = sum(ms for ms, _ in bare) / len(bare)
     spread = f"{min(ms for ms, _ in bare):.2f}-{max(ms for ms, _ in bare):.2f}"
-    for k, name in enumerate(names):
+    fed = "batches cut before the run, in both loops" if precut else "the same loader"
+    for k, name in enumerate(measured):
         ms, cpu_ms, fixed = sorted(measured[name], key=lambda run: run[2])[len(measured[name]) // 2]
         each = f"; runs {', '.join(f'{run[2]:+.2f}' for run in measured[name])} ms" if len(measured[name]) > 1 else ""
-        table.add("1 train", f"fixed cost per step (SRCNN of width 2, 1x1 kernels; {steps} steps): {name}",
+        table.add("1 train", f"fixed cost per step (SRCNN of width 2, 1x1 kernels; {steps} steps"
+                  f"{'; pre-cut batches' if precut else ''}): {name}",
                   f"{ms:.2f} ms ({cpu_ms:.2f} ms CPU): {fixed:+.2f} ms{' (median)' if each else ''}{each}",
-                  f"the bare loops over the same loader before and after it ({len(bare)} runs {spread} ms, "
+                  f"the bare loops over {fed}, before and after it ({len(bare)} runs {spread} ms, "
                   f"mean {bare_ms:.2f})", ms / (ms - fixed), "<= +1 ms" if k == 0 else "(ablation)",
                   fixed <= 1.0 if k == 0 else None,
                   command + (" (" + " ".join(OVERHEAD_ROWS[name]) + ")" if OVERHEAD_ROWS[name] else ""))
