@@ -33,7 +33,7 @@ from octsr.settings import EnhanceSettings, check_settings
 from octsr.utils.cli import command
 from octsr.utils.failures import user_error_message
 from octsr.utils.provenance import OutputRecord, settings_digest
-from octsr.weights import model_file
+from octsr.weights import model_file, uses_tta
 
 # torch and Lightning are imported where the work starts, after the settings are checked,
 # so `--help` and a mistyped setting answer at once instead of after seconds of imports.
@@ -185,7 +185,7 @@ def enhance(cfg: DictConfig) -> list[Path]:
     plan = plan_outputs(inputs, out, cfg.output_format)
     # What decides an output's pixels: a rerun with the same may replace it, nothing else.
     digest = settings_digest({"model": str(model_file(cfg).resolve()), "tile": cfg.tile, "halo": cfg.halo,
-                              "tta": cfg.tta, "precision": cfg.precision, "anonymize": cfg.anonymize,
+                              "tta": uses_tta(cfg), "precision": cfg.precision, "anonymize": cfg.anonymize,
                               "output_format": cfg.output_format})
     record = OutputRecord(out)
     record.check(plan, digest, cfg.overwrite, "output folder")

@@ -22,7 +22,7 @@ from octsr.utils.cli import command
 from octsr.utils.extras import require
 from octsr.utils.provenance import OutputRecord, settings_digest
 from octsr.utils.tables import write_csv
-from octsr.weights import model_file
+from octsr.weights import model_file, uses_tta
 
 # torch and Lightning are imported where the work starts, after the settings are checked,
 # so `--help` and a mistyped setting answer at once instead of after seconds of imports.
@@ -42,9 +42,9 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     # the run folder is kept (hydra.run.dir can name an existing folder).
     out = Path(cfg.paths.output_dir)
     source = model_file(cfg)
-    digest = settings_digest({key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key])
-                              else cfg[key] for key in ("data", "bm3d", "tile", "halo", "tta", "precision",
-                                                        "seed")})
+    digest = settings_digest({**{key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key])
+                                 else cfg[key] for key in ("data", "bm3d", "tile", "halo", "precision", "seed")},
+                              "tta": uses_tta(cfg)})
     record = OutputRecord(out)
     record.check([(source, out / name) for name in ("results.csv", "results.md")], digest, cfg.overwrite,
                  "hydra.run.dir")

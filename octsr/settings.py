@@ -147,7 +147,7 @@ class InferenceSettings:
     device: str = matching(DEVICE_PATTERN, "auto", shows="one of auto, cpu, cuda, cuda:N, mps")
     tile: Optional[int] = at_least(1)
     halo: Optional[int] = at_least(0)
-    tta: bool = False
+    tta: Optional[bool] = None
     precision: Literal["auto", "fp32", "bf16"] = "fp32"
 
 

@@ -26,6 +26,7 @@ def test_bench_tiny_writes_every_section(tmp_path):
     assert any("in bfloat16" in m and "weights=best" in m for m in measures)
     assert any("training step" in m and "bf16-mixed" in m for m in measures)
     assert sum(m.startswith("octsr.enhance, shipped default weights, precision=") for m in measures) == 2
+    assert any(m.startswith("octsr.enhance weights=quality") for m in measures)
     assert any("time per B-scan (read, restore, write" in m for m in measures)
     markdown = (tmp_path / "results.md").read_text()
     assert "Machine:" in markdown and "| 1 train |" in markdown

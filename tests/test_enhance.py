@@ -236,7 +236,7 @@ def test_enhance_tiles_a_unet_without_seams(weights, request, tmp_path):
 
 
 @needs_duke
-@pytest.mark.parametrize("weights", ["best", "fast"])
+@pytest.mark.parametrize("weights", ["best", "fast", "quality"])
 def test_shipped_weights_enhance_a_duke_scan(tmp_path, weights):
     """Right after install, no checkpoint: a real scan comes out the same size and depth and
     far cleaner. (The quality targets themselves are tracked in experiments/quality.)"""
@@ -246,7 +246,10 @@ def test_shipped_weights_enhance_a_duke_scan(tmp_path, weights):
     args = [f"input={scan}", f"output={tmp_path}"] + ([] if weights == "best" else [f"weights={weights}"])
     result = run_cli("octsr.enhance", *args)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert SHIPPED[weights].name in result.stdout + result.stderr  # the log names the model used
+    log = result.stdout + result.stderr
+    assert SHIPPED[weights].name in log  # the log names the model used
+    # weights=quality was chosen with test-time flips and turns, and says their cost.
+    assert ("test-time flips and turns" in log) == (weights == "quality")
     output = tifffile.imread(tmp_path / "test.tif")
     assert output.dtype == np.uint8 and output.shape == (401, 900)
     target = read_grayscale(DUKE_ROOT / "09" / "average.tif")
@@ -255,6 +258,17 @@ def test_shipped_weights_enhance_a_duke_scan(tmp_path, weights):
         return 10 * np.log10(1 / np.mean((image - target) ** 2))
 
     assert psnr(output / 255.0) >= psnr(read_grayscale(scan)) + 6
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({}, False), ({"weights": "fast"}, False), ({"weights": "quality"}, True),
+    ({"weights": "quality", "tta": False}, False), ({"weights": "best", "tta": True}, True),
+    ({"weights": "quality", "ckpt_path": "own.ckpt"}, False),  # a user's own model: as asked only
+])
+def test_tta_left_empty_is_on_only_for_the_shipped_weights_chosen_with_it(settings, expected):
+    from octsr.weights import uses_tta
+
+    assert uses_tta(settings) is expected
 
 
 def test_unknown_shipped_weights_is_one_line(tmp_path):

@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", type=Path, nargs="+", help="finished octsr.crossval output folders")
     parser.add_argument("--subject", default="10")
-    parser.add_argument("--rows", nargs="+", default=["srcnn", "unet"])
+    parser.add_argument("--rows", nargs="+", default=["srcnn", "unet"],
+                        help='crossval rows; "<row> (tta)" for a row with test-time flips and turns')
     parser.add_argument("--data-root", type=Path, default=REPO / ".." / "shared" / "data" / "duke-bioptigen")
     parser.add_argument("--size", type=int, nargs=2, default=[160, 320], metavar=("H", "W"))
     parser.add_argument("--out", type=Path, default=Path("figure.png"))
@@ -65,8 +66,10 @@ def main(argv: list[str] | None = None) -> None:
     panels.append((f"BM3D (sigma {bm3d['sigma']:g})", np.load(bm3d["dir"] / f"{args.subject}.npy"),
                    next((r for (row, s), r in scored.items() if row.startswith("BM3D") and s == args.subject), None)))
     for row in args.rows:
-        output = load_restorer({"ckpt_path": fold_of(args.runs, row, args.subject)["checkpoint"]})(noisy)
-        panels.append((row, output, scored.get((row, args.subject))))
+        # "<row> (tta)": that row's model with test-time flips and turns, as crossval scores it.
+        trained, tta = (row[: -len(" (tta)")], True) if row.endswith(" (tta)") else (row, False)
+        restorer = load_restorer({"ckpt_path": fold_of(args.runs, trained, args.subject)["checkpoint"], "tta": tta})
+        panels.append((row, restorer(noisy), scored.get((row, args.subject))))
     panels.append(("average (target)", target, None))
 
     h, w = args.size

@@ -17,7 +17,7 @@ from octsr.inference.restore import restore
 from octsr.models.checkpoint import load_model
 from octsr.models.restoration_module import RestorationModule
 from octsr.tiling import TiledInferer
-from octsr.weights import model_file
+from octsr.weights import model_file, uses_tta
 
 
 @dataclass
@@ -81,7 +81,8 @@ def load_restorer(settings: Mapping[str, Any]) -> Restorer:
     """The Restorer that `settings` name (an entry point's config, or a plain dict):
     `ckpt_path` (a checkpoint or weights file; empty: the shipped `weights`, `best` by
     default), `device` (`cpu` by default, `auto`, `cuda[:N]`, `mps`), `tile` and `halo`
-    (empty: the network's own); `tta` (test-time flips and turns, false by default);
+    (empty: the network's own); `tta` (test-time flips and turns; empty: on for the shipped
+    models chosen with them, `octsr.weights.uses_tta`);
     `precision` (fp32 by default; bf16, or auto: `octsr.inference.precision`);
     `architecture`, the record that rebuilds a checkpoint written without one
     (`octsr.models.architecture.architecture_record`)."""
@@ -91,4 +92,4 @@ def load_restorer(settings: Mapping[str, Any]) -> Restorer:
     tiler = TiledInferer.for_model(model, settings.get("tile"), settings.get("halo"))
     model = model.to(device)
     precision = choose_precision(settings.get("precision") or "fp32", model, device, tiler)
-    return Restorer(model, device, tiler, source, bool(settings.get("tta") or False), precision)
+    return Restorer(model, device, tiler, source, uses_tta(settings), precision)
