@@ -74,7 +74,7 @@ def test_the_wheel_trains_and_enhances_outside_the_repo(installed_wheel, tmp_pat
 
     scan = (np.random.default_rng(0).random((64, 96)) * 65535).astype(np.uint16)
     tifffile.imwrite(tmp_path / "scan.tif", scan)
-    for name, extra in (("shipped", []), ("trained", [f"ckpt_path={ckpt}"])):
+    for name, extra in (("shipped", []), ("quality", ["weights=quality"]), ("trained", [f"ckpt_path={ckpt}"])):
         enhanced = run([str(installed_wheel / "octsr-enhance"), "input=scan.tif", f"output={name}"] + extra, tmp_path)
         assert enhanced.returncode == 0, enhanced.stderr[-3000:]
         out = tifffile.imread(tmp_path / name / "scan.tif")
