@@ -42,9 +42,9 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     # the run folder is kept (hydra.run.dir can name an existing folder).
     out = Path(cfg.paths.output_dir)
     source = model_file(cfg)
-    digest = settings_digest({**{key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key])
-                                 else cfg[key] for key in ("data", "bm3d", "tile", "halo", "precision", "seed")},
-                              "tta": uses_tta(cfg)})
+    settings = {key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key]) else cfg[key]
+                for key in ("data", "bm3d", "tile", "halo", "precision", "seed")}
+    digest = settings_digest({**settings, "tta": uses_tta(cfg)})  # tta as run, not as written
     record = OutputRecord(out)
     record.check([(source, out / name) for name in ("results.csv", "results.md")], digest, cfg.overwrite,
                  "hydra.run.dir")
