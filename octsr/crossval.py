@@ -74,11 +74,14 @@ def _list(names: list[str]) -> str:
     return "[" + ",".join(f"'{n}'" for n in names) + "]"
 
 
-def fold_overrides(overrides: list[str], splits: dict[str, list[str]], data_root: str) -> list[str]:
-    """The octsr.train overrides of a row on a fold: the Duke layout at `data_root` split as
-    the fold says, then the row's own. A row may train on another layout of the same
-    subjects (data=volumes data.root=<the subjects as volumes>, experiments/scanners): its
-    own data and data.root then stand."""
+def fold_overrides(overrides: list[str], splits: dict[str, list[str]], data_root: str, fold: int) -> list[str]:
+    """The octsr.train overrides of a row on fold number `fold`: the Duke layout at
+    `data_root` split as the fold says, then the row's own, each `{fold}` in them replaced by
+    the fold's number (what differs by fold, e.g. a teacher's outputs:
+    data.teacher_dir=<dir>/fold{fold}). A row may train on another layout of the same subjects
+    (data=volumes data.root=<the subjects as volumes>, experiments/scanners): its own data
+    and data.root then stand."""
+    overrides = [o.replace("{fold}", str(fold)) for o in overrides]
     data = [setting for setting in ("data=duke", f"data.root={data_root}")
             if not any(o.startswith(setting.split("=")[0] + "=") for o in overrides)]
     return [*data, f"data.splits.train={_list(splits['train'])}", f"data.splits.val={_list(splits['val'])}",
@@ -96,7 +99,7 @@ def check_rows(rows: dict[str, list[str]], folds: list[dict[str, list[str]]], da
     for row, overrides in rows.items():
         for k, splits in enumerate(folds):
             try:
-                cfg = hydra.compose(config_name="train", overrides=fold_overrides(overrides, splits, data_root))
+                cfg = hydra.compose(config_name="train", overrides=fold_overrides(overrides, splits, data_root, k))
                 check_settings(cfg, TrainSettings)
                 hydra.utils.instantiate(cfg.data).splits()  # lists the files; reads no pixels
             except Exception as err:
@@ -104,9 +107,9 @@ def check_rows(rows: dict[str, list[str]], folds: list[dict[str, list[str]]], da
                 raise ConfigError(f"rows.{row} ({' '.join(overrides) or 'defaults'}), fold {k}: {reason}") from err
 
 
-def train_fold(row: str, overrides: list[str], splits: dict[str, list[str]], data_root: str,
+def train_fold(row: str, overrides: list[str], fold: int, splits: dict[str, list[str]], data_root: str,
                run_dir: Path, threads: int) -> dict[str, Any]:
-    """Train and test one row on one fold in its own process; the run's summary."""
+    """Train and test one row on fold number `fold` in its own process; the run's summary."""
     result_path = run_dir / "fold_result.json"
     if result_path.is_file():
         result = json.loads(result_path.read_text())
@@ -116,7 +119,7 @@ def train_fold(row: str, overrides: list[str], splits: dict[str, list[str]], dat
                               f"name, or the run another hydra.run.dir")
         return result
     run_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "octsr.train", *fold_overrides(overrides, splits, data_root),
+    command = [sys.executable, "-m", "octsr.train", *fold_overrides(overrides, splits, data_root, fold),
                f"threads={threads}", f"hydra.run.dir={run_dir}"]
     start = time.perf_counter()
     with (run_dir / "train.log").open("w") as out:
@@ -224,7 +227,7 @@ def run_folds(plan: Plan) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[i
              len(plan.folds), len(plan.rows), " (+ BM3D)" if plan.sigmas else "", plan.data_root,
              plan.jobs, plan.threads, plan.out)
     with ProcessPoolExecutor(max_workers=plan.jobs) as pool:
-        trained = {(row, k): pool.submit(train_fold, row, overrides, splits, plan.data_root,
+        trained = {(row, k): pool.submit(train_fold, row, overrides, k, splits, plan.data_root,
                                          plan.out / row / f"fold{k}", plan.threads)
                    for row, overrides in plan.rows.items() for k, splits in enumerate(plan.folds)}
         bm3d = {k: pool.submit(bm3d_fold, splits, plan.data_root, plan.sigmas, plan.out / "bm3d" / f"fold{k}")

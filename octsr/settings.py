@@ -94,7 +94,8 @@ class ProtocolSettings:
 @dataclass
 class DataSettings:
     frames: Literal["one", "all"] = "one"
-    train_target: Literal["average", "next_frame", "nearest_frame", "registered_frame"] = "average"
+    train_target: Literal["average", "next_frame", "nearest_frame", "registered_frame", "teacher"] = "average"
+    teacher_dir: Optional[str] = None
     batch_size: int = at_least(1)
     num_workers: int = at_least(0)
     memory_budget_mb: float = at_least(0)

@@ -92,6 +92,12 @@ def workspace(tmp_path_factory, trained_tiny, lr_sweep) -> dict[str, str]:
                                                                             enforce_file_format=True)
     (root / "scans").mkdir()
     tifffile.imwrite(root / "scans" / "a.tif", tifffile.imread(root / "scan.tif"))
+    # A teacher's outputs (docs/data.md), as octsr.enhance would lay them out: here the
+    # noisy frames themselves, linked, for the train subjects of data=duke.
+    for subject in ("01", "02", "03", "04", "05", "06"):
+        (root / "teachers" / "quality" / subject).mkdir(parents=True)
+        for frame in (DUKE_ROOT / subject).glob("[0-9t]*.tif"):
+            (root / "teachers" / "quality" / subject / frame.name).symlink_to(frame)
     sweep = root / "a_sweep"  # a copy: the report writes into the sweep's folder
     shutil.copytree(lr_sweep, sweep)
     checkpoint = trained_tiny["best"]

@@ -19,17 +19,18 @@ class DukeDataModule(PairedOCTDataModule):
     Args:
         root: folder of subject folders.
         splits: `train`, `val`, `test` lists of subject folder names.
-        frames, train_target, noisy_name, target_name, extra_frames, input_frames: see `DukePairs`.
+        frames, train_target, noisy_name, target_name, extra_frames, input_frames, teacher_dir:
+            see `DukePairs`.
         **loader: the protocol and loader settings of `PairedOCTDataModule`.
     """
 
     def __init__(self, root: str, splits: Mapping[str, Any], frames: str = "one",
                  train_target: str = "average", noisy_name: str = "test.tif",
                  target_name: str = "average.tif", extra_frames: str = "[0-9]*.tif",
-                 input_frames: int = 1, **loader: Any) -> None:
+                 input_frames: int = 1, teacher_dir: str | None = None, **loader: Any) -> None:
         source = DukePairs(root, splits["train"], splits["val"], splits["test"], noisy_name=noisy_name,
                            target_name=target_name, frames=frames, train_target=train_target,
-                           extra_frames=extra_frames, input_frames=input_frames)
+                           extra_frames=extra_frames, input_frames=input_frames, teacher_dir=teacher_dir)
         super().__init__(source, **loader)
 
 
@@ -40,15 +41,16 @@ class FolderDataModule(PairedOCTDataModule):
         root: folder holding `noisy_dir` and `clean_dir`.
         splits: `train`, `val`, `test` name lists, or (all empty) a seeded random split by
             `val_fraction` and `test_fraction` with its own `seed`.
-        frames, train_target, noisy_dir, clean_dir, input_frames: see `FolderPairs`.
+        frames, train_target, noisy_dir, clean_dir, input_frames, teacher_dir: see `FolderPairs`.
         **loader: the protocol and loader settings of `PairedOCTDataModule`.
     """
 
     def __init__(self, root: str, splits: Mapping[str, Any], frames: str = "one",
                  train_target: str = "average", noisy_dir: str = "noisy", clean_dir: str = "clean",
-                 input_frames: int = 1, **loader: Any) -> None:
+                 input_frames: int = 1, teacher_dir: str | None = None, **loader: Any) -> None:
         source = FolderPairs(root, noisy_dir=noisy_dir, clean_dir=clean_dir, frames=frames,
-                             train_target=train_target, input_frames=input_frames, **splits)
+                             train_target=train_target, input_frames=input_frames, teacher_dir=teacher_dir,
+                             **splits)
         super().__init__(source, **loader)
 
 

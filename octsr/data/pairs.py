@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 FRAMES = ("one", "all")
-TRAIN_TARGETS = ("average", "next_frame", "nearest_frame", "registered_frame")
+TRAIN_TARGETS = ("average", "next_frame", "nearest_frame", "registered_frame", "teacher")
 T = TypeVar("T")
 
 
@@ -99,11 +99,17 @@ def check_disjoint(names: dict[str, Sequence[str]]) -> None:
                     "optimistic", ", ".join(shared))
 
 
-def check_frame_options(frames: str, train_target: str, input_frames: int = 1) -> None:
+def check_frame_options(frames: str, train_target: str, input_frames: int = 1,
+                        teacher_dir: str | Path | None = None) -> None:
     if frames not in FRAMES:
         raise ConfigError(f"data.frames={frames}: choose one of {', '.join(FRAMES)}")
     if train_target not in TRAIN_TARGETS:
         raise ConfigError(f"data.train_target={train_target}: choose one of {', '.join(TRAIN_TARGETS)}")
+    if (train_target == "teacher") != (teacher_dir is not None):
+        raise ConfigError("data.train_target=teacher trains towards a teacher's outputs: give their folder as "
+                          "data.teacher_dir (written by `octsr.enhance input=<data.root> output=<teacher_dir>`)"
+                          if teacher_dir is None else
+                          f"data.teacher_dir={teacher_dir} is only read with data.train_target=teacher")
     if int(input_frames) < 1:
         raise ConfigError(f"data.input_frames={input_frames}: must be 1 or more")
     if int(input_frames) > 1 and (frames != "one" or train_target != "average"):
@@ -121,7 +127,8 @@ def stacked_pair(name: str, frames: Sequence[Path], target: Path, input_frames: 
 
 
 def training_pairs(name: str, frames: Sequence[Path], target: Path, use: str,
-                   train_target: str, scans: LastRead | None = None) -> list[ImagePair]:
+                   train_target: str, scans: LastRead | None = None,
+                   teacher_outputs: Sequence[Path] = ()) -> list[ImagePair]:
     """The train pairs of one scan location from its noisy `frames` (the primary frame
     first) and averaged `target`.
 
@@ -131,12 +138,20 @@ def training_pairs(name: str, frames: Sequence[Path], target: Path, use: str,
     network can only learn what the frames share, which on average is the clean scan.
     "nearest_frame": every frame -> the other frame most like it; "registered_frame": that
     frame shifted column by column onto the input (`octsr.data.frame_targets`); the pairs
-    share `scans` (one per listing), so each scan's frames are read once.
+    share `scans` (one per listing), so each scan's frames are read once. "teacher"
+    (knowledge distillation): every frame -> a trained model's output for that frame,
+    `teacher_outputs` (one per frame, in the same order).
     """
     names = [name if i == 0 else f"{name}_{path.stem}" for i, path in enumerate(frames)]
     if train_target == "average":
         chosen = frames if use == "all" else frames[:1]
         return [FilePair(names[i], path, target) for i, path in enumerate(chosen)]
+    if train_target == "teacher":
+        for path in teacher_outputs:
+            if not path.is_file():
+                raise DataError(f"{path}: missing (the teacher's output for {name}; write every train scan's "
+                                f"with `octsr.enhance input=<data.root> output=<data.teacher_dir>`)")
+        return [FilePair(names[i], path, output) for i, (path, output) in enumerate(zip(frames, teacher_outputs))]
     if len(frames) < 2:
         raise DataError(f"{name}: data.train_target={train_target} needs at least two noisy frames, "
                         f"found {len(frames)} ({frames[0] if frames else 'none'})")
@@ -145,6 +160,14 @@ def training_pairs(name: str, frames: Sequence[Path], target: Path, use: str,
     scans = scans if scans is not None else LastRead()
     return [FrameTargetPair(names[i], tuple(frames), i, register=train_target == "registered_frame", scans=scans)
             for i in range(len(frames))]
+
+
+def teacher_outputs(teacher_dir: str | Path | None, root: Path, frames: Sequence[Path]) -> list[Path]:
+    """Where `octsr.enhance input=<root> output=<teacher_dir>` wrote each of `frames`: at the
+    same path relative to `root` (none without a `teacher_dir`)."""
+    if teacher_dir is None:
+        return []
+    return [Path(teacher_dir).expanduser() / path.relative_to(root) for path in frames]
 
 
 def _existing_dir(root: str | Path, key: str) -> Path:
@@ -171,6 +194,8 @@ class DukePairs:
         extra_frames: glob for the extra noisy frames inside a subject folder.
         input_frames: noisy frames per input, as channels: `noisy_name` and then the first
             extra frames in name order, in every split (1: `noisy_name` alone).
+        teacher_dir: with train_target "teacher", a trained model's outputs for `root`'s
+            files at the same relative paths (`teacher_output`).
     """
 
     def __init__(
@@ -185,8 +210,10 @@ class DukePairs:
         train_target: str = "average",
         extra_frames: str = "[0-9]*.tif",
         input_frames: int = 1,
+        teacher_dir: str | Path | None = None,
     ) -> None:
-        check_frame_options(frames, train_target, input_frames)
+        check_frame_options(frames, train_target, input_frames, teacher_dir)
+        self.teacher_dir = teacher_dir
         self.input_frames = int(input_frames)
         self.root = root
         self.subjects = {"train": list(train), "val": list(val), "test": list(test)}
@@ -221,8 +248,8 @@ class DukePairs:
                 elif split != "train":
                     out[split].append(FilePair(subject, noisy, target))
                 else:
-                    out[split] += training_pairs(subject, [noisy, *extra], target, self.frames,
-                                                 self.train_target, scans)
+                    out[split] += training_pairs(subject, [noisy, *extra], target, self.frames, self.train_target,
+                                                 scans, teacher_outputs(self.teacher_dir, root, [noisy, *extra]))
         return out
 
 
@@ -239,7 +266,7 @@ class FolderPairs:
     are empty, by a seeded shuffle with `val_fraction` and `test_fraction`.
 
     `input_frames` > 1 makes every input (all splits) `NAME` stacked with its first extra
-    frames in name order, as channels.
+    frames in name order, as channels. `teacher_dir`: as in `DukePairs`.
     """
 
     def __init__(
@@ -256,9 +283,11 @@ class FolderPairs:
         frames: str = "one",
         train_target: str = "average",
         input_frames: int = 1,
+        teacher_dir: str | Path | None = None,
     ) -> None:
-        check_frame_options(frames, train_target, input_frames)
+        check_frame_options(frames, train_target, input_frames, teacher_dir)
         self.frames, self.train_target, self.input_frames = frames, train_target, int(input_frames)
+        self.teacher_dir = teacher_dir
         self.root = root
         self.noisy_dir, self.clean_dir = noisy_dir, clean_dir
         self.names = {"train": list(train or []), "val": list(val or []), "test": list(test or [])}
@@ -313,9 +342,13 @@ class FolderPairs:
                                          self.input_frames) for p in split_pairs]
                     for split, split_pairs in out.items()}
         scans: LastRead = LastRead()
-        out["train"] = [training_pair for pair in out["train"] for training_pair in
-                        training_pairs(pair.name, [pair.noisy_path, *extra.get(pair.name, [])],
-                                       pair.target_path, self.frames, self.train_target, scans)]
+        root = Path(self.root).expanduser()
+        train: list[ImagePair] = []
+        for pair in out["train"]:
+            frames = [pair.noisy_path, *extra.get(pair.name, [])]
+            train += training_pairs(pair.name, frames, pair.target_path, self.frames, self.train_target, scans,
+                                    teacher_outputs(self.teacher_dir, root, frames))
+        out["train"] = train
         return out
 
     def _split(self, pairs: dict[str, FilePair]) -> dict[str, list[FilePair]]:
