@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from octsr.data.pairs import DukePairs
+from octsr.data.pairs import DukePairs, FolderPairs
 from octsr.errors import ConfigError, DataError
 from tests.conftest import run_cli
 
@@ -35,6 +35,18 @@ def test_teacher_pairs_train_each_frame_towards_its_own_teacher_output(tmp_path)
     (teacher / "01" / "1.tif").unlink()
     with pytest.raises(DataError, match=r"teacher/01/1.tif: missing \(the teacher's output for 01"):
         DukePairs(data, ["01"], ["02"], [], train_target="teacher", teacher_dir=teacher).splits()
+
+
+def test_folder_layout_reads_the_teacher_output_at_each_frames_own_path(tmp_path):
+    data, teacher = tmp_path / "scans", tmp_path / "teacher"
+    for folder, names in ((data / "noisy", ("a.png", "a.1.png", "b.png")), (data / "clean", ("a.png", "b.png")),
+                          (teacher / "noisy", ("a.png", "a.1.png"))):
+        folder.mkdir(parents=True)
+        for name in names:
+            cv2.imwrite(str(folder / name), np.full((16, 20), 40, np.uint8))
+    train = FolderPairs(data, train=["a"], val=["b"], train_target="teacher", teacher_dir=teacher).splits()["train"]
+    assert [(p.noisy_path.name, p.target_path) for p in train] == [
+        ("a.png", teacher / "noisy" / "a.png"), ("a.1.png", teacher / "noisy" / "a.1.png")]
 
 
 def test_teacher_target_and_folder_go_together():
