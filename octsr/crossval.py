@@ -11,7 +11,9 @@ PSNR diagnostic, and one PSNR column per subject; with `tta=true` each row is al
 with test-time flips and turns.
 
 A fold already finished (its `fold_result.json` exists) is not run again, so the same
-command with `hydra.run.dir=<that folder>` picks up where a killed run stopped.
+command with `hydra.run.dir=<that folder>` picks up where a killed run stopped; and with
+`reuse=[<earlier run folders>]` a new table takes the folds those runs finished with the
+same settings (linked, not copied), training only what is new.
 """
 
 from __future__ import annotations
@@ -190,6 +192,7 @@ class Plan:
     sigmas: list[float] | None  # BM3D's noise levels to choose from; None: no BM3D row
     shipped: list[str]  # shipped models scored untrained (`weights=` names)
     tta: bool  # each row also scored with test-time flips and turns
+    reuse: list[Path]  # earlier crossval folders whose finished folds are taken as they are
     jobs: int
     threads: int
     out: Path
@@ -214,10 +217,38 @@ def plan_crossval(cfg: DictConfig) -> Plan:
     folds = [fold_splits(subjects, cfg.folds, k, cfg.val_subjects, cfg.seed) for k in range(cfg.folds)]
     DukePairs(data_root, [], [], subjects).splits()  # every subject's scan and average, to score on
     check_rows(rows, folds, data_root)
+    reuse = [Path(folder).expanduser() for folder in cfg.get("reuse") or []]
+    for folder in reuse:
+        if not folder.is_dir():
+            raise ConfigError(f"reuse: {folder} is not a folder (an earlier octsr.crossval run's)")
     return Plan(subjects, data_root, rows, folds,
                 list(cfg.bm3d.sigmas) if cfg.bm3d.enabled else None, [str(n) for n in cfg.shipped],
-                bool(cfg.tta), jobs,
+                bool(cfg.tta), reuse, jobs,
                 max(1, (os.cpu_count() or 1) // jobs), Path(cfg.paths.output_dir))
+
+
+def link_reused(plan: Plan) -> None:
+    """Each fold of each row (and BM3D's) that one of `plan.reuse` finished with the same
+    overrides and subjects, linked into this run where it has none yet: the first folder
+    that has it wins. BM3D's sigmas are not compared (its result records the one chosen)."""
+    wanted = {(row, k): (overrides, splits) for row, overrides in plan.rows.items()
+              for k, splits in enumerate(plan.folds)}
+    if plan.sigmas:
+        wanted.update({("bm3d", k): (None, splits) for k, splits in enumerate(plan.folds)})
+    for (row, k), (overrides, splits) in wanted.items():
+        here = plan.out / row / f"fold{k}"
+        if here.exists():
+            continue
+        for folder in plan.reuse:
+            result_path = folder / row / f"fold{k}" / "fold_result.json"
+            if not result_path.is_file():
+                continue
+            result = json.loads(result_path.read_text())
+            if result.get("splits") == splits and (overrides is None or result.get("overrides") == overrides):
+                here.parent.mkdir(parents=True, exist_ok=True)
+                here.symlink_to(result_path.parent.resolve(), target_is_directory=True)
+                log.info("%s fold %d: reused from %s", row, k, result_path.parent)
+                break
 
 
 def run_folds(plan: Plan) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[int, dict[str, Any]]]:
@@ -350,6 +381,7 @@ def write_tables(plan: Plan, rows: list[dict[str, Any]], models: dict[str, dict[
 
 def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
     plan = plan_crossval(cfg)
+    link_reused(plan)
     trained, bm3d = run_folds(plan)
     rows, models = score_folds(plan, trained, bm3d)
     return write_tables(plan, rows, models, bm3d)

@@ -196,6 +196,7 @@ class CrossvalSettings:
     jobs: int = at_least(1)
     shipped: list[ShippedName] = field(default_factory=list)
     tta: bool = False
+    reuse: list[str] = field(default_factory=list)
     bm3d: BM3DSettings = field(default_factory=BM3DSettings)
 
 

@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from octsr.crossval import fold_splits
+from octsr.crossval import Plan, fold_splits, link_reused
 from octsr.scoring import image_scores as scores
 from octsr.errors import ConfigError
 from tests.conftest import DUKE_ROOT, needs_duke, run_cli, run_cli_batch
@@ -59,6 +59,14 @@ def test_crossval_cli_trains_every_fold_and_writes_one_table(tmp_path):
     assert len(marks) == 4
     again = run_cli("octsr.crossval", *args)
     assert again.returncode == 0 and {p: p.stat().st_mtime for p in marks} == marks
+    # A new table reusing that run's folds trains nothing either, and scores the same.
+    elsewhere = [a for a in args if not a.startswith("hydra.run.dir=")] + [
+        f"hydra.run.dir={tmp_path / 'elsewhere'}", f"reuse=[{tmp_path}]"]
+    reused = run_cli("octsr.crossval", *elsewhere)
+    assert reused.returncode == 0 and "srcnn fold 1: reused from" in reused.stderr + reused.stdout
+    assert all((tmp_path / "elsewhere" / row / f"fold{k}").is_symlink() for row in ("srcnn", "resunet5") for k in (0, 1))
+    with (tmp_path / "elsewhere" / "crossval.csv").open() as f:
+        assert {r["row"]: r["psnr"] for r in csv.DictReader(f)} == {name: row["psnr"] for name, row in rows.items()}
     # ...but a row whose settings changed is not silently scored from the old runs.
     changed = [a.replace('"model=srcnn"', '"model=srcnn model.net.width=8"') for a in args]
     refused = run_cli("octsr.crossval", *changed)
@@ -108,3 +116,21 @@ def test_rows_and_subjects_are_checked_before_any_fold_trains(tmp_path):
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert result.returncode == 2 and len(lines) == 1 and expected in lines[0], result.stderr[-2000:]
     assert not list((tmp_path / "a").glob("bad")) and not (tmp_path / "b" / "srcnn").exists()
+
+
+def test_reuse_links_only_the_folds_finished_with_the_same_settings(tmp_path):
+    import json
+
+    earlier, now = tmp_path / "earlier", tmp_path / "now"
+    folds = [fold_splits(SUBJECTS, 3, k, 2, seed=0) for k in range(3)]
+    finished = {("unet", 0): ["experiment=unet_n2n"], ("unet", 1): ["experiment=unet_n2n", "model.net.width=8"],
+                ("bm3d", 2): None}
+    for (row, k), overrides in finished.items():
+        (earlier / row / f"fold{k}").mkdir(parents=True)
+        (earlier / row / f"fold{k}" / "fold_result.json").write_text(json.dumps(
+            {"splits": folds[k], **({"overrides": overrides} if overrides else {"sigma": 0.4})}))
+    plan = Plan(SUBJECTS, "duke", {"unet": ["experiment=unet_n2n"]}, folds, [0.4], [], False, [earlier], 1, 1, now)
+    link_reused(plan)
+    linked = sorted(str(p.relative_to(now)) for p in now.glob("*/fold*") if p.is_symlink())
+    assert linked == ["bm3d/fold2", "unet/fold0"]  # fold 1 was trained with other settings
+    assert (now / "unet" / "fold0").resolve() == (earlier / "unet" / "fold0").resolve()

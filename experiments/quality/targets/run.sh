@@ -8,12 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 run=logs/crossval/targets
-mkdir -p "$run"
-for reused in bm3d unet_n2n; do
-    if [ -d logs/crossval/edges/$reused ] && [ ! -e "$run/$reused" ]; then
-        ln -s "$(readlink -f logs/crossval/edges/$reused)" "$run/$reused"
-    fi
-done
-python -m octsr.crossval hydra.run.dir="$run" '~rows' \
+reuse=$(for d in logs/crossval/edges; do [ -d "$d" ] && printf '%s,' "$d"; done)
+python -m octsr.crossval hydra.run.dir="$run" reuse="[${reuse%,}]" '~rows' \
     '+rows={unet_n2n: "experiment=unet_n2n", unet_n2n_nearest: "experiment=unet_n2n data.train_target=nearest_frame", unet_n2n_registered: "experiment=unet_n2n data.train_target=registered_frame"}'
 cp "$run"/crossval.md "$run"/crossval.csv "$run"/per_image.csv experiments/quality/targets/

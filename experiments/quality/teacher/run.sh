@@ -4,8 +4,8 @@
 # flips and turns, 8 passes per B-scan; a student of the shipped size and speed (one pass)
 # learns each noisy frame's teacher output instead of another noisy frame
 # (data.train_target=teacher). Same 3 folds as experiments/quality/targets: each fold's teacher
-# is that fold's run in experiments/quality/targets/combined (logs/crossval/combined, which
-# this reuses with BM3D and the shipped recipe's rows), so no test subject is ever taught.
+# is that fold's run in experiments/quality/targets/combined (logs/crossval/combined, whose
+# BM3D and shipped-recipe folds this reuses: reuse=), so no test subject is ever taught.
 #   bash experiments/quality/teacher/run.sh     (about 50 min on 2 idle CPU cores)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -29,10 +29,6 @@ for k in 0 1 2; do
     rm -f "$out.log"
     echo "fold $k: teacher outputs in $out"
 done
-mkdir -p "$run"
-for reused in bm3d unet_n2n_registered unet_registered_residual; do
-    [ -e "$run/$reused" ] || ln -s "$(readlink -f "$combined/$reused")" "$run/$reused"
-done
-python -m octsr.crossval hydra.run.dir="$run" data_root="$DUKE" tta=true '~rows' \
+python -m octsr.crossval hydra.run.dir="$run" data_root="$DUKE" tta=true reuse="[$combined]" '~rows' \
     "+rows={unet_n2n_registered: \"experiment=unet_n2n data.train_target=registered_frame\", unet_registered_residual: \"experiment=unet_registered model.residual=true\", distilled: \"experiment=unet_registered data.train_target=teacher data.teacher_dir=$targets/fold{fold}\", distilled_residual: \"experiment=unet_registered model.residual=true data.train_target=teacher data.teacher_dir=$targets/fold{fold}\"}"
 cp "$run"/crossval.md "$run"/crossval.csv "$run"/per_image.csv experiments/quality/teacher/

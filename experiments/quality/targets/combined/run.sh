@@ -9,12 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 run=logs/crossval/combined
-mkdir -p "$run"
-for reused in bm3d unet_n2n_registered; do
-    if [ -d logs/crossval/targets/$reused ] && [ ! -e "$run/$reused" ]; then
-        ln -s "$(readlink -f logs/crossval/targets/$reused)" "$run/$reused"
-    fi
-done
-python -m octsr.crossval hydra.run.dir="$run" tta=true '~rows' \
+reuse=$(for d in logs/crossval/targets; do [ -d "$d" ] && printf '%s,' "$d"; done)
+python -m octsr.crossval hydra.run.dir="$run" tta=true reuse="[${reuse%,}]" '~rows' \
     '+rows={unet_n2n_registered: "experiment=unet_n2n data.train_target=registered_frame", unet_registered_residual: "experiment=unet_registered model.residual=true", unet_registered_width16: "experiment=unet_registered model.net.width=16"}'
 cp "$run"/crossval.md "$run"/crossval.csv "$run"/per_image.csv experiments/quality/targets/combined/

@@ -8,14 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 run=logs/crossval/combined_schedule
-mkdir -p "$run"
-link() {  # link <folder> <row>: reuse a finished row's fold runs
-    if [ -d "$1/$2" ] && [ ! -e "$run/$2" ]; then ln -s "$(readlink -f "$1/$2")" "$run/$2"; fi
-}
-link logs/crossval/edges bm3d
-link logs/crossval/schedule unet_registered
-link logs/crossval/schedule unet_registered_9k
-link logs/crossval/combined unet_registered_residual
-python -m octsr.crossval hydra.run.dir="$run" tta=true '~rows' \
+reuse=$(for d in logs/crossval/edges logs/crossval/schedule logs/crossval/combined; do [ -d "$d" ] && printf '%s,' "$d"; done)
+python -m octsr.crossval hydra.run.dir="$run" tta=true reuse="[${reuse%,}]" '~rows' \
     '+rows={unet_registered: "experiment=unet_n2n data.train_target=registered_frame", unet_registered_9k: "experiment=unet_registered trainer.max_steps=9000", unet_registered_residual: "experiment=unet_registered model.residual=true", unet_registered_residual_9k: "experiment=unet_registered model.residual=true trainer.max_steps=9000"}'
 cp "$run"/crossval.md "$run"/crossval.csv "$run"/per_image.csv experiments/quality/targets/combined/schedule/
