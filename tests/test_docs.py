@@ -98,6 +98,7 @@ def workspace(tmp_path_factory, trained_tiny, lr_sweep) -> dict[str, str]:
         (root / "teachers" / "quality" / subject).mkdir(parents=True)
         for frame in (DUKE_ROOT / subject).glob("[0-9t]*.tif"):
             (root / "teachers" / "quality" / subject / frame.name).symlink_to(frame)
+    (root / "logs" / "crossval" / "resumed").mkdir(parents=True)  # what `reuse=[...]` may read (docs/crossval.md)
     sweep = root / "a_sweep"  # a copy: the report writes into the sweep's folder
     shutil.copytree(lr_sweep, sweep)
     checkpoint = trained_tiny["best"]
