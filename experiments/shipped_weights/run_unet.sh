@@ -9,7 +9,9 @@
 # Run from anywhere: bash experiments/shipped_weights/run_unet.sh   (7 min with THREADS=2 on the 2-core CPU)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-run=logs/experiments/shipped_unet
-python -m octsr.train experiment=shipped_unet threads="${THREADS:-1}" hydra.run.dir="$run"   # conf/experiment/shipped_unet.yaml
+# Other shipped U-Nets run this with their own recipe and file (run_unet_residual.sh).
+experiment=${EXPERIMENT:-shipped_unet}   # conf/experiment/<experiment>.yaml
+run=logs/experiments/$experiment
+python -m octsr.train experiment="$experiment" threads="${THREADS:-1}" hydra.run.dir="$run"
 python -m octsr.export "ckpt_path=$(ls -t "$run"/checkpoints/epoch*.ckpt | head -1)" \
-    format=weights output=octsr/weights/duke_unet.pt overwrite=true
+    format=weights output="octsr/weights/${WEIGHTS_FILE:-duke_unet.pt}" overwrite=true

@@ -5,8 +5,4 @@
 # (also trained on, so that score is optimistic).
 # Run from anywhere: bash experiments/shipped_weights/run_unet_residual.sh   (about 8 min with THREADS=2 on the 2-core CPU)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-run=logs/experiments/shipped_unet_residual
-python -m octsr.train experiment=shipped_unet_residual threads="${THREADS:-1}" hydra.run.dir="$run"   # conf/experiment/shipped_unet_residual.yaml
-python -m octsr.export "ckpt_path=$(ls -t "$run"/checkpoints/epoch*.ckpt | head -1)" \
-    format=weights output=octsr/weights/duke_unet_residual.pt overwrite=true
+EXPERIMENT=shipped_unet_residual WEIGHTS_FILE=duke_unet_residual.pt exec bash "$(dirname "$0")/run_unet.sh"

@@ -149,7 +149,7 @@ def training_pairs(name: str, frames: Sequence[Path], target: Path, use: str,
     if train_target == "teacher":
         for path in teacher_outputs:
             if not path.is_file():
-                raise DataError(f"{path}: missing (the teacher's output for {name}; write every train scan's "
+                raise DataError(f"{path}: missing (the teacher's output for {name}; write them for every train scan "
                                 f"with `octsr.enhance input=<data.root> output=<data.teacher_dir>`)")
         return [FilePair(names[i], path, output) for i, (path, output) in enumerate(zip(frames, teacher_outputs))]
     if len(frames) < 2:
