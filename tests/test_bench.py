@@ -30,3 +30,17 @@ def test_bench_tiny_writes_every_section(tmp_path):
     assert any("time per B-scan (read, restore, write" in m for m in measures)
     markdown = (tmp_path / "results.md").read_text()
     assert "Machine:" in markdown and "| 1 train |" in markdown
+
+
+def test_profile_overhead_tiny_writes_both_profiles(tmp_path):
+    import subprocess
+
+    result = subprocess.run([sys.executable, str(REPO / "experiments" / "bench" / "profile_overhead.py"), "--tiny",
+                             "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    text = (tmp_path / "profile_overhead.md").read_text()
+    assert "Machine:" in text and text.count("ms per step under the profiler") == 2
+    steps = [float(line.rsplit("|", 2)[1]) for line in text.splitlines()
+             if line.startswith("| one whole step")]
+    assert len(steps) == 2 and all(ms > 0 for ms in steps)
+    assert "| callback hooks (all callbacks, every hook) |" in text

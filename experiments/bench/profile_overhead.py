@@ -7,7 +7,7 @@ nest) and the functions that take the most time themselves.
 cProfile slows every Python call, so its milliseconds are larger than the bench's; compare
 the parts with one another, and the timed rows in results.md for the real size.
 
-    python experiments/bench/profile_overhead.py [--steps 600] [--out experiments/bench/amd]
+    python experiments/bench/profile_overhead.py [--steps 600] [--out experiments/bench/amd] [--tiny]
 """
 
 from __future__ import annotations
@@ -87,8 +87,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "amd")
+    parser.add_argument("--tiny", action="store_true", help="the bench's tiny mode: seconds, what the tests run")
     args = parser.parse_args()
-    mode = MODES["quick"]
+    mode = MODES["tiny" if args.tiny else "quick"]
+    if args.tiny:
+        args.steps = mode.steps  # the tiny phantom has only a few batches
     cfg = compose(*mode.overrides, "trainer=cpu", *NEAR_ZERO_NET)
     warmup = past_first_log(cfg, mode)
     datamodule = hydra.utils.instantiate(cfg.data)
