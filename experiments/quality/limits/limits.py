@@ -128,7 +128,11 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     frames, probes = [], []
-    for fold in sorted((args.run / args.row).glob("fold*")):
+    folds = sorted((args.run / args.row).glob("fold*"))
+    if not folds:
+        sys.exit(f"limits.py: no fold runs in {args.run / args.row}; run bash experiments/quality/teacher/run.sh "
+                 "first (or pass --run and --row of another cross-validation)")
+    for fold in folds:
         result = json.loads((fold / "fold_result.json").read_text())
         restorer = load_restorer({"ckpt_path": result["checkpoint"], "precision": "fp32"})
         for subject in result["splits"]["test"]:
