@@ -195,7 +195,7 @@ class DukePairs:
         input_frames: noisy frames per input, as channels: `noisy_name` and then the first
             extra frames in name order, in every split (1: `noisy_name` alone).
         teacher_dir: with train_target "teacher", a trained model's outputs for `root`'s
-            files at the same relative paths (`teacher_output`).
+            files at the same relative paths (`teacher_outputs`).
     """
 
     def __init__(

@@ -46,13 +46,13 @@ FRAMES = ("test.tif", "1.tif", "2.tif", "3.tif", "4.tif")
 METRICS = ("psnr", "ssim", "gmsd", "epi")
 
 
-def registered_mean(images: list[np.ndarray], count: int) -> np.ndarray:
-    """images[0] averaged with the `count - 1` others most like it, each shifted per column
-    onto it first."""
+def registered_means(images: list[np.ndarray], counts: tuple[int, ...]) -> list[np.ndarray]:
+    """For each count, images[0] averaged with the `count - 1` others most like it, each
+    shifted per column onto it first (the blur, order and shifts found once for all counts)."""
     smooth = [blurred(image) for image in images]
-    others = sorted(range(1, len(images)), key=lambda i: -similarity(smooth[0], smooth[i]))[:count - 1]
-    moved = [shift_columns(images[i], column_shifts(smooth[i], smooth[0])) for i in others]
-    return np.mean([images[0], *moved], axis=0)
+    others = sorted(range(1, len(images)), key=lambda i: -similarity(smooth[0], smooth[i]))
+    moved = [shift_columns(images[i], column_shifts(smooth[i], smooth[0])) for i in others[:max(counts) - 1]]
+    return [np.mean([images[0], *moved[:count - 1]], axis=0) for count in counts]
 
 
 def tissue(target: np.ndarray) -> np.ndarray:
@@ -69,22 +69,24 @@ def tissue(target: np.ndarray) -> np.ndarray:
 
 
 def tissue_figure(subjects: list[str], out: Path) -> None:
-    """The `tissue` region outlined in red on the averages of `subjects`, stacked."""
+    """The `tissue` region outlined in red on the averages of `subjects`, at half size, stacked."""
     panels = []
     for subject in subjects:
         target = read_grayscale(DUKE / subject / "average.tif")
-        outline = cv2.morphologyEx(tissue(target).astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
-        panel = np.repeat((255 * target).astype(np.uint8)[..., None], 3, axis=2)
-        panel[outline.astype(bool)] = (0, 0, 255)  # BGR
+        half = (target.shape[1] // 2, target.shape[0] // 2)
+        region = cv2.resize(tissue(target).astype(np.uint8), half, interpolation=cv2.INTER_NEAREST)
+        outline = cv2.morphologyEx(region, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)).astype(bool)
+        panel = np.repeat(cv2.resize((255 * target).astype(np.uint8), half, interpolation=cv2.INTER_AREA)[..., None],
+                          3, axis=2)
+        panel[outline] = (0, 0, 255)  # BGR
         panels.append(panel)
     cv2.imwrite(str(out), np.vstack(panels))
 
 
 def frame_rows(noisy: list[np.ndarray], restored: list[np.ndarray]) -> dict[str, np.ndarray]:
-    return {"noisy frames, registered mean of 5": registered_mean(noisy, 5),
-            "network, 1 frame": restored[0],
-            "network, 3 frames": registered_mean(restored, 3),
-            "network, 5 frames": registered_mean(restored, 5)}
+    three, five = registered_means(restored, (3, 5))
+    return {"noisy frames, registered mean of 5": registered_means(noisy, (5,))[0],
+            "network, 1 frame": restored[0], "network, 3 frames": three, "network, 5 frames": five}
 
 
 def probe_rows(noisy: np.ndarray, output: np.ndarray, bm3d: np.ndarray, target: np.ndarray,
