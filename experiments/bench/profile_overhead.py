@@ -7,7 +7,7 @@ nest) and the functions that take the most time themselves.
 cProfile slows every Python call, so its milliseconds are larger than the bench's; compare
 the parts with one another, and the timed rows in results.md for the real size.
 
-    python experiments/bench/profile_overhead.py [--steps 600] [--out experiments/bench/amd] [--tiny]
+    python experiments/bench/profile_overhead.py [--steps 600] [--out logs/bench] [--tiny]
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def per_step(stats: pstats.Stats, steps: int) -> tuple[list[tuple[str, float]], 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "amd")
+    parser.add_argument("--out", type=Path, default=bench.REPO / "logs" / "bench",
+                        help="where profile_overhead.md goes (default: logs/bench, as the bench's quick mode)")
     parser.add_argument("--tiny", action="store_true", help="the bench's tiny mode: seconds, what the tests run")
     args = parser.parse_args()
     mode = MODES["tiny" if args.tiny else "quick"]
@@ -99,7 +100,8 @@ def main() -> None:
     bare_ms, _ = bare_loop(cfg, datamodule, mode, torch.device("cpu"), cut=True, steps=args.steps)
     lines = [f"# Where the fixed cost per step goes (cProfile, {args.steps} steps)", "",
              f"Machine: {machine()}, pytorch-lightning {pl.__version__}; {time.strftime('%Y-%m-%d %H:%M')}.  ",
-             f"Command: `python experiments/bench/profile_overhead.py --steps {args.steps}`.  ",
+             f"Command: `python experiments/bench/profile_overhead.py --steps {args.steps} --out "
+             f"{args.out.resolve().relative_to(bench.REPO) if args.out.resolve().is_relative_to(bench.REPO) else args.out}`.  ",
              f"The bare loop over the same loader, not profiled: {bare_ms:.2f} ms per step.", ""]
     for name in (names := list(OVERHEAD_ROWS))[0], names[-1]:
         PROFILE.clear()
