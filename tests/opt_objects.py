@@ -126,3 +126,61 @@ def speckled_volume(rng: np.random.Generator, bscans: int, shape=(80, 96), dtype
     tissue = 0.35 + 0.25 * np.sin(rows + np.linspace(0, 1, shape[1])[None, :])
     peak = np.iinfo(dtype).max
     return np.stack([np.clip(tissue * rng.gamma(4.0, 0.25, shape), 0, 1) * peak for _ in range(bscans)]).astype(dtype)
+
+
+def identified_opt(frames: np.ndarray):
+    """A complete OPT object that carries the patient's identity and the exam's dates and
+    times where scanners and PACS put them: the top level, every frame's functional groups,
+    request and other-ID sequences, referenced instances, private attributes at two depths."""
+    from pydicom.dataset import Dataset
+    from pydicom.uid import generate_uid
+
+    ds = opt_dataset(frames, positions=True, complete=True)
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate = "Roe^Richard^Q", "MRN-5512-77", "19540317"
+    ds.StudyDate, ds.StudyTime, ds.SeriesDate, ds.SeriesTime = "20250314", "093012", "20250314", "093544"
+    ds.ContentDate, ds.ContentTime, ds.AcquisitionDateTime = "20250314", "093611", "20250314093611.250000"
+    ds.AccessionNumber, ds.StudyID, ds.InstitutionName = "ACC-88413", "STUDY-4471", "Saint Lucia Eye Hospital"
+    ds.OperatorsName, ds.ReferringPhysicianName = "Tech^Tessa", "Ref^Roland"
+    ds.DeviceSerialNumber, ds.StationName = "SN-30217-X", "OCT-ROOM-3"
+    other = Dataset()
+    other.PatientID, other.IssuerOfPatientID = "NHS-943-476-5919", "Regional Registry"
+    ds.OtherPatientIDsSequence = [other]
+    request = Dataset()
+    request.AccessionNumber, request.RequestedProcedureID = "ACC-88413", "RP-61203"
+    request.ScheduledProcedureStepID, request.StudyInstanceUID = "SPS-70021", ds.StudyInstanceUID
+    ds.RequestAttributesSequence = [request]
+    referenced = Dataset()
+    referenced.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.77.1.5.1"  # the fundus photograph beside it
+    referenced.ReferencedSOPInstanceUID = generate_uid()
+    ds.ReferencedImageSequence = [referenced]
+    block = ds.private_block(0x0029, "ACME OCT 1.0", create=True)
+    block.add_new(0x10, "LO", "Roe^Richard MRN-5512-77")
+    block.add_new(0x11, "DA", "20250314")
+    for k, group in enumerate(ds.PerFrameFunctionalGroupsSequence):
+        content = group.FrameContentSequence[0]
+        content.FrameAcquisitionDateTime = content.FrameReferenceDateTime = f"20250314093611.{k:06d}"
+        nested = group.private_block(0x0031, "ACME FRAME", create=True)
+        nested.add_new(0x01, "DT", f"20250314093611.{k:06d}")
+    return ds
+
+
+def identifying_values(ds) -> set[str]:
+    """Every value in `ds` (any depth, private attributes included) that says who, when or
+    which instance: names, IDs, dates, times, instance UIDs, institutions and devices."""
+    from pydicom.uid import UID
+
+    found: set[str] = set()
+
+    def collect(dataset, element) -> None:
+        if element.VR == "SQ" or element.is_empty:
+            return
+        values = [str(v) for v in (element.value if element.VM > 1 else [element.value])]
+        if element.VR == "UI":
+            found.update(v for v in values if not UID(v).is_valid or UID(v).name == v)  # not a class or syntax
+        elif element.VR in {"PN", "DA", "DT", "TM"} or element.tag.is_private or element.keyword in {
+                "PatientID", "AccessionNumber", "StudyID", "InstitutionName", "DeviceSerialNumber", "StationName",
+                "RequestedProcedureID", "ScheduledProcedureStepID", "IssuerOfPatientID"}:
+            found.update(v for v in values if len(v) >= 4)
+
+    ds.walk(collect)
+    return found

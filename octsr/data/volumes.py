@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from octsr.data.deidentify import deidentify
 from octsr.data.image_io import TIFF_SUFFIXES, from_unit_range, read_pages, to_unit_range
 from octsr.errors import DataError
 from octsr.utils.atomic import atomic_path
@@ -277,9 +278,9 @@ def write_derived_dicom(source: Volume, bscans: list[np.ndarray] | np.ndarray, t
     VR little endian), written to a temporary name and renamed. Uses up `source`: its
     dataset becomes the derived object's.
 
-    `anonymize`: DICOM's basic de-identification profile (PS3.15 Annex E, through
-    dicom-anonymizer) applied before writing: identifiers removed or emptied, UIDs and dates
-    replaced. Returns what it changed, as "removed X" / "replaced Y" (empty without it)."""
+    `anonymize`: DICOM's basic de-identification profile applied to the whole dataset before
+    writing (`octsr.data.deidentify`: nested sequences, private attributes, every date and
+    time). Returns what it changed, as "removed X" / "replaced Y" (empty without it)."""
     import datetime
 
     from pydicom.dataset import Dataset
@@ -310,7 +311,7 @@ def write_derived_dicom(source: Volume, bscans: list[np.ndarray] | np.ndarray, t
         dataset.SourceImageSequence = [reference]
     dataset.ContentDate, dataset.ContentTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
     # The descriptions octsr wrote name only octsr and the weights: kept through the profile.
-    changes = _deidentify(dataset, keep=("SeriesDescription", "DerivationDescription")) if anonymize else []
+    changes = deidentify(dataset, keep=("SeriesDescription", "DerivationDescription")) if anonymize else []
     # The pixels go to the file from a buffer over the frames, not through a bytes copy of
     # them: a long volume is never held twice.
     dataset.PixelData = io.BufferedReader(_FramesBuffer(frames))
@@ -446,26 +447,6 @@ def _code(value: str, scheme: str, meaning: str):
     item = Dataset()
     item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
     return item
-
-
-def _deidentify(dataset, keep: tuple[str, ...] = ()) -> list[str]:
-    """Apply the basic profile in place, then put back the `keep` attributes; what it
-    removed and what it replaced, by keyword."""
-    from dicomanonymizer import anonymize_dataset
-
-    def top_level(ds) -> dict[str, str]:
-        return {element.keyword or str(element.tag): str(element.value) for element in ds
-                if element.tag != 0x7FE00010}  # not the pixels
-
-    before = top_level(dataset)
-    kept = {keyword: dataset.get(keyword) for keyword in keep if keyword in dataset}
-    anonymize_dataset(dataset)
-    for keyword, value in kept.items():
-        setattr(dataset, keyword, value)
-    after = top_level(dataset)
-    removed = sorted(k for k in before if k not in after or (before[k] and not after[k]))
-    replaced = sorted(k for k in before if k in after and after[k] and after[k] != before[k])
-    return [f"removed {', '.join(removed) or 'nothing'}", f"replaced {', '.join(replaced) or 'nothing'}"]
 
 
 def _dicom_spacing(dataset, frames: int) -> Spacing:
