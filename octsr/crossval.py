@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BSCAN_SHAPE = (450, 900)  # the Duke B-scan, for the milliseconds-per-scan column
+FOLD_RESULT = "fold_result.json"  # in each finished fold's folder, <row>/fold<k>/
 
 
 def fold_splits(subjects: list[str], folds: int, fold: int, val_subjects: int,
@@ -112,7 +113,7 @@ def check_rows(rows: dict[str, list[str]], folds: list[dict[str, list[str]]], da
 def train_fold(row: str, overrides: list[str], fold: int, splits: dict[str, list[str]], data_root: str,
                run_dir: Path, threads: int) -> dict[str, Any]:
     """Train and test one row on fold number `fold` in its own process; the run's summary."""
-    result_path = run_dir / "fold_result.json"
+    result_path = run_dir / FOLD_RESULT
     if result_path.is_file():
         result = json.loads(result_path.read_text())
         if result.get("overrides", overrides) != overrides:
@@ -146,7 +147,7 @@ def train_fold(row: str, overrides: list[str], fold: int, splits: dict[str, list
 def bm3d_fold(splits: dict[str, list[str]], data_root: str, sigmas: list[float],
               out: Path) -> dict[str, Any]:
     """BM3D's sigma chosen on the fold's val scans, then its outputs on the test scans."""
-    result_path = out / "fold_result.json"
+    result_path = out / FOLD_RESULT
     if result_path.is_file():
         return json.loads(result_path.read_text())
     from octsr.baselines import bm3d_method, choose_bm3d_sigma
@@ -215,16 +216,31 @@ def plan_crossval(cfg: DictConfig) -> Plan:
     subjects = [str(s) for s in cfg.subjects]
     jobs = max(1, int(cfg.jobs))
     folds = [fold_splits(subjects, cfg.folds, k, cfg.val_subjects, cfg.seed) for k in range(cfg.folds)]
+    reuse = [reuse_folder(folder) for folder in cfg.get("reuse") or []]
     DukePairs(data_root, [], [], subjects).splits()  # every subject's scan and average, to score on
     check_rows(rows, folds, data_root)
-    reuse = [Path(folder).expanduser() for folder in cfg.get("reuse") or []]
-    for folder in reuse:
-        if not folder.is_dir():
-            raise ConfigError(f"reuse: {folder} is not a folder (an earlier octsr.crossval run's)")
     return Plan(subjects, data_root, rows, folds,
                 list(cfg.bm3d.sigmas) if cfg.bm3d.enabled else None, [str(n) for n in cfg.shipped],
                 bool(cfg.tta), reuse, jobs,
                 max(1, (os.cpu_count() or 1) // jobs), Path(cfg.paths.output_dir))
+
+
+def reuse_folder(folder: str) -> Path:
+    """A `reuse` entry, checked to be an octsr.crossval output folder: one holding fold runs
+    as crossval writes them. Any other folder (a training run's) matches no fold, so every
+    fold would train again without a word."""
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"reuse: {folder} is not a folder (an earlier octsr.crossval run's)")
+    if any(path.glob(f"*/fold[0-9]*/{FOLD_RESULT}")):
+        return path
+    layout = (f"an earlier octsr.crossval run's output folder, with the folds it finished as "
+              f"<row>/fold<k>/{FOLD_RESULT}")
+    if any(path.glob(f"fold[0-9]*/{FOLD_RESULT}")):
+        raise ConfigError(f"reuse: {folder} is one row's folder of a crossval run; each reuse folder must be "
+                          f"{layout} (here {path.parent})")
+    raise ConfigError(f"reuse: {folder} is not an octsr.crossval output folder (it holds no finished fold); each "
+                      f"reuse folder must be {layout}")
 
 
 def link_reused(plan: Plan) -> None:
@@ -240,7 +256,7 @@ def link_reused(plan: Plan) -> None:
         if here.exists():
             continue
         for folder in plan.reuse:
-            result_path = folder / row / f"fold{k}" / "fold_result.json"
+            result_path = folder / row / f"fold{k}" / FOLD_RESULT
             if not result_path.is_file():
                 continue
             result = json.loads(result_path.read_text())

@@ -9,7 +9,7 @@ from octsr.errors import DataError
 from octsr.models.architecture import ARCHITECTURE_KEY
 from octsr.models.checkpoint import load_model, read_checkpoint, save_weights
 from octsr.models.components.srcnn import SRCNN
-from tests.conftest import run_cli
+from tests.conftest import compose_train, run_cli, run_cli_batch
 
 
 def test_checkpoint_rebuilds_the_trained_model(trained_tiny, tmp_path):
@@ -39,7 +39,7 @@ def test_bad_files_give_clear_errors(trained_tiny, tmp_path):
     with pytest.raises(DataError, match="truncated.ckpt: not a readable checkpoint"):
         load_model(tmp_path / "truncated.ckpt")
     (tmp_path / "scan.png").write_bytes(b"\x89PNG\r\n\x1a\nnot a checkpoint")
-    with pytest.raises(DataError, match="scan.png: not a readable checkpoint"):
+    with pytest.raises(DataError, match=r"scan.png: not a checkpoint \(a file of another format"):
         load_model(tmp_path / "scan.png")
     torch.save({"state_dict": {"w": torch.zeros(1)}}, tmp_path / "other.pt")
     with pytest.raises(DataError, match="other.pt: not an octsr checkpoint"):
@@ -116,3 +116,30 @@ def test_best_checkpoint_is_the_one_the_run_recorded_even_after_a_move(trained_t
     assert best_checkpoint(moved) == moved / "checkpoints" / "last.ckpt"
     with pytest.raises(DataError, match="no checkpoints/last.ckpt"):
         best_checkpoint(tmp_path / "empty")
+
+
+def test_a_config_or_image_given_as_a_checkpoint_is_one_line_in_every_entry_point(tmp_path):
+    """A run's .hydra/config.yaml as init_from= (torch.load raised an IndexError on it), and
+    such files as ckpt_path= of each entry point that takes one."""
+    import cv2
+    import numpy as np
+    from omegaconf import OmegaConf
+
+    config = tmp_path / "run" / ".hydra" / "config.yaml"
+    config.parent.mkdir(parents=True)
+    OmegaConf.save(compose_train("debug=tiny"), config)
+    image = tmp_path / "scan.png"
+    cv2.imwrite(str(image), np.zeros((40, 60), np.uint8))
+    commands = {
+        ("octsr.train", "debug=tiny", f"init_from={config}", f"hydra.run.dir={tmp_path / 'a'}"): config,
+        ("octsr.train", "debug=tiny", "train=false", f"ckpt_path={config}", f"hydra.run.dir={tmp_path / 'b'}"): config,
+        ("octsr.enhance", f"input={image}", f"output={tmp_path / 'out'}", f"ckpt_path={image}"): image,
+        ("octsr.evaluate", f"ckpt_path={config}", f"hydra.run.dir={tmp_path / 'c'}"): config,
+        ("octsr.export", f"ckpt_path={image}", f"output={tmp_path / 'exported' / 'model'}"): image,
+    }
+    for (command, given), result in zip(commands.items(), run_cli_batch(list(commands))):
+        errors = [line for line in result.stderr.splitlines() if line.startswith("octsr: error:")]
+        assert result.returncode == 2 and "Traceback" not in result.stderr and len(errors) == 1, command
+        kind = "a text file" if given == config else "a file of another format"
+        assert errors[0] == (f"octsr: error: {given}: not a checkpoint ({kind}, not one torch.save writes); give a "
+                             f"training run's checkpoints/*.ckpt or a weights file (octsr.export format=weights)")

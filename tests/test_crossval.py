@@ -134,3 +134,22 @@ def test_reuse_links_only_the_folds_finished_with_the_same_settings(tmp_path):
     linked = sorted(str(p.relative_to(now)) for p in now.glob("*/fold*") if p.is_symlink())
     assert linked == ["bm3d/fold2", "unet/fold0"]  # fold 1 was trained with other settings
     assert (now / "unet" / "fold0").resolve() == (earlier / "unet" / "fold0").resolve()
+
+
+def test_reuse_of_a_folder_that_is_no_crossval_run_is_one_line_before_any_work(trained_tiny, tmp_path):
+    import json
+    from pathlib import Path
+
+    training_run = Path(trained_tiny["best"]).parents[1]  # a training run's folder, not a crossval's
+    row = tmp_path / "earlier" / "srcnn"
+    (row / "fold0").mkdir(parents=True)
+    (row / "fold0" / "fold_result.json").write_text(json.dumps({"splits": {}, "overrides": []}))
+    results = run_cli_batch([("octsr.crossval", f"data_root={tmp_path}", "bm3d.enabled=false",
+                              f"reuse=[{folder}]", f"hydra.run.dir={tmp_path / 'new'}")
+                             for folder in (training_run, row)])
+    for result, expected in ((results[0], f"reuse: {training_run} is not an octsr.crossval output folder"),
+                             (results[1], f"reuse: {row} is one row's folder of a crossval run")):
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == 2 and len(lines) == 1, result.stderr[-2000:]
+        assert lines[0].startswith(f"octsr: error: {expected}") and "<row>/fold<k>/fold_result.json" in lines[0]
+    assert not (tmp_path / "new" / "srcnn").exists()

@@ -114,3 +114,39 @@ def test_init_from_another_network_is_one_line(tmp_path):
     result = run_cli("octsr.train", "debug=tiny", "init_from=fast", "model=unet", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "init_from=fast" in result.stderr and "holds a SRCNN, but the config builds a UNet" in result.stderr
+
+
+def write_with_localizer(path, rng, bscans: int) -> None:
+    """A TIFF volume as many scanners export it: a 96x96 localizer first, then 64x128 B-scans."""
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(rng.integers(0, 256, (96, 96), dtype=np.uint8), photometric="minisblack", metadata=None)
+        for scan in speckled_volume(rng, bscans, shape=(64, 128)):
+            tif.write(scan, photometric="minisblack", metadata=None)
+
+
+def test_a_localizer_page_is_left_out_of_training_and_pages_of_no_common_size_are_refused(tmp_path):
+    rng = np.random.default_rng(2)
+    scans, mixed = tmp_path / "scans", tmp_path / "mixed"
+    for folder in (scans, mixed):
+        folder.mkdir()
+        for k in range(3):
+            write_with_localizer(folder / f"eye{k}.tif", rng, 4)
+    with tifffile.TiffWriter(mixed / "odd.tif") as tif:
+        for shape in ((64, 128), (96, 96), (64, 96)):
+            tif.write(np.zeros(shape, np.uint8), photometric="minisblack", metadata=None)
+    splits = VolumePairs(scans, train=["eye0"], val=["eye1"], test=["eye2"]).splits()
+    assert [(p.index, p.partner) for p in splits["train"]] == [(0, 1), (1, 2), (2, 3), (3, 2)]
+    assert all(scan.shape == (64, 128) for pair in splits["train"] for scan in pair.load())
+    trained, refused = run_cli_batch([
+        ("octsr.train", "data=volumes", f"data.root={folder}", "debug=tiny", f"data.splits.train={train}",
+         "data.splits.val=[eye1]", "data.splits.test=[eye2]", "callbacks.progress_bar=null", "logger=csv",
+         f"hydra.run.dir={tmp_path / folder.name}_run")
+        for folder, train in ((scans, "[eye0]"), (mixed, "[eye0,odd]"))])
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    said = trained.stdout + trained.stderr
+    assert f"{scans / 'eye0.tif'}: left out 1 of its 5 pages as not B-scans of this volume (its 4 B-scans are " \
+           f"64x128): page 1 (96x96)" in said
+    assert "train 1 (4 B-scans), val 1 (4 B-scans), test 1 (4 B-scans)" in said  # pairs between B-scans only
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("octsr: error:")]
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr and len(errors) == 1
+    assert f"{mixed / 'odd.tif'}: its pages are 1 of 64x128, 1 of 96x96, 1 of 64x96" in errors[0]

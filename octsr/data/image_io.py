@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -30,9 +31,10 @@ def read_raw(path: str | Path) -> np.ndarray:
     return pages[0]
 
 
-def read_pages(path: str | Path) -> list[np.ndarray]:
+def read_pages(path: str | Path, keep: Sequence[int] | None = None) -> list[np.ndarray]:
     """Every B-scan in the file as stored, each (H, W): 1 for PNG, every page of a TIFF
-    (pages may differ in size, not in pixel type)."""
+    (pages may differ in size, not in pixel type), or only the TIFF pages numbered in `keep`
+    (from 0, in file order)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
@@ -40,7 +42,8 @@ def read_pages(path: str | Path) -> list[np.ndarray]:
         try:
             with tifffile.TiffFile(path) as tif:
                 # Page by page, in file order (series would regroup pages by size).
-                pages = [scan for page in tif.pages for scan in _page_scans(page, path)]
+                chosen = tif.pages if keep is None else [tif.pages[k] for k in keep]
+                pages = [scan for page in chosen for scan in _page_scans(page, path)]
         except DataError:
             raise
         except Exception as err:  # tifffile raises many types for a damaged file

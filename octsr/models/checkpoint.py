@@ -7,8 +7,6 @@ stores in each checkpoint (`ARCHITECTURE_KEY`), not from the caller's config.
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +24,13 @@ def read_checkpoint(path: str | Path, require_architecture: bool = True) -> dict
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such checkpoint file")
+    if not _saved_by_torch(path):
+        raise DataError(f"{path}: not a checkpoint ({_what_it_is(path)}, not one torch.save writes); give a "
+                        f"training run's checkpoints/*.ckpt or a weights file (octsr.export format=weights)")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, zipfile.BadZipFile,
-            ValueError) as err:
-        reason = " ".join(str(err).split())[:200]
+    except Exception as err:  # the unpickler fails on foreign or damaged bytes with any error type
+        reason = " ".join(str(err).split())[:200] or type(err).__name__
         raise DataError(f"{path}: not a readable checkpoint (truncated, damaged or another "
                         f"format: {reason})") from err
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
@@ -38,6 +38,28 @@ def read_checkpoint(path: str | Path, require_architecture: bool = True) -> dict
     if require_architecture and ARCHITECTURE_KEY not in checkpoint:
         raise DataError(f"{path}: not an octsr checkpoint (it has no {ARCHITECTURE_KEY} record)")
     return checkpoint
+
+
+def _saved_by_torch(path: Path) -> bool:
+    """Whether the file begins as torch.save writes: a zip archive's first entry, or (before
+    PyTorch 1.6) a pickle's protocol mark 0x80; a truncated one too, so that it is named as
+    such. torch.load on anything else fails with whatever error the unpickler meets first
+    (an IndexError for a YAML file)."""
+    with path.open("rb") as f:
+        head = f.read(4)
+    return head == b"PK\x03\x04" or head.startswith(b"\x80")
+
+
+# Bytes of a text file: printable ASCII, UTF-8's multi-byte characters, tab, newlines, form feed.
+TEXT_BYTES = bytes([9, 10, 12, 13, *range(32, 127), *range(128, 256)])
+
+
+def _what_it_is(path: Path) -> str:
+    with path.open("rb") as f:
+        head = f.read(4096)
+    if not head:
+        return "an empty file"
+    return "a text file" if not head.translate(None, TEXT_BYTES) else "a file of another format"
 
 
 def load_model(path: str | Path, architecture: dict[str, Any] | None = None) -> RestorationModule:
