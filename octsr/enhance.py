@@ -17,6 +17,7 @@ import logging
 import os
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +27,12 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 import octsr  # noqa: F401  (environment defaults)
 from octsr.data.image_io import IMAGE_SUFFIXES, TIFF_SUFFIXES, from_unit_range, read_pages, to_unit_range, write_pages
-from octsr.data.volumes import (DICOM_SUFFIXES, VENDOR_SUFFIXES, is_dicom, is_heidelberg_export, read_volume,
-                                write_derived_dicom, write_tiff_volume)
+from octsr.data.volumes import (DICOM_SUFFIXES, VENDOR_SUFFIXES, dicom_kind, is_dicom, is_heidelberg_export,
+                                read_volume, require_spacing, stated_spacing, write_derived_dicom, write_tiff_volume)
 from octsr.errors import ConfigError, DataError
 from octsr.settings import EnhanceSettings, check_settings
 from octsr.utils.cli import command
-from octsr.utils.failures import user_error_message
+from octsr.utils.failures import interrupted_after, user_error_message
 from octsr.utils.provenance import OutputRecord, settings_digest
 from octsr.weights import model_file, uses_tta
 
@@ -43,20 +44,24 @@ log = logging.getLogger(__name__)
 VOLUME_BAR_FROM = 16  # B-scans in one file from which it gets its own progress bar
 
 
-def list_inputs(input_path: str | Path, exclude: Path | None = None) -> list[tuple[Path, Path]]:
-    """(file, its path relative to the input) for a file, or every PNG/TIFF under a folder,
+def list_inputs(input_path: str | Path, exclude: Path | None = None) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """(file, its path relative to the input) for a file, or every scan under a folder,
     subfolders included (symbolic links to folders are not followed; `exclude`, the output
-    folder when it lies inside the input, is skipped)."""
+    folder when it lies inside the input, is skipped); and the links in the folder that lead
+    nowhere (a loop, a missing target), left out. Files are taken by what they are: images
+    and vendors' files by their suffix, DICOM by its content too (PACS and CD exports name
+    their files without a suffix); DICOM objects that are not OCT B-scans (the DICOMDIR
+    index, photographs, reports) are left out of a folder with a note."""
     path = Path(input_path).expanduser()
     if path.is_file():
-        return [(path, Path(path.name))]
+        return [(path, Path(path.name))], []
     if not path.is_dir():
         raise DataError(f"input={input_path}: no such file or folder")
     skip = exclude.resolve() if exclude is not None else None
     if skip == path.resolve():
         raise ConfigError(f"output={exclude} is the input folder; choose another folder so no "
                           f"input scan is overwritten")
-    files = []
+    files, broken, not_oct = [], [], Counter()
     for folder, subfolders, names in os.walk(path):
         if skip is not None and Path(folder).resolve() == skip:
             subfolders.clear()
@@ -64,13 +69,31 @@ def list_inputs(input_path: str | Path, exclude: Path | None = None) -> list[tup
         subfolders.sort()
         # A Heidelberg XML export is one volume: its XML, not the B-scan TIFFs beside it.
         exports = [Path(folder) / name for name in sorted(names) if is_heidelberg_export(Path(folder) / name)]
-        files += exports or [Path(folder) / name for name in sorted(names)
-                             if Path(name).suffix.lower() in IMAGE_SUFFIXES | DICOM_SUFFIXES | {".vol"}
-                             and not name.startswith(".")]
-    if not files:
-        raise DataError(f"input={input_path}: no PNG, TIFF, DICOM, .vol or Heidelberg XML files in this folder "
-                        f"or its subfolders")
-    return [(f, f.relative_to(path)) for f in files]
+        if exports:
+            files += exports
+            continue
+        for name in sorted(names):
+            file = Path(folder) / name
+            if name.startswith("."):
+                continue
+            if file.is_symlink() and not file.exists():
+                log.warning("left out %s: a symbolic link that leads nowhere (a loop or a missing target)", file)
+                broken.append(file)
+            elif file.suffix.lower() in IMAGE_SUFFIXES | {".vol"}:
+                files.append(file)
+            elif is_dicom(file):
+                kind = dicom_kind(file)
+                if kind is None:
+                    files.append(file)
+                else:
+                    not_oct[kind] += 1
+    if not_oct:
+        log.info("left out %d DICOM object(s) that are not OCT B-scans: %s", sum(not_oct.values()),
+                 ", ".join(f"{kind} ({count})" for kind, count in sorted(not_oct.items())))
+    if not files and not broken:
+        raise DataError(f"input={input_path}: no PNG, TIFF, DICOM Ophthalmic Tomography, .vol or Heidelberg XML "
+                        f"files in this folder or its subfolders")
+    return [(f, f.relative_to(path)) for f in files], broken
 
 
 def prepare_output(output: str | Path) -> Path:
@@ -87,16 +110,49 @@ def prepare_output(output: str | Path) -> Path:
     return out
 
 
+def is_volume(path: Path, output_format: str) -> bool:
+    """Whether a file is restored as a scanner's volume (`enhance_volume`): DICOM, a vendor's
+    file, or, for DICOM output, a TIFF volume (`check_output_settings` has checked that it
+    states its spacing); every other file is restored page by page into its own format."""
+    return is_dicom(path) or path.suffix.lower() in VENDOR_SUFFIXES or output_format == "dicom"
+
+
+def writes_dicom(path: Path, output_format: str) -> bool:
+    """Whether a file's result is a DICOM object (`volume_output`)."""
+    return is_volume(path, output_format) and (output_format == "dicom" or (output_format == "auto" and is_dicom(path)))
+
+
 def volume_output(path: Path, relative: Path, output_format: str) -> Path:
-    """Where a file's result goes, relative to the output folder: a scanner's volume (DICOM,
-    or a vendor's file) as `output_format` says (auto: DICOM stays DICOM, a vendor's file
-    becomes a TIFF), any other file under its own name."""
-    vendor = relative.suffix.lower() in VENDOR_SUFFIXES
-    if not (vendor or is_dicom(path)):
+    """Where a file's result goes, relative to the output folder: a volume (`is_volume`) as
+    `output_format` says (auto: DICOM stays DICOM, a vendor's file becomes a TIFF), any
+    other file under its own name. A suffix is replaced only where it names the format (a
+    PACS export's files may be named by their UIDs, dots and all)."""
+    if not is_volume(path, output_format):
         return relative
-    if output_format == "tiff" or (output_format == "auto" and vendor):
-        return relative.with_suffix(".tif")
-    return relative.with_suffix(".dcm") if vendor else relative
+    suffix = relative.suffix.lower()
+    to_dicom = writes_dicom(path, output_format)
+    if suffix in (DICOM_SUFFIXES if to_dicom else TIFF_SUFFIXES):
+        return relative
+    new_suffix = ".dcm" if to_dicom else ".tif"
+    known = suffix in DICOM_SUFFIXES | TIFF_SUFFIXES | set(VENDOR_SUFFIXES)
+    return relative.with_suffix(new_suffix) if known else relative.with_name(relative.name + new_suffix)
+
+
+def check_output_settings(inputs: list[tuple[Path, Path]], output_format: str, anonymize: bool) -> None:
+    """Refuse, before any work, a setting that cannot apply to the inputs: DICOM output for
+    an image that states no spacing (a DICOM object must place its B-scans), anonymize for
+    inputs none of which is written as DICOM."""
+    if output_format == "dicom":
+        unplaced = [path for path, _ in inputs if not (is_dicom(path) or path.suffix.lower() in VENDOR_SUFFIXES)
+                    and (path.suffix.lower() not in TIFF_SUFFIXES or stated_spacing(path).missing())]
+        if unplaced:
+            more = f" (and {len(unplaced) - 1} more)" if len(unplaced) > 1 else ""
+            raise ConfigError(f"output_format=dicom: {unplaced[0]}{more} states no spacing (across, down, between "
+                              f"B-scans), and a DICOM object must place its B-scans; use output_format=auto for "
+                              f"such files")
+    if anonymize and not any(writes_dicom(path, output_format) for path, _ in inputs):
+        raise ConfigError("anonymize=true applies to DICOM output, and none of the inputs is written as DICOM "
+                          "(PNG and TIFF outputs carry no patient data from octsr); leave it out")
 
 
 def plan_outputs(inputs: list[tuple[Path, Path]], out: Path, output_format: str = "auto") -> list[tuple[Path, Path]]:
@@ -153,6 +209,8 @@ def enhance_volume(path: Path, target: Path, restorer, batch_size: int, anonymiz
     if restorer.input_frames != 1:
         raise DataError(f"{path}: this model takes {restorer.input_frames} noisy frames of one place "
                         f"per file (a TIFF); a volume's B-scans are of different places")
+    if target.suffix.lower() not in TIFF_SUFFIXES and volume.dataset is None:
+        require_spacing(volume)  # before the work, not after it
     shapes = [scan.shape for scan in volume.bscans]
     # Restored over the volume's own pixels: a 512-frame 16-bit volume is held once, not
     # in four copies (experiments/bench records the peak memory).
@@ -175,12 +233,35 @@ def bscan_progress(count: int, path: Path) -> tqdm:
     return tqdm(total=count, desc=path.name, unit="B-scan", leave=False, disable=count < VOLUME_BAR_FROM)
 
 
+def enhance_file(path: Path, target: Path, restorer, cfg: DictConfig) -> tuple[list[tuple[int, int]], np.dtype]:
+    """Restore one input file into `target`: a volume (`enhance_volume`), or an image's
+    pages, each restored and written in the image's own format. Returns the B-scans' shapes
+    and pixel type."""
+    if is_volume(path, cfg.output_format):
+        return enhance_volume(path, target, restorer, cfg.batch_size, cfg.anonymize)
+    pages = read_pages(path)
+    if restorer.input_frames == 1:
+        with bscan_progress(len(pages), path) as progress:
+            restored = restorer.restore_stored(pages, cfg.batch_size, source=path,
+                                               in_place=all(p.flags.writeable for p in pages),
+                                               progress=progress.update)
+    else:
+        for page in pages:
+            restorer.check_size(page.shape, path)
+        units = as_model_input([to_unit_range(page, path) for page in pages], restorer.input_frames, path)
+        restored = [from_unit_range(unit, page.dtype) for unit, page in zip(restorer(units, cfg.batch_size), pages)]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_pages(target, restored, like=path)
+    return [page.shape for page in pages], pages[0].dtype
+
+
 def enhance(cfg: DictConfig) -> list[Path]:
     """Restore every input B-scan; returns the files written. With `on_error=skip`, a file
     that cannot be read or restored is reported and skipped, and the run ends with an error
     that counts them."""
     check_settings(cfg, EnhanceSettings)
-    inputs = list_inputs(cfg.input, exclude=Path(cfg.output).expanduser())
+    inputs, broken = list_inputs(cfg.input, exclude=Path(cfg.output).expanduser())
+    check_output_settings(inputs, cfg.output_format, cfg.anonymize)
     out = prepare_output(cfg.output)
     plan = plan_outputs(inputs, out, cfg.output_format)
     # What decides an output's pixels: a rerun with the same may replace it, nothing else.
@@ -196,29 +277,17 @@ def enhance(cfg: DictConfig) -> list[Path]:
              restorer.precision, " with test-time flips and turns (tta: 8 passes per B-scan, 8x the time)"
              if restorer.tta else "", len(plan), out)
     written, skipped = [], []
-    with logging_redirect_tqdm():  # log lines above the progress bar, not through it
+
+    def finished() -> str:
+        return f"{len(written)} of {len(plan)} output(s) finished in {out}, each complete; rerun the same command to " \
+               f"finish"
+
+    # log lines above the progress bar, not through it
+    with logging_redirect_tqdm(), interrupted_after(finished), record:  # record: folded at the end, however it ends
         for path, target in tqdm(plan, desc="enhance", unit="file", disable=len(plan) < 2):
             try:
                 start = time.perf_counter()
-                if is_dicom(path) or path.suffix.lower() in VENDOR_SUFFIXES:
-                    shapes, dtype = enhance_volume(path, target, restorer, cfg.batch_size, cfg.anonymize)
-                else:
-                    pages = read_pages(path)
-                    shapes, dtype = [page.shape for page in pages], pages[0].dtype
-                    if restorer.input_frames == 1:
-                        with bscan_progress(len(pages), path) as progress:
-                            restored = restorer.restore_stored(pages, cfg.batch_size, source=path,
-                                                               in_place=all(p.flags.writeable for p in pages),
-                                                               progress=progress.update)
-                    else:
-                        for page in pages:
-                            restorer.check_size(page.shape, path)
-                        units = as_model_input([to_unit_range(page, path) for page in pages],
-                                               restorer.input_frames, path)
-                        restored = [from_unit_range(unit, page.dtype) for unit, page in
-                                    zip(restorer(units, cfg.batch_size), pages)]
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    write_pages(target, restored, like=path)
+                shapes, dtype = enhance_file(path, target, restorer, cfg)
             except (DataError, OSError) as err:
                 if cfg.on_error != "skip":
                     raise
@@ -230,11 +299,11 @@ def enhance(cfg: DictConfig) -> list[Path]:
             log.info("%s: %d B-scan(s) of %s %s in %.2f s -> %s", path, len(shapes), ", ".join(sizes),
                      dtype, time.perf_counter() - start, target)
             written.append(target)
-            record.add(path, target, digest)
-            record.save()  # as it goes: a killed run still vouches for what it finished
-    if skipped:
-        raise DataError(f"{len(skipped)} of {len(plan)} input file(s) skipped (reasons above), "
-                        f"{len(written)} written to {out}")
+            record.add(path, target, digest)  # journaled: a killed run still vouches for what it finished
+    if skipped or broken:
+        lost = [f"{len(skipped)} of {len(plan)} input file(s) skipped"] if skipped else []
+        lost += [f"{len(broken)} symbolic link(s) in the input lead nowhere and were left out"] if broken else []
+        raise DataError(f"{' and '.join(lost)} (named above); {len(written)} written to {out}")
     return written
 
 

@@ -25,3 +25,8 @@ class TrainingDiverged(OctsrError):
 class RunFailed(OctsrError):
     """A run octsr started for the user (a cross-validation fold) failed; the message names
     its log and the run's own one-line reason."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C: the message says what was finished; the entry points print it in one line and
+    exit 130, as a shell expects of a program stopped by SIGINT."""

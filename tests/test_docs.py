@@ -86,8 +86,11 @@ def workspace(tmp_path_factory, trained_tiny, lr_sweep) -> dict[str, str]:
 
     rng = np.random.default_rng(1)
     (root / "volumes").mkdir()
-    for k in range(3):
-        tifffile.imwrite(root / "volumes" / f"eye0{k}.tif", speckled_volume(rng, 3, (72, 96)), photometric="minisblack")
+    from octsr.data.volumes import Spacing, write_tiff_volume
+
+    for k in range(3):  # with their spacing, so that output_format=dicom can place their B-scans
+        write_tiff_volume(root / "volumes" / f"eye0{k}.tif", list(speckled_volume(rng, 3, (72, 96))),
+                          Spacing(0.006, 0.004, 0.12))
     opt_dataset(speckled_volume(rng, 3, (72, 96)), complete=True).save_as(root / "volumes" / "eye03.dcm",
                                                                             enforce_file_format=True)
     (root / "scans").mkdir()
@@ -98,7 +101,11 @@ def workspace(tmp_path_factory, trained_tiny, lr_sweep) -> dict[str, str]:
         (root / "teachers" / "quality" / subject).mkdir(parents=True)
         for frame in (DUKE_ROOT / subject).glob("[0-9t]*.tif"):
             (root / "teachers" / "quality" / subject / frame.name).symlink_to(frame)
-    (root / "logs" / "crossval" / "resumed").mkdir(parents=True)  # what `reuse=[...]` may read (docs/crossval.md)
+    # What `reuse=[...]` reads (docs/crossval.md): an earlier crossval run's folder, here with
+    # one finished fold of a row this table does not have, so nothing is taken from it.
+    earlier = root / "logs" / "crossval" / "resumed" / "an_earlier_row" / "fold0"
+    earlier.mkdir(parents=True)
+    (earlier / "fold_result.json").write_text('{"splits": {}, "overrides": []}')
     sweep = root / "a_sweep"  # a copy: the report writes into the sweep's folder
     shutil.copytree(lr_sweep, sweep)
     checkpoint = trained_tiny["best"]

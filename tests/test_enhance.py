@@ -328,3 +328,78 @@ def test_enhance_tta_is_the_mean_of_the_eight_flips_and_turns(unet_weights, tmp_
     got = tifffile.imread(tmp_path / "tta" / "scan.tif")
     assert np.abs(got - expected).max() < 1e-5
     assert np.abs(got - plain).max() > 1e-3  # the untrained U-Net is not symmetric: tta changes it
+
+
+def test_links_that_lead_nowhere_are_left_out_and_the_rest_restored(tmp_path):
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    cv2.imwrite(str(scans / "good.png"), np.random.default_rng(1).integers(0, 256, (40, 60), dtype=np.uint8))
+    (scans / "loop.png").symlink_to("loop.png")
+    (scans / "b.tif").symlink_to("a")
+    (scans / "a").symlink_to("b.tif")
+    (scans / "gone.png").symlink_to(tmp_path / "moved.png")
+    result = run_cli("octsr.enhance", f"input={scans}", f"output={tmp_path / 'out'}", "weights=fast")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("octsr: error:")]
+    assert result.returncode == 2 and len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert "4 symbolic link(s) in the input lead nowhere" in errors[0] and "1 written" in errors[0]
+    assert results_in(tmp_path / "out") == ["good.png"]
+
+
+def test_settings_that_cannot_apply_are_refused_before_work(tmp_path):
+    """DICOM output for a TIFF that states no spacing, anonymize for inputs none of which
+    becomes DICOM: one line each, nothing written. A TIFF volume that states its spacing
+    (as octsr writes one) does become DICOM."""
+    from octsr.data.volumes import Spacing, read_volume, write_tiff_volume
+
+    rng = np.random.default_rng(2)
+    tifffile.imwrite(tmp_path / "plain.tif", rng.integers(0, 256, (3, 40, 60), dtype=np.uint8),
+                     photometric="minisblack")
+    cv2.imwrite(str(tmp_path / "scan.png"), rng.integers(0, 256, (40, 60), dtype=np.uint8))
+    placed = tmp_path / "placed"
+    placed.mkdir()
+    write_tiff_volume(placed / "volume.tif", list(rng.integers(0, 256, (3, 40, 60), dtype=np.uint8)),
+                      Spacing(0.006, 0.004, 0.12))
+    results = run_cli_batch([
+        ("octsr.enhance", f"input={tmp_path / 'plain.tif'}", f"output={tmp_path / 'out1'}", "weights=fast",
+         "output_format=dicom"),
+        ("octsr.enhance", f"input={tmp_path / 'scan.png'}", f"output={tmp_path / 'out2'}", "weights=fast",
+         "anonymize=true"),
+        ("octsr.enhance", f"input={placed}", f"output={tmp_path / 'out3'}", "weights=fast", "output_format=dicom"),
+    ])
+    for result, said in zip(results[:2], ("states no spacing", "anonymize=true applies to DICOM output")):
+        errors = [line for line in result.stderr.splitlines() if line.startswith("octsr: error:")]
+        assert result.returncode == 2 and len(errors) == 1 and said in errors[0], result.stderr[-3000:]
+    assert not (tmp_path / "out1").exists() and not (tmp_path / "out2").exists()
+    assert results[2].returncode == 0, results[2].stderr[-3000:]
+    derived = read_volume(tmp_path / "out3" / "volume.dcm")
+    assert derived.format == "dicom" and derived.spacing == Spacing(0.006, 0.004, 0.12)
+
+
+def test_ctrl_c_says_what_was_finished_and_leaves_nothing_half_written(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    rng = np.random.default_rng(3)
+    for k in range(40):
+        cv2.imwrite(str(scans / f"scan{k:02d}.png"), rng.integers(0, 256, (400, 600), dtype=np.uint8))
+    out = tmp_path / "out"
+    run = subprocess.Popen([sys.executable, "-m", "octsr.enhance", f"input={scans}", f"output={out}",
+                            "weights=fast"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 120
+    while not list(out.glob("scan*.png")) and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=60)
+    finished = sorted(out.glob("scan*.png"))
+    assert run.returncode == 130 and "Traceback" not in stderr, stderr[-3000:]
+    lines = [line for line in stderr.splitlines() if line.startswith("octsr:")]
+    assert lines == [f"octsr: interrupted: {len(finished)} of 40 output(s) finished in {out}, each complete; "
+                     f"rerun the same command to finish"], stderr[-2000:]
+    assert 0 < len(finished) < 40 and not list(out.glob(".*.tmp*"))
+    assert all(cv2.imread(str(p), cv2.IMREAD_UNCHANGED).shape == (400, 600) for p in finished)

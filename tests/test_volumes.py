@@ -3,11 +3,14 @@ Ophthalmic Tomography objects that pydicom builds (not octsr), and one line for 
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 import tifffile
 
-from octsr.data.volumes import OPT_STORAGE, read_volume
+from octsr.data.image_io import read_pages
+from octsr.data.volumes import OPT_STORAGE, count_bscans, read_volume
 from octsr.errors import DataError
 from tests.conftest import VENDOR_SAMPLES, results_in
 from tests.opt_objects import opt_dataset, write
@@ -73,6 +76,36 @@ def test_a_tiff_volume_has_its_pages_and_no_guessed_spacing(tmp_path):
     assert volume.spacing.missing() == ["across", "down", "between B-scans"]
 
 
+def test_a_localizer_or_thumbnail_page_is_left_out_of_a_tiff_volume_with_a_note(tmp_path, caplog):
+    """As scanners export them: a 96x96 localizer first, then the 64x128 B-scans, then a
+    thumbnail marked reduced-resolution. The volume is the B-scans alone (header count
+    and pixels agree); an image read of the file still has every page."""
+    rng = np.random.default_rng(4)
+    bscans = rng.integers(0, 256, (4, 64, 128), dtype=np.uint8)
+    with tifffile.TiffWriter(tmp_path / "vol.tif") as tif:
+        tif.write(rng.integers(0, 256, (96, 96), dtype=np.uint8), photometric="minisblack", metadata=None)
+        for scan in bscans:
+            tif.write(scan, photometric="minisblack", metadata=None)
+        tif.write(bscans[0, ::2, ::2], photometric="minisblack", metadata=None, subfiletype=1)
+    with caplog.at_level(logging.WARNING):
+        volume = read_volume(tmp_path / "vol.tif")
+    assert np.array_equal(np.stack(volume.bscans), bscans) and count_bscans(tmp_path / "vol.tif") == 4
+    assert (f"{tmp_path / 'vol.tif'}: left out 2 of its 6 pages as not B-scans of this volume (its 4 B-scans "
+            f"are 64x128): pages 1 (96x96), 6 (marked reduced-resolution)") in caplog.text
+    assert len(read_pages(tmp_path / "vol.tif")) == 6
+
+
+def test_a_tiff_of_pages_with_no_common_size_is_no_volume(tmp_path):
+    with tifffile.TiffWriter(tmp_path / "mixed.tif") as tif:
+        for shape in ((64, 128), (64, 128), (96, 96), (96, 96), (32, 32)):
+            tif.write(np.zeros(shape, np.uint8), photometric="minisblack", metadata=None)
+    for read in (read_volume, count_bscans):
+        with pytest.raises(DataError, match="mixed.tif: its pages are 2 of 64x128, 2 of 96x96, 1 of 32x32 "
+                                            r"\(rows x columns\) and no size holds most of them") as err:
+            read(tmp_path / "mixed.tif")
+        assert "\n" not in str(err.value)
+
+
 def test_anything_else_is_one_line(tmp_path):
     (tmp_path / "notes.txt").write_text("not a scan")
     with pytest.raises(DataError, match="not a volume octsr reads"):
@@ -83,7 +116,9 @@ def dicom_tool_errors(tool: str, path) -> set[str]:
     import subprocess
 
     done = subprocess.run([tool, str(path)], capture_output=True, text=True)
-    return {line.strip() for line in (done.stdout + done.stderr).splitlines() if line.startswith("Error")}
+    # Errors, and attributes outside the IOD (which make the object a "Standard Extended" one).
+    return {line.strip() for line in (done.stdout + done.stderr).splitlines()
+            if line.startswith("Error") or "not present in standard DICOM IOD" in line}
 
 
 def test_enhance_writes_a_derived_opt_object_that_other_readers_accept(tmp_path):
@@ -108,7 +143,15 @@ def test_enhance_writes_a_derived_opt_object_that_other_readers_accept(tmp_path)
         assert derived.get(new) != ds.get(new), new
     assert derived.ImageType[0] == "DERIVED" and "octsr" in derived.SeriesDescription
     assert "duke_srcnn.pt" in derived.SeriesDescription
-    assert derived.SourceImageSequence[0].ReferencedSOPInstanceUID == ds.SOPInstanceUID
+    # The derivation where the IOD places it: each frame's Derivation Image functional group.
+    for number, group in enumerate(derived.PerFrameFunctionalGroupsSequence, 1):
+        derivation = group.DerivationImageSequence[0]
+        assert derivation.DerivationCodeSequence[0].CodeValue == "113087" and "octsr" in derivation.DerivationDescription
+        source_frame = derivation.SourceImageSequence[0]
+        assert (source_frame.ReferencedSOPInstanceUID, source_frame.ReferencedFrameNumber) == (ds.SOPInstanceUID, number)
+        assert source_frame.PurposeOfReferenceCodeSequence[0].CodeValue == "121322"
+    assert derived.ReferencedSeriesSequence[0].SeriesInstanceUID == ds.SeriesInstanceUID
+    assert "SourceImageSequence" not in derived and "DerivationDescription" not in derived
     assert read_volume(tmp_path / "out" / "scan.dcm").spacing == read_volume(source).spacing
     restored = derived.pixel_array
     assert restored.shape == frames.shape and restored.max() <= 4095 and not np.array_equal(restored, frames)
@@ -259,3 +302,44 @@ def test_anonymize_leaves_no_identifier_date_or_time_of_the_input_anywhere(tmp_p
     if shutil.which("dciodvfy") is None:
         pytest.skip("dicom3tools missing (make system-packages installs them)")
     assert dicom_tool_errors("dciodvfy", tmp_path / "out" / "scan.dcm") <= dicom_tool_errors("dciodvfy", source)
+
+def test_a_pacs_export_is_read_by_what_its_files_are(tmp_path):
+    """A CD or PACS export (a DICOMDIR, instance files without a suffix in subfolders, a
+    photograph beside the OCT): each OCT object restored, the rest left out with a note."""
+    from pydicom.fileset import FileSet
+
+    from tests.conftest import run_cli
+
+    rng = np.random.default_rng(6)
+    export = FileSet()
+    for series in (1, 2):
+        ds = opt_dataset((rng.random((3, 40, 60)) * 255).astype(np.uint8), complete=True)
+        ds.SeriesNumber = series
+        export.add(ds)
+    photo = opt_dataset((rng.random((1, 20, 20)) * 255).astype(np.uint8), complete=True,
+                        sop_class="1.2.840.10008.5.1.4.1.1.77.1.5.1")  # Ophthalmic Photography 8 Bit
+    photo.SeriesNumber, photo.Modality = 3, "OP"
+    export.add(photo)
+    export.write(tmp_path / "cd")
+    assert not any(p.suffix for p in (tmp_path / "cd").rglob("IM*"))  # as a CD names them
+    result = run_cli("octsr.enhance", f"input={tmp_path / 'cd'}", f"output={tmp_path / 'out'}", "weights=fast")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "left out 2 DICOM object(s) that are not OCT B-scans: DICOMDIR index (1), Ophthalmic Photography" \
+        in result.stdout + result.stderr
+    written = sorted(p for p in (tmp_path / "out").rglob("IM*"))
+    assert len(written) == 2 and all(p.suffix == ".dcm" for p in written)
+    assert all(read_volume(p).bscans.shape == (3, 40, 60) for p in written)
+
+
+def test_a_dicom_without_its_preamble_is_read_and_a_foreign_file_is_named_plainly(tmp_path):
+    frames = (np.random.default_rng(7).random((2, 40, 60)) * 255).astype(np.uint8)
+    ds = opt_dataset(frames, complete=True)
+    del ds.file_meta  # as older tools write it: no preamble, no DICM mark, no file meta
+    ds.save_as(tmp_path / "bare.dcm", implicit_vr=True, little_endian=True, enforce_file_format=False)
+    assert (tmp_path / "bare.dcm").read_bytes()[128:132] != b"DICM"
+    volume = read_volume(tmp_path / "bare.dcm")
+    assert np.array_equal(volume.bscans, frames) and volume.spacing.between_mm == pytest.approx(0.12)
+    (tmp_path / "other.dcm").write_bytes(np.random.default_rng(8).bytes(3000))
+    with pytest.raises(DataError) as err:
+        read_volume(tmp_path / "other.dcm")
+    assert "not a DICOM file" in str(err.value) and "force" not in str(err.value)

@@ -10,19 +10,24 @@ a guessed 1.0.
 from __future__ import annotations
 
 import io
+import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from octsr.data.deidentify import deidentify
+from octsr.data.deidentify import deidentify, new_uid
 from octsr.data.image_io import TIFF_SUFFIXES, from_unit_range, read_pages, to_unit_range
 from octsr.errors import DataError
 from octsr.utils.atomic import atomic_path
 from octsr.utils.extras import require
 
+log = logging.getLogger(__name__)
+
 OPT_STORAGE = "1.2.840.10008.5.1.4.1.1.77.1.5.4"  # Ophthalmic Tomography Image Storage
+MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"  # a DICOMDIR: the index of a CD or PACS export
 DICOM_SUFFIXES = {".dcm", ".dicom"}
 VENDOR_SUFFIXES = {".vol": "Heidelberg .vol", ".xml": "Heidelberg XML export"}  # read by eyepy
 # What identifies a DICOM volume, kept so that a derived series can name its source.
@@ -83,7 +88,7 @@ def read_volume(path: str | Path) -> Volume:
     if is_dicom(path):
         return read_dicom(path)
     if path.suffix.lower() in TIFF_SUFFIXES:
-        return Volume(read_pages(path), _recorded_spacing(path), path, "tiff")
+        return Volume(read_pages(path, keep=list(_bscan_pages(path))), _recorded_spacing(path), path, "tiff")
     if path.suffix.lower() in VENDOR_SUFFIXES:
         return read_vendor(path)
     raise DataError(f"{path}: not a volume octsr reads (multi-page TIFF, DICOM Ophthalmic Tomography, "
@@ -101,10 +106,9 @@ def is_heidelberg_export(path: Path) -> bool:
 
 def count_bscans(path: str | Path) -> int:
     """How many B-scans `read_volume(path)` would give, from the file's header where it has
-    one (DICOM's NumberOfFrames, a TIFF's plain gray pages), so listing a folder of volumes
-    decodes no pixels; other files are read."""
+    one (DICOM's NumberOfFrames, a TIFF's plain gray B-scan pages), so listing a folder of
+    volumes decodes no pixels; other files are read."""
     import pydicom
-    import tifffile
 
     path = Path(path)
     if path.is_file() and is_dicom(path):
@@ -115,13 +119,82 @@ def count_bscans(path: str | Path) -> int:
         except Exception:
             pass  # read_volume says what is wrong with it
     elif path.is_file() and path.suffix.lower() in TIFF_SUFFIXES:
-        try:
-            with tifffile.TiffFile(path) as tif:
-                if all(page.ndim == 2 for page in tif.pages):
-                    return len(tif.pages)
-        except Exception:
-            pass
+        pages = _bscan_pages(path)
+        if all(page.ndim == 2 for page in pages.values()):
+            return len(pages)
     return len(read_volume(path).bscans)
+
+
+# NewSubfileType bits of a page that is not the image itself: 1 a reduced-resolution copy (a
+# thumbnail), 4 a transparency mask (TIFF 6.0, p. 36).
+NOT_THE_IMAGE = {1: "marked reduced-resolution", 4: "marked a mask"}
+# Notes already logged: training reads a volume again each time its shuffled pairs return to it.
+_noted: set[str] = set()
+
+
+def _bscan_pages(path: Path) -> dict[int, Any]:
+    """The pages of a TIFF volume that are its B-scans (tifffile's page headers, by page
+    index): the full-resolution pages of the size most of them share. Scanners export a
+    localizer or a thumbnail beside the B-scans; such pages are left out with a note naming
+    them, never reshaped. Where no size holds more than half the full-resolution pages, which
+    pages are the B-scans would be a guess: DataError."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            pages = dict(enumerate(tif.pages))
+    except Exception as err:  # tifffile raises many types for a damaged file
+        raise DataError(f"{path}: cannot read TIFF ({err})") from err
+    size = _bscan_size(path, Counter(_page_size(page) for page in pages.values() if not _not_the_image(page)))
+    bscans = {k: page for k, page in pages.items() if not _not_the_image(page) and _page_size(page) == size}
+    if len(bscans) < len(pages):
+        left = len(pages) - len(bscans)
+        _note_once(f"{path}: left out {left} of its {len(pages)} pages as not B-scans of this volume (its "
+                   f"{len(bscans)} B-scans are {size[0]}x{size[1]}): page{'s' * (left > 1)} "
+                   f"{_left_out_text(pages, bscans)}")
+    return bscans
+
+
+def _bscan_size(path: Path, sizes: Counter) -> tuple[int, int]:
+    """The size (rows, columns) of more than half the full-resolution pages; DataError where
+    no size is."""
+    if not sizes:
+        raise DataError(f"{path}: every page is marked a reduced-resolution copy or a mask (TIFF NewSubfileType); "
+                        f"no B-scans")
+    size, count = sizes.most_common(1)[0]
+    if 2 * count <= sum(sizes.values()):
+        raise DataError(f"{path}: its pages are {_sizes_text(sizes)} (rows x columns) and no size holds most of "
+                        f"them, so which are the volume's B-scans is unclear; save its B-scans alone, of one "
+                        f"size, as a multi-page TIFF")
+    return size
+
+
+def _page_size(page) -> tuple[int, int]:
+    return page.imagelength, page.imagewidth
+
+
+def _not_the_image(page) -> str:
+    """Why a page is not the image itself by its own marks, or '' where it is: NewSubfileType,
+    or the older SubfileType tag (255), whose 2 marks a reduced-resolution copy."""
+    marks = [why for bit, why in NOT_THE_IMAGE.items() if page.subfiletype & bit]
+    return " and ".join(marks) or ("marked reduced-resolution" if page.tags.valueof(255) == 2 else "")
+
+
+def _sizes_text(sizes: Counter) -> str:
+    return ", ".join(f"{count} of {h}x{w}" for (h, w), count in sizes.most_common())
+
+
+def _left_out_text(pages: dict[int, Any], bscans: dict[int, Any]) -> str:
+    """'1 (96x96), 7 (marked reduced-resolution)': the pages left out, counted from 1."""
+    left = [f"{k + 1} ({_not_the_image(page) or '{}x{}'.format(*_page_size(page))})"
+            for k, page in pages.items() if k not in bscans]
+    return ", ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+
+
+def _note_once(message: str) -> None:
+    if message not in _noted:
+        _noted.add(message)
+        log.warning("%s", message)
 
 
 def read_vendor(path: Path) -> Volume:
@@ -205,13 +278,50 @@ def write_tiff_volume(target: Path, bscans: list[np.ndarray], spacing: Spacing) 
 
 
 def is_dicom(path: Path) -> bool:
-    """By suffix, or by the DICM mark after the preamble (scanners often write no suffix)."""
+    """By suffix, or by the DICM mark after the preamble (scanners and PACS exports often
+    write no suffix)."""
     return path.suffix.lower() in DICOM_SUFFIXES or _has_dicom_preamble(path)
 
 
 def _has_dicom_preamble(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(132)[128:] == b"DICM"
+    try:
+        with path.open("rb") as f:
+            return f.read(132)[128:] == b"DICM"
+    except OSError:
+        return False  # unreadable: not taken for DICOM by its content
+
+
+def dicom_kind(path: Path) -> str | None:
+    """None for a DICOM file that may hold OCT B-scans (or whose header does not say), else
+    what it is instead, by its SOP class (a DICOMDIR index, a photograph, a report): what a
+    folder of a PACS or CD export holds beside the scans."""
+    from pydicom.filereader import read_file_meta_info
+    from pydicom.uid import UID
+
+    try:
+        sop_class = str(read_file_meta_info(path).get("MediaStorageSOPClassUID", ""))
+    except Exception:
+        return None  # no file meta: read_volume says what is wrong with it
+    if not sop_class or sop_class == OPT_STORAGE:
+        return None
+    return "DICOMDIR index" if sop_class == MEDIA_DIRECTORY else UID(sop_class).name
+
+
+def stated_spacing(path: Path) -> Spacing:
+    """The spacing a volume file states, read from its header alone where it has one (a
+    TIFF octsr wrote, DICOM); other files are read whole."""
+    if path.suffix.lower() in TIFF_SUFFIXES and not is_dicom(path):
+        return _recorded_spacing(path)
+    return read_volume(path).spacing
+
+
+def require_spacing(volume: Volume) -> None:
+    """DataError unless `volume` states all three spacings, which a DICOM object needs to
+    place its B-scans (never a made-up value)."""
+    missing = volume.spacing.missing()
+    if missing:
+        raise DataError(f"{volume.source}: its spacing {' and '.join(missing)} is not stated, and a DICOM object "
+                        f"must place its B-scans; use output_format=tiff for this file")
 
 
 def read_dicom(path: Path) -> Volume:
@@ -223,9 +333,12 @@ def read_dicom(path: Path) -> Volume:
     from pydicom.errors import InvalidDicomError
     from pydicom.pixels import iter_pixels
 
+    whole = None
     try:
         dataset = pydicom.dcmread(path, stop_before_pixels=True)
-    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError) as err:
+    except InvalidDicomError:
+        dataset = whole = _read_without_preamble(path)
+    except (EOFError, OSError, ValueError, KeyError) as err:
         raise DataError(f"{path}: not a readable DICOM file ({_one_line(err)})") from err
     sop_class = str(dataset.get("SOPClassUID", ""))
     if sop_class != OPT_STORAGE:
@@ -244,7 +357,7 @@ def read_dicom(path: Path) -> Volume:
     frames = np.empty((count, rows, columns), np.uint8 if dataset.BitsAllocated == 8 else np.uint16)
     decoded = 0
     try:
-        for decoded, frame in enumerate(iter_pixels(path), 1):
+        for decoded, frame in enumerate(iter_pixels(path if whole is None else whole), 1):
             frames[decoded - 1] = frame
     except Exception as err:  # missing pixel data, a truncated file, an undecodable syntax
         syntax = getattr(dataset.file_meta, "TransferSyntaxUID", None)
@@ -256,6 +369,31 @@ def read_dicom(path: Path) -> Volume:
     metadata = {key: str(dataset.get(key)) for key in IDENTIFYING if key in dataset}
     return Volume(frames, _dicom_spacing(dataset, len(frames)), path, "dicom", metadata,
                   _stored_peak(dataset), dataset)
+
+
+def _read_without_preamble(path: Path):
+    """A DICOM dataset written without the 128-byte preamble and DICM mark (older tools and
+    some PACS exports do), read whole; the file meta it lacks is filled from the dataset.
+    DataError, in words a user can act on, when the file is no DICOM dataset either."""
+    import pydicom
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    try:
+        dataset = pydicom.dcmread(path, force=True)
+        usable = "SOPClassUID" in dataset and "Rows" in dataset
+    except Exception:
+        usable = False
+    if not usable:
+        raise DataError(f"{path}: not a DICOM file (it lacks the preamble and 'DICM' mark DICOM files begin with, "
+                        f"and does not read as a DICOM dataset without them); check that the file is complete "
+                        f"and is DICOM, e.g. with dcmdump")
+    meta = dataset.file_meta
+    if "TransferSyntaxUID" not in meta:
+        implicit, little = dataset.original_encoding
+        meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    meta.MediaStorageSOPClassUID = meta.get("MediaStorageSOPClassUID") or dataset.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = meta.get("MediaStorageSOPInstanceUID") or dataset.get("SOPInstanceUID", "")
+    return dataset
 
 
 def _stored_peak(dataset) -> int:
@@ -283,7 +421,6 @@ def write_derived_dicom(source: Volume, bscans: list[np.ndarray] | np.ndarray, t
     time). Returns what it changed, as "removed X" / "replaced Y" (empty without it)."""
     import datetime
 
-    from pydicom.dataset import Dataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
     # The header as read, not read again: changed in place, so `source` is spent afterwards.
@@ -295,8 +432,8 @@ def write_derived_dicom(source: Volume, bscans: list[np.ndarray] | np.ndarray, t
     if frames.shape != (int(dataset.get("NumberOfFrames", 1)), dataset.Rows, dataset.Columns):
         raise DataError(f"{source.source}: {frames.shape[0]} restored B-scans of {frames.shape[1:]} do not fit its "
                         f"{dataset.get('NumberOfFrames', 1)} frames of {dataset.Rows}x{dataset.Columns}")
-    reference = Dataset()
-    reference.ReferencedSOPClassUID, reference.ReferencedSOPInstanceUID = dataset.SOPClassUID, dataset.SOPInstanceUID
+    derived_from = (str(dataset.SOPClassUID), str(dataset.SOPInstanceUID), str(dataset.SeriesInstanceUID)) \
+        if from_dicom else None
     now = datetime.datetime.now()
     dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     frames = np.ascontiguousarray(frames.astype(np.uint8 if dataset.BitsAllocated == 8 else "<u2", copy=False))
@@ -306,12 +443,12 @@ def write_derived_dicom(source: Volume, bscans: list[np.ndarray] | np.ndarray, t
     dataset.SeriesDescription = description[:64]
     image_type = list(dataset.get("ImageType") or ["ORIGINAL", "PRIMARY"])
     dataset.ImageType = ["DERIVED", *image_type[1:]]
-    dataset.DerivationDescription = description[:1024]
-    if from_dicom:
-        dataset.SourceImageSequence = [reference]
+    for outside_the_iod in ("SourceImageSequence", "DerivationDescription"):  # where older writers put them
+        dataset.pop(outside_the_iod, None)
     dataset.ContentDate, dataset.ContentTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
-    # The descriptions octsr wrote name only octsr and the weights: kept through the profile.
-    changes = deidentify(dataset, keep=("SeriesDescription", "DerivationDescription")) if anonymize else []
+    # The series description octsr wrote names only octsr and the weights: kept through the profile.
+    changes = deidentify(dataset, keep=("SeriesDescription",)) if anonymize else []
+    _describe_derivation(dataset, description, derived_from, renamed=anonymize)
     # The pixels go to the file from a buffer over the frames, not through a bytes copy of
     # them: a long volume is never held twice.
     dataset.PixelData = io.BufferedReader(_FramesBuffer(frames))
@@ -322,6 +459,41 @@ def write_derived_dicom(source: Volume, bscans: list[np.ndarray] | np.ndarray, t
     finally:
         del dataset.PixelData
     return changes
+
+
+def _describe_derivation(dataset, description: str, derived_from: tuple[str, str, str] | None,
+                         renamed: bool) -> None:
+    """The derivation where the Ophthalmic Tomography IOD places it: each frame's Derivation
+    Image functional group (the processing coded as smoothing, DCM 113087, and described;
+    the source frame referenced as the source of an image processing operation, DCM 121322),
+    and the source series and instance in the Common Instance Reference module.
+    `derived_from`: the source's SOP class, instance and series UIDs (None for a volume from
+    another format); `renamed`: they are given as de-identification replaced them."""
+    from pydicom.dataset import Dataset
+
+    uid = new_uid if renamed else str
+    frames = int(dataset.get("NumberOfFrames") or 1)
+    per_frame = list(dataset.get("PerFrameFunctionalGroupsSequence") or [])
+    per_frame += [Dataset() for _ in range(frames - len(per_frame))]
+    for number, group in enumerate(per_frame[:frames], 1):
+        derivation = Dataset()
+        derivation.DerivationDescription = description[:1024]
+        derivation.DerivationCodeSequence = [_code("113087", "DCM", "Smoothing")]
+        derivation.SourceImageSequence = []
+        if derived_from:
+            source = Dataset()
+            source.ReferencedSOPClassUID, source.ReferencedSOPInstanceUID = derived_from[0], uid(derived_from[1])
+            source.ReferencedFrameNumber = number
+            source.PurposeOfReferenceCodeSequence = [_code("121322", "DCM", "Source image for image processing "
+                                                                            "operation")]
+            derivation.SourceImageSequence = [source]
+        group.DerivationImageSequence = [derivation]
+    dataset.PerFrameFunctionalGroupsSequence = per_frame
+    if derived_from:
+        instance, series = Dataset(), Dataset()
+        instance.ReferencedSOPClassUID, instance.ReferencedSOPInstanceUID = derived_from[0], uid(derived_from[1])
+        series.SeriesInstanceUID, series.ReferencedInstanceSequence = uid(derived_from[2]), [instance]
+        dataset.ReferencedSeriesSequence = [series]
 
 
 class _FramesBuffer(io.RawIOBase):
@@ -362,10 +534,7 @@ def new_opt_header(volume: Volume):
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-    missing = volume.spacing.missing()
-    if missing:
-        raise DataError(f"{volume.source}: its spacing {' and '.join(missing)} is not stated, and a DICOM object "
-                        f"must place its B-scans; use output_format=tiff for this file")
+    require_spacing(volume)
     bscans = volume.bscans
     count, (rows, columns) = len(bscans), bscans[0].shape
     meta = FileMetaDataset()

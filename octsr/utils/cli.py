@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from octsr.conf import CONF_DIR
 from octsr.utils.extras import missing_extra
-from octsr.utils.failures import exit_on_user_error
+from octsr.utils.failures import exit_on_interrupt, exit_on_user_error
 
 CONF = CONF_DIR
 
@@ -162,7 +162,10 @@ def command(config_name: str, job: Callable[[DictConfig], Any]) -> Callable[[], 
             exit_on_user_error(err)
 
     def cli() -> None:
-        check_command_line(config_name)
-        main()
+        try:
+            check_command_line(config_name)
+            main()
+        except KeyboardInterrupt as err:
+            exit_on_interrupt(err)
 
     return cli

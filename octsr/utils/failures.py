@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
 import sys
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -15,7 +17,7 @@ from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from omegaconf.errors import OmegaConfBaseException
 
-from octsr.errors import OctsrError
+from octsr.errors import Interrupted, OctsrError
 from octsr.utils.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,24 @@ def exit_on_user_error(err: BaseException) -> NoReturn:
         raise err
     print(f"octsr: error: {message}", file=sys.stderr)
     sys.exit(2)
+
+
+@contextlib.contextmanager
+def interrupted_after(progress: Callable[[], str]) -> Iterator[None]:
+    """Turn Ctrl-C inside the block into `Interrupted` whose message is `progress()`: what the
+    work finished before it stopped."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(progress()) from None
+
+
+def exit_on_interrupt(err: KeyboardInterrupt) -> NoReturn:
+    """For an entry point's `except KeyboardInterrupt`: one line (what was finished, where the
+    work said so) and status 130, no traceback."""
+    what = str(err) if isinstance(err, Interrupted) else ""
+    print(f"octsr: interrupted{': ' + what if what else ''}", file=sys.stderr)
+    sys.exit(130)
 
 
 def in_multirun() -> bool:
