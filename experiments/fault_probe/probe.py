@@ -1,5 +1,5 @@
-"""Try the faults and bad inputs of issue 10 as a new user would, through the CLI, and table
-what each one does: `python experiments/fault_probe/probe.py [--out DIR]`.
+"""Try faults and bad inputs as a new user would, through the CLI, and table what each one
+does: `python experiments/fault_probe/probe.py [--out DIR]`.
 
 A case passes when it ends with exit status 2 and exactly one `octsr: error:` line on
 stderr (no traceback), or, where the case is meant to succeed, with status 0 and its check
@@ -42,6 +42,51 @@ def one_line(done: subprocess.CompletedProcess) -> tuple[bool, str]:
 def finite(path: Path) -> bool:
     state = torch.load(path, weights_only=True)["state_dict"]
     return all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+def leaks(path: Path, secrets: set[str]) -> list[str]:
+    """Values of `path` (every element, nested and file meta included) that hold one of
+    `secrets`, and any private element."""
+    import pydicom
+
+    found: list[str] = []
+
+    def look(dataset, element) -> None:
+        if element.VR == "SQ" or element.is_empty:
+            return
+        for value in (element.value if element.VM > 1 else [element.value]):
+            text = str(value)
+            if element.tag.is_private or ((text in secrets) if element.VR == "UI" else
+                                          any(secret in text for secret in secrets)):
+                found.append(f"{element.keyword or element.tag} = {text}")
+
+    derived = pydicom.dcmread(path)
+    derived.walk(look)
+    derived.file_meta.walk(look)
+    return found
+
+
+def ctrl_c(work: Path, ckpt: Path, rng: np.random.Generator) -> tuple[str, int, bool, str]:
+    """Ctrl-C once the first of 40 outputs is written: status 130, one line counting the
+    finished outputs, no traceback, no temporary file left."""
+    import signal
+
+    scans = work / "many"
+    scans.mkdir()
+    for k in range(40):
+        cv2.imwrite(str(scans / f"scan{k:02d}.png"), rng.integers(0, 256, (400, 600), dtype=np.uint8))
+    out = work / "many_out"
+    run = subprocess.Popen([sys.executable, "-m", "octsr.enhance", f"ckpt_path={ckpt}", f"input={scans}",
+                            f"output={out}"], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not list(out.glob("scan*.png")) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=120)
+    lines = [line for line in stderr.splitlines() if line.startswith("octsr:")]
+    ok = (run.returncode == 130 and len(lines) == 1 and "Traceback" not in stderr
+          and not list(out.glob(".*tmp*")) and 0 < len(list(out.glob("scan*.png"))) < 40)
+    return ("Ctrl-C in the middle of a folder", run.returncode, ok, lines[0] if lines else stderr[-200:])
 
 
 def main() -> None:
@@ -87,7 +132,7 @@ def main() -> None:
     shutil.copytree(runs[0], nohydra / "run")
     (nohydra / "run" / ".hydra" / "hydra.yaml").unlink(missing_ok=True)
 
-    # Issues 22 and 25: scanner volumes, inputs read as what they are, earlier results kept.
+    # Scanner volumes, inputs read as what they are, earlier results kept.
     sys.path.insert(0, str(REPO))
     from tests.opt_objects import opt_dataset, speckled_volume, write
 
@@ -121,6 +166,51 @@ def main() -> None:
     for subject in ("01", "02", "03"):
         (partial / subject).symlink_to(duke / subject, target_is_directory=True)
     cv = ("octsr.crossval", "bm3d.enabled=false", f"hydra.run.dir={work}/cv")
+
+    # Hostile files and mistakes: identities at every depth, localizers, PACS exports, links
+    # that lead nowhere, settings that cannot apply, edited outputs, damaged records.
+    from tests.opt_objects import identified_opt, identifying_values
+
+    identified = identified_opt(speckled_volume(rng, 3, (64, 96), np.uint8))
+    secrets = identifying_values(identified) | identifying_values(identified.file_meta)
+    write(identified, work / "identified.dcm")
+    localized, unclear = work / "localized", work / "unclear"
+    localized.mkdir(), unclear.mkdir()
+    for k in range(4):
+        with tifffile.TiffWriter(localized / f"eye{k}.tif") as tif:
+            tif.write(rng.integers(0, 256, (96, 96), dtype=np.uint8), photometric="minisblack")  # the localizer
+            for bscan in speckled_volume(rng, 3, (64, 128)):
+                tif.write(bscan, photometric="minisblack")
+    with tifffile.TiffWriter(unclear / "eye0.tif") as tif:
+        for shape in ((64, 128), (64, 96), (96, 96), (64, 80)):
+            tif.write(rng.integers(0, 256, shape, dtype=np.uint8), photometric="minisblack")
+    from pydicom.fileset import FileSet
+
+    cd = FileSet()
+    for series in (1, 2):
+        ds = opt_dataset(speckled_volume(rng, 3, (64, 96)), complete=True)
+        ds.SeriesNumber = series
+        cd.add(ds)
+    photo = opt_dataset(rng.integers(0, 256, (1, 20, 20), dtype=np.uint8), complete=True,
+                        sop_class="1.2.840.10008.5.1.4.1.1.77.1.5.1")
+    photo.Modality = "OP"
+    cd.add(photo)
+    cd.write(work / "cd")
+    bare = opt_dataset(speckled_volume(rng, 2, (64, 96)), complete=True)
+    del bare.file_meta
+    bare.save_as(work / "bare.dcm", implicit_vr=True, little_endian=True, enforce_file_format=False)
+    (work / "noise.dcm").write_bytes(rng.bytes(3000))
+    looped = work / "looped"
+    looped.mkdir()
+    cv2.imwrite(str(looped / "good.png"), rng.integers(0, 256, (40, 60), dtype=np.uint8))
+    (looped / "loop.png").symlink_to("loop.png")
+    tifffile.imwrite(work / "no_spacing.tif", speckled_volume(rng, 3, (64, 96)), photometric="minisblack")
+    edited = octsr("octsr.enhance", f"ckpt_path={ckpt}", f"input={scan}", f"output={work}/edited", cwd=work)
+    assert edited.returncode == 0, edited.stderr[-2000:]
+    cv2.imwrite(str(work / "edited" / "same.png"), np.zeros((40, 60), np.uint8))  # the user's own edit
+    not_a_dict = octsr("octsr.enhance", f"ckpt_path={ckpt}", f"input={scan}", f"output={work}/odd_record", cwd=work)
+    assert not_a_dict.returncode == 0, not_a_dict.stderr[-2000:]
+    (work / "odd_record" / ".octsr-outputs.json").write_text("[]")
 
     train = ("octsr.train", "debug=tiny", f"paths.log_dir={work}/logs")
     enhance = ("octsr.enhance", f"ckpt_path={ckpt}")
@@ -168,6 +258,15 @@ def main() -> None:
         "crossval data root lacking subjects the folds need": (*cv, f"data_root={partial}"),
         "train with a mistyped logger (logger=tensorbord)": (*train, "logger=tensorbord"),
         "export format=onnx under a file": ("octsr.export", f"ckpt_path={ckpt}", "format=onnx", f"output={work}/a_file/m"),
+        "enhance again after the user edited the output": (*enhance, f"input={scan}", f"output={work}/edited"),
+        "enhance into a folder whose record is JSON but not an object": (*enhance, f"input={scan}", f"output={work}/odd_record"),
+        "enhance output_format=dicom for a TIFF that states no spacing": (*enhance, f"input={work}/no_spacing.tif", f"output={work}/o", "output_format=dicom"),
+        "enhance anonymize=true where nothing is written as DICOM": (*enhance, f"input={scan}", f"output={work}/o", "anonymize=true"),
+        "enhance a .dcm that is no DICOM at all": (*enhance, f"input={work}/noise.dcm", f"output={work}/o"),
+        "enhance a folder with a symbolic link loop (the good file is restored)": (*enhance, f"input={looped}", f"output={work}/looped_out"),
+        "train init_from=<a run's .hydra/config.yaml>": (*train, f"init_from={runs[0]}/.hydra/config.yaml"),
+        "crossval reuse=[a training run, not a crossval run]": (*cv, f"data_root={duke}", f"reuse=[{runs[0]}]"),
+        "data=volumes, TIFF pages of four sizes (which are B-scans is unclear)": (*train, "data=volumes", f"data.root={unclear}"),
     }
     expect_success: dict[str, tuple[tuple[str, ...], Callable[[], bool]]] = {
         "enhance same names in two subfolders, mixed-size volume": (
@@ -196,6 +295,20 @@ def main() -> None:
             (*train, "data=volumes", f"data.root={volumes}", "data.splits.val=[eye3]", "data.splits.test=[clinic]",
              "data.splits.train=[eye0,eye1,eye2]"),
             lambda: any((work / "logs").rglob("*volumes*/test_metrics.csv"))),
+        "enhance anonymize=true: no identifier, date, time or UID of the input anywhere in the output": (
+            (*enhance, f"input={work}/identified.dcm", f"output={work}/anonymized", "anonymize=true"),
+            lambda: not leaks(work / "anonymized" / "identified.dcm", secrets)),
+        "enhance a DICOM without its preamble": (
+            (*enhance, f"input={work}/bare.dcm", f"output={work}/bare_out"),
+            lambda: (work / "bare_out" / "bare.dcm").stat().st_size > 0),
+        "enhance a CD export (DICOMDIR, suffix-less files): the OCT objects, not the photo": (
+            (*enhance, f"input={work}/cd", f"output={work}/cd_out"),
+            lambda: len(list((work / "cd_out").rglob("IM*.dcm"))) == 2),
+        "data=volumes, a localizer page first in each TIFF: left out, B-scans paired": (
+            ("octsr.train", "debug=tiny", f"paths.log_dir={work}/logs_localized", "data=volumes",
+             f"data.root={localized}", "data.splits.train=[eye0,eye1]", "data.splits.val=[eye2]",
+             "data.splits.test=[eye3]"),
+            lambda: any((work / "logs_localized").rglob("test_metrics.csv"))),
         "report on a crossval folder lists its fold runs": (
             ("octsr.report", str(crossval), "--no-panel"),
             lambda: (crossval / "report" / "results.md").read_text().count("row/fold") == len(runs)),
@@ -220,10 +333,16 @@ def main() -> None:
     precious = (work / "precious.png").read_bytes() == b"keep"
     rows.append(("file behind the symlink untouched", 0, precious, "untouched" if precious else "OVERWRITTEN"))
     rows.append(("sweep with a diverging run finished", sweep.returncode, sweep.returncode == 0, ""))
+    kept = cv2.imread(str(work / "edited" / "same.png"), cv2.IMREAD_UNCHANGED)
+    rows.append(("the user's edited output kept", 0, kept is not None and not kept.any(),
+                 "kept" if kept is not None and not kept.any() else "REPLACED"))
+    restored = (work / "looped_out" / "good.png").is_file()
+    rows.append(("the good file beside a link loop restored", 0, restored, "restored" if restored else "NOT restored"))
+    rows.append(ctrl_c(work, ckpt, rng))
 
     passed = sum(r[2] for r in rows)
     lines = [
-        "# Fault probe (issues 10, 22, 25)",
+        "# Fault probe",
         "",
         f"`python experiments/fault_probe/probe.py`, {time.strftime('%Y-%m-%d')}, {platform.platform()}, "
         f"torch {torch.__version__}, Python {platform.python_version()}.",
