@@ -216,7 +216,7 @@ def enhance_volume(path: Path, target: Path, restorer, batch_size: int, anonymiz
     # in four copies (experiments/bench records the peak memory).
     with bscan_progress(len(volume.bscans), path) as progress:
         restored = restorer.restore_stored(volume.bscans, batch_size, volume.max_value, path, in_place=True,
-                                           progress=progress.update)
+                                           progress=progress.update, law=volume.intensity)
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix.lower() not in TIFF_SUFFIXES:
         changes = write_derived_dicom(volume, restored, target, f"octsr denoised, weights {restorer.source.name}",
@@ -249,7 +249,9 @@ def enhance_file(path: Path, target: Path, restorer, cfg: DictConfig) -> tuple[l
         for page in pages:
             restorer.check_size(page.shape, path)
         units = as_model_input([to_unit_range(page, path) for page in pages], restorer.input_frames, path)
-        restored = [from_unit_range(unit, page.dtype) for unit, page in zip(restorer(units, cfg.batch_size), pages)]
+        transform = restorer.transform_for(pages, source=path)
+        restored = [from_unit_range(unit, page.dtype) for unit, page in
+                    zip(restorer(units, cfg.batch_size, transform), pages)]
     target.parent.mkdir(parents=True, exist_ok=True)
     write_pages(target, restored, like=path)
     return [page.shape for page in pages], pages[0].dtype
@@ -267,6 +269,7 @@ def enhance(cfg: DictConfig) -> list[Path]:
     # What decides an output's pixels: a rerun with the same may replace it, nothing else.
     digest = settings_digest({"model": str(model_file(cfg).resolve()), "tile": cfg.tile, "halo": cfg.halo,
                               "tta": uses_tta(cfg), "precision": cfg.precision, "anonymize": cfg.anonymize,
+                              "intensity": cfg.intensity,
                               "output_format": cfg.output_format})
     record = OutputRecord(out)
     record.check(plan, digest, cfg.overwrite, "output folder")

@@ -150,6 +150,7 @@ class InferenceSettings:
     halo: Optional[int] = at_least(0)
     tta: Optional[bool] = None
     precision: Literal["auto", "fp32", "bf16"] = "fp32"
+    intensity: Literal["auto", "stored", "log", "linear", "root"] = "auto"
 
 
 @dataclass

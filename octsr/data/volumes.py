@@ -69,6 +69,9 @@ class Volume:
 
     # The DICOM dataset it was read from (header and all), which a derived object copies.
     dataset: Any = None
+    # What the values are where the format says ('log': log-compressed display grey,
+    # octsr.data.intensity); None where it does not, and the scan itself is asked.
+    intensity: str | None = None
 
     def to_unit_range(self) -> list[np.ndarray]:
         """The B-scans as float32 in [0, 1] (`octsr.data.image_io.to_unit_range`)."""
@@ -223,7 +226,10 @@ def read_vendor(path: Path) -> Volume:
 
     spacing = Spacing(positive(volume.scale_x), positive(volume.scale_y),
                       positive(volume.scale_z) if len(scans) > 1 else None)
-    return Volume(scans, spacing, path, "heidelberg", _vendor_metadata(volume))
+    # eyepy hands a .vol's linear floats over as log-compressed grey (its from_vol_intensity);
+    # an XML export's B-scans are images whose law the export does not state.
+    law = "log" if path.suffix.lower() == ".vol" else None
+    return Volume(scans, spacing, path, "heidelberg", _vendor_metadata(volume), intensity=law)
 
 
 def _vendor_metadata(volume) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from octsr.data.image_io import from_unit_range, to_unit_range
+from octsr.data.intensity import IntensityTransform
 from octsr.errors import DataError
 from octsr.inference.device import pick_device
 from octsr.inference.precision import choose_precision
@@ -31,13 +32,40 @@ class Restorer:
     source: Path  # the checkpoint or weights file it came from
     tta: bool = False  # each B-scan restored as the mean of its 8 flips and quarter turns (8x the time)
     precision: str = "fp32"  # 'fp32' or 'bf16' (octsr.inference.precision)
+    # How stored values reach the network: 'stored', as they are; or the law of the files
+    # ('log', 'linear', 'root', or 'auto': estimated per file), whose transform shows them in
+    # the log domain the shipped weights learned (octsr.data.intensity).
+    intensity: str = "stored"
 
     @property
     def input_frames(self) -> int:
         return self.model.input_frames
 
-    def __call__(self, images: np.ndarray | list[np.ndarray], batch_size: int = 1):
-        return restore(self.model, images, self.tiler, self.device, batch_size, self.tta, self.precision)
+    def __call__(self, images: np.ndarray | list[np.ndarray], batch_size: int = 1,
+                 transform: IntensityTransform | None = None):
+        """Restored `images` (in [0, 1]), through the intensity transform of one file: `transform`,
+        or one fitted to these images."""
+        # A tensor is a training batch, already in the network's domain.
+        if (self.intensity == "stored" and transform is None) or isinstance(images, torch.Tensor):
+            return restore(self.model, images, self.tiler, self.device, batch_size, self.tta, self.precision)
+        single = isinstance(images, np.ndarray)  # one B-scan, or the frames of one place
+        pages = [images] if single else list(images)
+        transform = transform or IntensityTransform.fit(pages, self.intensity)
+        outputs = restore(self.model, [transform.forward(page) for page in pages], self.tiler, self.device,
+                          batch_size, self.tta, self.precision)
+        outputs = [transform.inverse(output) for output in outputs]
+        return outputs[0] if single else outputs
+
+    def transform_for(self, pages: list[np.ndarray], peak: int | None = None, law: str | None = None,
+                      source: str | Path = "<array>") -> IntensityTransform | None:
+        """One intensity transform for all of a file's stored `pages` (a volume's B-scans share
+        it), fitted on up to 16 of them; `law`: what the file states its values are, taken
+        over an estimate. None where values go in as stored."""
+        if self.intensity == "stored":
+            return None
+        sample = pages[:: max(1, len(pages) // 16)][:16]
+        units = [to_unit_range(page, source, peak) for page in sample]
+        return IntensityTransform.fit(units, law if law and self.intensity == "auto" else self.intensity)
 
     @property
     def smallest_side(self) -> int:
@@ -54,19 +82,21 @@ class Restorer:
 
     def restore_stored(self, pages: list[np.ndarray], batch_size: int = 1, peak: int | None = None,
                        source: str | Path = "<array>", in_place: bool = False,
-                       progress: Callable[[int], Any] | None = None) -> list[np.ndarray]:
+                       progress: Callable[[int], Any] | None = None, law: str | None = None) -> list[np.ndarray]:
         """B-scans as a file stores them (8/16-bit, or floats in [0, 1]; `peak`: the brightest
         value the file stores, `octsr.data.image_io.to_unit_range`) -> restored, in the same
         type. Only `batch_size` B-scans are ever held as floats, so a volume of any length
         costs its own pixels and not four times them; `in_place` writes each result over its
         input (a volume whose input is not needed again: no second copy at all). `progress`
-        is called with the number of B-scans done after each batch."""
+        is called with the number of B-scans done after each batch; `law`: what the file states
+        its values are (`transform_for`)."""
         for page in pages:
             self.check_size(page.shape, source)
+        transform = self.transform_for(pages, peak, law, source)
         restored = pages if in_place else [np.empty(0)] * len(pages)
         for start in range(0, len(pages), batch_size):
             chunk = pages[start : start + batch_size]
-            outputs = self([to_unit_range(page, source, peak) for page in chunk], batch_size)
+            outputs = self([to_unit_range(page, source, peak) for page in chunk], batch_size, transform)
             for offset, (page, output) in enumerate(zip(chunk, outputs)):
                 if in_place:
                     page[...] = from_unit_range(output, page.dtype, peak)
@@ -84,6 +114,10 @@ def load_restorer(settings: Mapping[str, Any]) -> Restorer:
     (empty: the network's own); `tta` (test-time flips and turns; empty: on for the shipped
     models chosen with them, `octsr.weights.uses_tta`);
     `precision` (fp32 by default; bf16, or auto: `octsr.inference.precision`);
+    `intensity` (auto by default: the shipped weights, which learned log-display scans, see
+    each file through the transform of its law, estimated; a checkpoint sees values as
+    stored, the domain it was trained in; `stored`, or a law, `log`, `linear` or `root`,
+    for every model: `octsr.data.intensity`);
     `architecture`, the record that rebuilds a checkpoint written without one
     (`octsr.models.architecture.architecture_record`)."""
     source = model_file(settings)
@@ -92,4 +126,7 @@ def load_restorer(settings: Mapping[str, Any]) -> Restorer:
     tiler = TiledInferer.for_model(model, settings.get("tile"), settings.get("halo"))
     model = model.to(device)
     precision = choose_precision(settings.get("precision") or "fp32", model, device, tiler)
-    return Restorer(model, device, tiler, source, uses_tta(settings), precision)
+    intensity = settings.get("intensity") or "auto"
+    if intensity == "auto" and settings.get("ckpt_path"):
+        intensity = "stored"
+    return Restorer(model, device, tiler, source, uses_tta(settings), precision, intensity)
