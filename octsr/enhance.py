@@ -110,61 +110,60 @@ def prepare_output(output: str | Path) -> Path:
     return out
 
 
-def is_volume(path: Path, output_format: str) -> bool:
-    """Whether a file is restored as a scanner's volume (`enhance_volume`): DICOM, a vendor's
-    file, or, for DICOM output, a TIFF volume (`check_output_settings` has checked that it
-    states its spacing); every other file is restored page by page into its own format."""
-    return is_dicom(path) or path.suffix.lower() in VENDOR_SUFFIXES or output_format == "dicom"
+def output_kind(path: Path, output_format: str) -> str | None:
+    """What a file's result is: 'dicom' or 'tiff' for a scanner's volume, restored whole
+    (`enhance_volume`): DICOM, a vendor's file, or, for DICOM output, any file
+    (`check_output_settings` refuses those that cannot be placed); None for an image,
+    restored page by page into its own format. A file without a telling suffix is opened to
+    look for the DICOM mark, so this is asked once per input."""
+    dicom = is_dicom(path)
+    if not (dicom or path.suffix.lower() in VENDOR_SUFFIXES or output_format == "dicom"):
+        return None
+    if output_format == "auto":
+        return "dicom" if dicom else "tiff"
+    return output_format
 
 
-def writes_dicom(path: Path, output_format: str) -> bool:
-    """Whether a file's result is a DICOM object (`volume_output`)."""
-    return is_volume(path, output_format) and (output_format == "dicom" or (output_format == "auto" and is_dicom(path)))
-
-
-def volume_output(path: Path, relative: Path, output_format: str) -> Path:
-    """Where a file's result goes, relative to the output folder: a volume (`is_volume`) as
-    `output_format` says (auto: DICOM stays DICOM, a vendor's file becomes a TIFF), any
-    other file under its own name. A suffix is replaced only where it names the format (a
-    PACS export's files may be named by their UIDs, dots and all)."""
-    if not is_volume(path, output_format):
+def volume_output(relative: Path, kind: str | None) -> Path:
+    """Where a file's result goes, relative to the output folder: a volume as its `kind`
+    says (`output_kind`), any other file under its own name. A suffix is replaced only where
+    it names the format (a PACS export's files may be named by their UIDs, dots and all)."""
+    if kind is None:
         return relative
     suffix = relative.suffix.lower()
-    to_dicom = writes_dicom(path, output_format)
-    if suffix in (DICOM_SUFFIXES if to_dicom else TIFF_SUFFIXES):
+    if suffix in (DICOM_SUFFIXES if kind == "dicom" else TIFF_SUFFIXES):
         return relative
-    new_suffix = ".dcm" if to_dicom else ".tif"
+    new_suffix = ".dcm" if kind == "dicom" else ".tif"
     known = suffix in DICOM_SUFFIXES | TIFF_SUFFIXES | set(VENDOR_SUFFIXES)
     return relative.with_suffix(new_suffix) if known else relative.with_name(relative.name + new_suffix)
 
 
-def check_output_settings(inputs: list[tuple[Path, Path]], output_format: str, anonymize: bool) -> None:
-    """Refuse, before any work, a setting that cannot apply to the inputs: DICOM output for
-    an image that states no spacing (a DICOM object must place its B-scans), anonymize for
-    inputs none of which is written as DICOM."""
-    if output_format == "dicom":
-        unplaced = [path for path, _ in inputs if not (is_dicom(path) or path.suffix.lower() in VENDOR_SUFFIXES)
-                    and (path.suffix.lower() not in TIFF_SUFFIXES or stated_spacing(path).missing())]
-        if unplaced:
-            more = f" (and {len(unplaced) - 1} more)" if len(unplaced) > 1 else ""
-            raise ConfigError(f"output_format=dicom: {unplaced[0]}{more} states no spacing (across, down, between "
-                              f"B-scans), and a DICOM object must place its B-scans; use output_format=auto for "
-                              f"such files")
-    if anonymize and not any(writes_dicom(path, output_format) for path, _ in inputs):
+def check_output_settings(kinds: dict[Path, str | None], anonymize: bool) -> None:
+    """Refuse, before any work, a setting that cannot apply to the inputs (`kinds`: each
+    input's `output_kind`): DICOM output for an image that states no spacing (a DICOM object
+    must place its B-scans), anonymize for inputs none of which is written as DICOM."""
+    unplaced = [path for path, kind in kinds.items() if kind == "dicom" and path.suffix.lower() in IMAGE_SUFFIXES
+                and not is_dicom(path) and (path.suffix.lower() not in TIFF_SUFFIXES or stated_spacing(path).missing())]
+    if unplaced:
+        more = f" (and {len(unplaced) - 1} more)" if len(unplaced) > 1 else ""
+        raise ConfigError(f"output_format=dicom: {unplaced[0]}{more} states no spacing (across, down, between "
+                          f"B-scans), and a DICOM object must place its B-scans; use output_format=auto for "
+                          f"such files")
+    if anonymize and "dicom" not in kinds.values():
         raise ConfigError("anonymize=true applies to DICOM output, and none of the inputs is written as DICOM "
                           "(PNG and TIFF outputs carry no patient data from octsr); leave it out")
 
 
-def plan_outputs(inputs: list[tuple[Path, Path]], out: Path, output_format: str = "auto") -> list[tuple[Path, Path]]:
+def plan_outputs(inputs: list[tuple[Path, Path]], out: Path, kinds: dict[Path, str | None]) -> list[tuple[Path, Path]]:
     """(input, output file) pairs: each output at its input's relative path under `out`
-    (`volume_output`). Refuses any plan that could overwrite an input, write two inputs to
+    (`volume_output` of its `kinds` entry). Refuses any plan that could overwrite an input, write two inputs to
     one file, or write through a symbolic link or outside `out`."""
     root = out.resolve()
     sources = {p.resolve() for p, _ in inputs}
     seen: dict[str, Path] = {}
     plan = []
     for path, relative in inputs:
-        target = out / volume_output(path, relative, output_format)
+        target = out / volume_output(relative, kinds[path])
         key = str(target.relative_to(out)).casefold()  # one file on case-insensitive file systems
         if key in seen:
             raise ConfigError(f"{path} and {seen[key]} would both be written to {target}; "
@@ -233,11 +232,12 @@ def bscan_progress(count: int, path: Path) -> tqdm:
     return tqdm(total=count, desc=path.name, unit="B-scan", leave=False, disable=count < VOLUME_BAR_FROM)
 
 
-def enhance_file(path: Path, target: Path, restorer, cfg: DictConfig) -> tuple[list[tuple[int, int]], np.dtype]:
+def enhance_file(path: Path, target: Path, kind: str | None, restorer, cfg: DictConfig
+                 ) -> tuple[list[tuple[int, int]], np.dtype]:
     """Restore one input file into `target`: a volume (`enhance_volume`), or an image's
     pages, each restored and written in the image's own format. Returns the B-scans' shapes
     and pixel type."""
-    if is_volume(path, cfg.output_format):
+    if kind is not None:
         return enhance_volume(path, target, restorer, cfg.batch_size, cfg.anonymize)
     pages = read_pages(path)
     if restorer.input_frames == 1:
@@ -263,9 +263,10 @@ def enhance(cfg: DictConfig) -> list[Path]:
     that counts them."""
     check_settings(cfg, EnhanceSettings)
     inputs, broken = list_inputs(cfg.input, exclude=Path(cfg.output).expanduser())
-    check_output_settings(inputs, cfg.output_format, cfg.anonymize)
+    kinds = {path: output_kind(path, cfg.output_format) for path, _ in inputs}
+    check_output_settings(kinds, cfg.anonymize)
     out = prepare_output(cfg.output)
-    plan = plan_outputs(inputs, out, cfg.output_format)
+    plan = plan_outputs(inputs, out, kinds)
     # What decides an output's pixels: a rerun with the same may replace it, nothing else.
     digest = settings_digest({"model": str(model_file(cfg).resolve()), "tile": cfg.tile, "halo": cfg.halo,
                               "tta": uses_tta(cfg), "precision": cfg.precision, "anonymize": cfg.anonymize,
@@ -290,7 +291,7 @@ def enhance(cfg: DictConfig) -> list[Path]:
         for path, target in tqdm(plan, desc="enhance", unit="file", disable=len(plan) < 2):
             try:
                 start = time.perf_counter()
-                shapes, dtype = enhance_file(path, target, restorer, cfg)
+                shapes, dtype = enhance_file(path, target, kinds[path], restorer, cfg)
             except (DataError, OSError) as err:
                 if cfg.on_error != "skip":
                     raise
