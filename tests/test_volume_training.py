@@ -85,7 +85,7 @@ def test_volumes_of_one_bscan_end_in_one_line(tmp_path):
 
 
 def test_adapt_trains_on_raw_volumes_and_its_checkpoint_enhances(volume_folder, tmp_path):
-    """The issue's walk-through: a folder of volumes -> experiment=adapt -> ckpt_path= in enhance."""
+    """The walk-through of docs/own_scans.md: a folder of volumes -> experiment=adapt -> ckpt_path= in enhance."""
     run = tmp_path / "adapt"
     result = run_cli("octsr.train", "data=volumes", f"data.root={volume_folder}", "experiment=adapt",
                      "data.splits.train=[eye0,eye1,clinic]", "data.splits.val=[eye2]", "data.splits.test=[eye3]",

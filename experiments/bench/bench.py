@@ -819,7 +819,7 @@ def cuda_ms(fn, repeats: int) -> float:
     return best_ms(synced, repeats)
 
 
-GPU_TARGETS = {"fast": 2000, "best": 1000}  # B-scans/s at batch >= 16 (issue 24)
+GPU_TARGETS = {"fast": 2000, "best": 1000}  # B-scans/s at batch >= 16 (the GPU throughput targets)
 
 
 def graphed(model: torch.nn.Module, x: torch.Tensor):

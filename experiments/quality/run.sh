@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The cross-validation table of experiments/quality (issue 8): subject-wise 3-fold CV over
+# The cross-validation table of experiments/quality: subject-wise 3-fold CV over
 # the 12 Duke subjects, 2 runs at a time with 1 thread each, then the figure.
 # Run from anywhere: bash experiments/quality/run.sh   (about 60 min on 2 idle CPU cores)
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 15 (tracker 23): edge fidelity on the same 3 folds as experiments/quality. Every row
+# Edge fidelity, towards the single-frame targets, on the same 3 folds as experiments/quality. Every row
 # scored by PSNR, SSIM, GMSD and the edge preservation index, and again with test-time flips
 # and turns (tta); one row per lever. The unet_n2n row (the shipped recipe) reuses the fold
 # runs of experiments/scanners (run_target_free.sh) where that folder exists.

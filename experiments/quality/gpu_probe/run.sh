@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The GPU probes of experiments/quality (issue 8), on the same three folds as the CPU table,
+# The GPU probes of experiments/quality, on the same three folds as the CPU table,
 # with no BM3D row (the CPU table's, same folds, same scans); one NVIDIA H200:
 # 1. does 16x the compute lift the Noise2Noise U-Net towards the targets? The shipped recipe
 #    (unet_n2n) and a 4x wider one at twice the batch, six runs at once, each cut at 3.5 min
 #    (about 4 min);
-# 2. the options of issue 8 not cross-validated on the CPU, each on the shipped recipe:
+# 2. the model and loss options not cross-validated on the CPU, each on the shipped recipe:
 #    DnCNN (at the recipe's width 12), residual learning, Charbonnier and SSIM+L1 losses;
 #    twelve runs at once (about 4 min).
 #   bash experiments/quality/gpu_probe/run.sh

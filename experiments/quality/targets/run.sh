@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 15 (tracker 23), the sharper-targets lever: the shipped recipe (experiment=unet_n2n)
+# The sharper-targets lever towards the single-frame targets: the shipped recipe (experiment=unet_n2n)
 # trained with each frame's Noise2Noise target chosen by similarity (nearest_frame) and also
 # registered column by column onto the input (registered_frame), on the same 3 folds as
 # experiments/quality/edges. BM3D's outputs and the unet_n2n fold runs are reused from

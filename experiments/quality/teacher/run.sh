@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 23 (tracker 23), knowledge distillation on the CPU: the teacher is the weights=quality
+# Knowledge distillation on the CPU, towards the single-frame targets: the teacher is the weights=quality
 # recipe (residual U-Net, experiment=unet_registered model.residual=true) run with test-time
 # flips and turns, 8 passes per B-scan; a student of the shipped size and speed (one pass)
 # learns each noisy frame's teacher output instead of another noisy frame

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Issue 23's teacher, on a lent GPU: a wide residual U-Net (width 24, batch 32) on the shipped
+# The teacher for the single-frame targets, on a GPU: a wide residual U-Net (width 24, batch 32) on the shipped
 # recipe's registered Noise2Noise targets, trained once per cross-validation fold (the folds of
 # every table in experiments/quality) and once on all 12 subjects, four runs at once; then each
 # teacher's outputs for every noisy frame (test-time flips and turns), which a student of the
 # shipped size learns from on the CPU (as run.sh does with a CPU teacher). Last, the bench's GPU
-# rows (issue 24). Each teacher's outputs land in $OUT as one .tar.xz (3–6 MB) as soon as they exist.
+# rows (fp16, channels-last, CUDA graphs against their B-scans/s targets). Each teacher's outputs
+# land in $OUT as one .tar.xz (3–6 MB) as soon as they exist.
 #   OUT=<results> bash experiments/quality/teacher/run_gpu.sh     (about 8 min on one H200; README.md)
 # On a machine without a GPU, TRAINER=cpu STEPS=20 MAX_TIME=00:00:02:00 BENCH=0 smoke-tests it
 # (with DUKE= a copy of the subjects cut small: 4 min on 2 cores).

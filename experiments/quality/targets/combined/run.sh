@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 15 (tracker 23): the shipped recipe (experiment=unet_registered) combined with the two
+# Towards the single-frame targets: the shipped recipe (experiment=unet_registered) combined with the two
 # levers still open on it, on the same 3 folds as experiments/quality/targets: residual
 # learning (model.residual=true; +0.14 dB on unet_n2n in experiments/quality/edges) and a
 # wider network (model.net.width=16, 1.8x the arithmetic of width 12). Every row is also

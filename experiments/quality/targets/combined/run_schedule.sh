@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 15 (tracker 23): the residual recipe behind weights=quality trained twice as long
+# Towards the single-frame targets: the residual recipe behind weights=quality trained twice as long
 # (trainer.max_steps=9000; 9,000 steps gave the plain registered recipe +0.08 dB in
 # ../schedule), on the same 3 folds, every row also scored with test-time flips and turns.
 # The 4,500-step rows and the plain 9,000-step row are reused from the combined and

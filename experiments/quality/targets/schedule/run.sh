@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 15 (tracker 23), the schedule lever on the shipped recipe: experiment=unet_registered
+# The schedule lever towards the single-frame targets, on the shipped recipe: experiment=unet_registered
 # trained twice as long (9,000 steps, the cosine schedule stretched with it) on the same 3 folds.
 # BM3D's outputs and the 4,500-step fold runs are reused from experiments/quality/edges and
 # experiments/quality/targets where those folders exist.

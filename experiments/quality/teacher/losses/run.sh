@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 23 (tracker 23): losses that weigh edges, on the teacher's clean targets. With noisy
+# Towards the single-frame targets: losses that weigh edges, on the teacher's clean targets. With noisy
 # Noise2Noise targets an L1-type loss learns the speckle's median (too dark) and a gradient
 # term learns the speckle's gradients (experiments/quality/edges); the teacher's outputs have
 # neither, so both are tried again here, on the distilled student of ../run.sh: loss=ssim_l1
