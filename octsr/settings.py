@@ -101,6 +101,8 @@ class DataSettings:
     memory_budget_mb: float = at_least(0)
     input_frames: int = at_least(1, 1)
     scored_bscans: int = at_least(1, 8)
+    neighbours: Literal["next", "both"] = "next"
+    intensity: Literal["auto", "stored", "log", "linear", "root"] = "auto"
     protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
 
 

@@ -25,6 +25,10 @@ def test_checkpoint_rebuilds_the_trained_model(trained_tiny, tmp_path):
         torch.testing.assert_close(model(image), reference(image))
 
     assert model.architecture == read_checkpoint(best)[ARCHITECTURE_KEY]
+    # trained on stored values (the phantom's): inference gives it stored values too
+    from octsr.inference import load_restorer
+
+    assert model.architecture["intensity"] == "stored" and load_restorer({"ckpt_path": str(best)}).intensity == "stored"
     save_weights(model, tmp_path / "w.pt", note="t")
     compact = load_model(tmp_path / "w.pt")
     assert (tmp_path / "w.pt").stat().st_size < (1 << 20)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from octsr.data.volume_pairs import VolumePairs, neighbour, scored_indices
+from octsr.data.volume_pairs import VolumePairs, neighbour, scored_indices, train_partners
 from octsr.errors import DataError
 from tests.conftest import VENDOR_SAMPLES, results_in, run_cli, run_cli_batch
 from tests.opt_objects import opt_dataset, speckled_volume, write
@@ -34,11 +34,13 @@ def test_each_bscan_pairs_with_its_neighbour():
     assert scored_indices(5, 8) == [0, 1, 2, 3, 4]
     assert scored_indices(128, 8) == [0, 18, 36, 54, 73, 91, 109, 127]
     assert scored_indices(128, 1) == [64]
+    assert [train_partners(i, 4, "next") for i in range(4)] == [[1], [2], [3], [2]]
+    assert [train_partners(i, 4, "both") for i in range(4)] == [[1], [0, 2], [1, 3], [2]]
 
 
 def test_volumes_split_by_volume_and_pair_neighbouring_bscans(volume_folder, caplog):
     source = VolumePairs(volume_folder, train=["eye0", "eye1", "clinic", "single"], val=["eye2"], test=["eye3"],
-                         scored_bscans=3)
+                         scored_bscans=3, intensity="stored")
     with caplog.at_level(logging.WARNING):
         splits = source.splits()
     assert "single.tif" in caplog.text  # left out, with a word: it has no neighbour
@@ -51,6 +53,31 @@ def test_volumes_split_by_volume_and_pair_neighbouring_bscans(volume_folder, cap
     assert noisy.dtype == np.float32 and np.allclose(noisy * 255, tiff[4]) and np.allclose(target * 255, tiff[3])
     dicom_noisy, _ = next(p for p in splits["train"] if p.name == "clinic_000").load()
     assert dicom_noisy.shape == (80, 96) and 0 < dicom_noisy.max() <= 1  # 16-bit, to the unit range
+
+
+def test_each_volume_is_trained_on_through_the_transform_of_its_law(volume_folder):
+    """intensity=auto: every B-scan of a volume through one transform, fitted on the volume,
+    so a pair's two B-scans stay in one domain; the volume's stated law wins over an estimate."""
+    from octsr.data.intensity import file_transform
+    from octsr.data.volumes import read_volume
+
+    stored = read_volume(volume_folder / "eye1.tif").to_unit_range()
+    transform = file_transform(stored, "linear")
+    pairs = VolumePairs(volume_folder, train=["eye1"], val=["eye2"], test=["eye3"], intensity="linear").splits()
+    noisy, target = next(p for p in pairs["train"] if p.name == "eye1_004").load()
+    assert np.allclose(noisy, transform.forward(stored[4])) and np.allclose(target, transform.forward(stored[3]))
+    assert not np.allclose(noisy, stored[4])  # a power law's log: not the stored values
+    auto = VolumePairs(volume_folder, train=["eye1"], val=["eye2"], test=["eye3"]).splits()["train"][4].load()[0]
+    assert np.allclose(auto, file_transform(stored, "auto").forward(stored[4]))
+
+
+def test_both_neighbours_pair_each_train_bscan_with_each_side(volume_folder):
+    splits = VolumePairs(volume_folder, train=["eye1"], val=["eye2"], test=["eye3"], neighbours="both",
+                         intensity="stored").splits()
+    assert [(p.index, p.partner) for p in splits["train"]] == [(0, 1), (1, 0), (1, 2), (2, 1), (2, 3), (3, 2),
+                                                               (3, 4), (4, 3)]
+    assert len({p.name for p in splits["train"]}) == 8  # each names its own patches' seed
+    assert [(p.index, p.partner) for p in splits["val"]] == [(i, i + 1) for i in range(5)] + [(5, 4)]
 
 
 def test_a_random_split_is_seeded_and_never_shares_a_volume(volume_folder):
@@ -96,6 +123,11 @@ def test_adapt_trains_on_raw_volumes_and_its_checkpoint_enhances(volume_folder, 
     assert "Starting from the weights of init_from=best" in result.stderr + result.stdout
     best = [p for p in (run / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt"]
     assert len(best) == 1
+    # trained through each volume's intensity transform: enhance and evaluate apply it too
+    from octsr.inference import load_restorer
+
+    assert load_restorer({"ckpt_path": str(best[0])}).intensity == "auto"
+    assert load_restorer({"ckpt_path": str(best[0]), "intensity": "stored"}).intensity == "stored"
     out = tmp_path / "out"
     enhanced, evaluated = run_cli_batch([
         ("octsr.enhance", f"input={volume_folder / 'clinic.dcm'}", f"output={out}", f"ckpt_path={best[0]}"),

@@ -104,25 +104,32 @@ def subject_rows(scanner: str, subject: Path) -> list[dict]:
     return rows
 
 
+def chosen_rows(rows: list[dict], subjects: list[str], scanner: str) -> tuple[dict[str, list[dict]], dict[str, list]]:
+    """One scanner's rows by method, each test scan scored in the fold that tests it; BM3D at
+    the sigma its fold's val scans chose (returned too, by method, a sigma per fold)."""
+    chosen, picked = {}, []
+    for fold in range(FOLDS):
+        splits = fold_splits(subjects, FOLDS, fold, VAL_SUBJECTS, SEED)
+        for method in ("BM3D, stored", "BM3D, transformed"):
+            val = [r for r in rows if r["scanner"] == scanner and r["method"] == method
+                   and r["subject"] in splits["val"]]
+            by_sigma = {s: fmean(r["psnr"] for r in val if r["sigma"] == s) for s in {r["sigma"] for r in val}}
+            sigma = max(by_sigma, key=by_sigma.get)
+            chosen.setdefault(method, []).append(sigma)
+            picked += [r for r in rows if r["scanner"] == scanner and r["method"] == method
+                       and r["sigma"] == sigma and r["subject"] in splits["test"]]
+    methods = ["noisy input", "shipped, intensity=stored", "shipped, intensity=auto"]
+    scored = {m: [r for r in rows if r["scanner"] == scanner and r["method"] == m] for m in methods}
+    scored.update({m: [r for r in picked if r["method"] == m] for m in chosen})
+    return scored, chosen
+
+
 def table(rows: list[dict], subjects: list[str]) -> list[str]:
     """Per scanner, each method's mean over the 12 test scans (each scored in the fold that
     tests it); BM3D at the sigma its fold's val scans chose."""
     lines = []
     for scanner in SCANNERS:
-        chosen, picked = {}, []
-        for fold in range(FOLDS):
-            splits = fold_splits(subjects, FOLDS, fold, VAL_SUBJECTS, SEED)
-            for method in ("BM3D, stored", "BM3D, transformed"):
-                val = [r for r in rows if r["scanner"] == scanner and r["method"] == method
-                       and r["subject"] in splits["val"]]
-                by_sigma = {s: fmean(r["psnr"] for r in val if r["sigma"] == s) for s in {r["sigma"] for r in val}}
-                sigma = max(by_sigma, key=by_sigma.get)
-                chosen.setdefault(method, []).append(sigma)
-                picked += [r for r in rows if r["scanner"] == scanner and r["method"] == method
-                           and r["sigma"] == sigma and r["subject"] in splits["test"]]
-        methods = ["noisy input", "shipped, intensity=stored", "shipped, intensity=auto"]
-        scored = {m: [r for r in rows if r["scanner"] == scanner and r["method"] == m] for m in methods}
-        scored.update({m: [r for r in picked if r["method"] == m] for m in chosen})
+        scored, chosen = chosen_rows(rows, subjects, scanner)
         best_bm3d = max(("BM3D, stored", "BM3D, transformed"), key=lambda m: fmean(r["psnr"] for r in scored[m]))
         lines += [f"### {scanner}", "",
                   "| method | PSNR (dB) | SSIM | GMSD | PSNR, brightness matched | vs the better BM3D (dB) | s / B-scan |",

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -49,16 +50,18 @@ def second_scanner(scan: np.ndarray) -> np.ndarray:
     return np.round(np.clip(GAIN * resampled, 0, 1) * 65535).astype(np.uint16)
 
 
-def write_second_scanner(root: Path, out: Path) -> None:
+def write_scanner(root: Path, out: Path, store: Callable[[np.ndarray], np.ndarray] = second_scanner) -> None:
+    """OUT/duke (the Duke layout, every frame and the average as `store` keeps it) and
+    OUT/volumes (each subject's five stored noisy frames as one volume)."""
     for folder in ("duke", "volumes"):
         shutil.rmtree(out / folder, ignore_errors=True)
         (out / folder).mkdir(parents=True)
     for subject in sorted(p for p in root.iterdir() if p.is_dir()):
         (out / "duke" / subject.name).mkdir()
         for name in (*FRAMES, "average.tif"):
-            write_pages(out / "duke" / subject.name / name, [second_scanner(read_raw(subject / name))])
+            write_pages(out / "duke" / subject.name / name, [store(read_raw(subject / name))])
         write_tiff_volume(out / "volumes" / f"{subject.name}.tif",
-                          [second_scanner(read_raw(subject / name)) for name in FRAMES], UNKNOWN_SPACING)
+                          [store(read_raw(subject / name)) for name in FRAMES], UNKNOWN_SPACING)
 
 
 def main() -> None:
@@ -66,7 +69,7 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "duke-bioptigen")
     args = parser.parse_args()
-    write_second_scanner(args.root.resolve(), args.out)
+    write_scanner(args.root.resolve(), args.out)
     print(f"wrote {args.out / 'duke'} and {args.out / 'volumes'}")
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 LAWS = ("log", "linear", "root")  # what a file's values are; "linear" and "root" are power laws
+SETTINGS = ("auto", "stored", *LAWS)  # `intensity=`: estimate the law, take values as stored, or name it
 # The training scans' (Duke's noisy test.tif, 12 subjects) median and 99.5th percentile of
 # grey in [0, 1], the median over subjects: where every file's own are put.
 REFERENCE_PERCENTILES = (50.0, 99.5)
@@ -101,6 +102,20 @@ class IntensityTransform:
     @property
     def is_identity(self) -> bool:
         return self.law == "log" and self.scale == 1.0 and self.offset == 0.0
+
+
+def file_transform(pages: list[np.ndarray], setting: str, stated_law: str | None = None) -> IntensityTransform | None:
+    """The one transform for all of a file's B-scans (in [0, 1]; a volume's B-scans share it,
+    so the network sees one law across the volume), fitted on up to 16 spread through it.
+    `setting`: `stored` (None: the values go in as they are), a law, or `auto`: the law the
+    file states (`stated_law`, e.g. a .vol's linear floats) or, where it states none, the
+    one estimated from its B-scans."""
+    if setting not in SETTINGS:
+        raise ValueError(f"intensity={setting!r}; one of {', '.join(SETTINGS)}")
+    if setting == "stored":
+        return None
+    sample = pages[:: max(1, len(pages) // 16)][:16]
+    return IntensityTransform.fit(sample, stated_law if stated_law and setting == "auto" else setting)
 
 
 def _sample(images: list[np.ndarray]) -> np.ndarray:

@@ -70,11 +70,11 @@ class VolumeDataModule(PairedOCTDataModule):
         root: folder of volumes (multi-page TIFF, DICOM, Heidelberg .vol or XML export).
         splits: `train`, `val`, `test` lists of volume names (file names without suffix), or
             (all empty) a seeded random split by `val_fraction` and `test_fraction` with `seed`.
-        scored_bscans, input_frames: see `VolumePairs`.
+        scored_bscans, input_frames, neighbours, intensity: see `VolumePairs`.
         **loader: the protocol and loader settings of `PairedOCTDataModule`.
     """
 
     def __init__(self, root: str, splits: Mapping[str, Any], scored_bscans: int = 8, input_frames: int = 1,
-                 **loader: Any) -> None:
-        super().__init__(VolumePairs(root, scored_bscans=scored_bscans, input_frames=input_frames, **splits),
-                         **loader)
+                 neighbours: str = "next", intensity: str = "auto", **loader: Any) -> None:
+        super().__init__(VolumePairs(root, scored_bscans=scored_bscans, input_frames=input_frames,
+                                     neighbours=neighbours, intensity=intensity, **splits), **loader)

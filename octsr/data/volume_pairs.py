@@ -9,6 +9,12 @@ averages (experiments/quality), so a user's own raw volumes are training data.
 Every split pairs a B-scan with its neighbour, so validation and test need no target either:
 their PSNR is against the neighbouring B-scan, the Noise2Noise loss on volumes the network
 has not seen, and it ranks checkpoints (experiments/scanners measures how well).
+
+Each volume is trained on through the transform of its intensity law (`intensity`, auto by
+default; `octsr.data.intensity`): speckle additive and of one spread, in the log domain the
+shipped weights learned, so adapting them starts where they are good and a model learns
+one noise law across volumes of any law. The checkpoint records it, and enhance and evaluate
+put every file through the same transform.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import numpy as np
 
 from octsr.data.pairs import SPLITS, ImagePair, split_by_name
 from octsr.data.image_io import TIFF_SUFFIXES
+from octsr.data.intensity import file_transform
 from octsr.data.last_read import LastRead
 from octsr.data.volumes import DICOM_SUFFIXES, VENDOR_SUFFIXES, count_bscans, is_heidelberg_export, read_volume
 from octsr.errors import ConfigError, DataError
@@ -36,19 +43,36 @@ def neighbour(index: int, count: int) -> int:
     return index + 1 if index + 1 < count else index - 1
 
 
+def train_partners(index: int, count: int, neighbours: str) -> list[int]:
+    """The B-scans a train B-scan learns towards: its `neighbour` (`next`), or the one on each
+    side (`both`): tissue changes from B-scan to B-scan, and the two sides' changes cancel
+    to first order where one side's shift the network would learn as the mean."""
+    if neighbours == "next":
+        return [neighbour(index, count)]
+    return [j for j in (index - 1, index + 1) if 0 <= j < count]
+
+
 @dataclass(frozen=True)
 class NeighbourPair:
-    """B-scan `index` of the volume in `path` -> its neighbour `partner`, both in [0, 1]."""
+    """B-scan `index` of the volume in `path` -> its neighbour `partner`, both in [0, 1] and
+    then through the volume's intensity transform (`intensity`: `octsr.data.intensity`)."""
 
     name: str
     path: Path
     index: int
     partner: int
     volumes: LastRead  # shared by the pairs of every volume: each file is read once
+    intensity: str = "stored"
 
     def load(self) -> tuple[np.ndarray, np.ndarray]:
-        scans = self.volumes.get(self.path, lambda: read_volume(self.path).to_unit_range())
+        scans = self.volumes.get(self.path, self._read)
         return scans[self.index], scans[self.partner]
+
+    def _read(self) -> list[np.ndarray]:
+        volume = read_volume(self.path)
+        scans = volume.to_unit_range()
+        transform = file_transform(scans, self.intensity, volume.intensity)
+        return scans if transform is None else [transform.forward(scan) for scan in scans]
 
 
 def scored_indices(count: int, limit: int) -> list[int]:
@@ -69,6 +93,12 @@ class VolumePairs:
         scored_bscans: B-scans per val or test volume that are scored (spread evenly), so a
             128-B-scan volume does not make each validation 128 images long.
         input_frames: must be 1: a volume's neighbours are targets here, not extra inputs.
+        neighbours: what a train B-scan learns towards: `next`, its neighbour (the one before
+            for the last), or `both`, a pair towards each side. Val and test pair each scored
+            B-scan with its next neighbour either way, so their scores compare.
+        intensity: what the volumes' values are (`auto`: each volume's law as its file states
+            it or as estimated from its B-scans; `log`, `linear`, `root`), each volume then
+            taken through its transform; or `stored`: trained on the values as they are.
     """
 
     # What val and test images are scored against, for the tables that show those scores.
@@ -77,7 +107,8 @@ class VolumePairs:
 
     def __init__(self, root: str | Path, train: Sequence[str] | None = None, val: Sequence[str] | None = None,
                  test: Sequence[str] | None = None, val_fraction: float = 0.2, test_fraction: float = 0.2,
-                 seed: int = 0, scored_bscans: int = 8, input_frames: int = 1) -> None:
+                 seed: int = 0, scored_bscans: int = 8, input_frames: int = 1, neighbours: str = "next",
+                 intensity: str = "auto") -> None:
         if int(input_frames) != 1:
             raise ConfigError(f"data.input_frames={input_frames}: data=volumes trains each B-scan towards its "
                               f"neighbour, one frame in; stacked inputs need data=duke or data=folder")
@@ -88,6 +119,8 @@ class VolumePairs:
         self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, seed
         self.scored_bscans = int(scored_bscans)
         self.input_frames = 1
+        self.neighbours = neighbours
+        self.intensity = intensity
 
     def volume_files(self) -> dict[str, Path]:
         root = Path(self.root).expanduser()
@@ -122,9 +155,13 @@ class VolumePairs:
                 if count < 2:
                     lonely.append(path.name)
                     continue
-                indices = range(count) if split == "train" else scored_indices(count, self.scored_bscans)
-                out[split] += [NeighbourPair(f"{path.stem}_{i:03d}", path, i, neighbour(i, count), volumes)
-                               for i in indices]
+                if split == "train":
+                    partners = {i: train_partners(i, count, self.neighbours) for i in range(count)}
+                else:
+                    partners = {i: [neighbour(i, count)] for i in scored_indices(count, self.scored_bscans)}
+                out[split] += [NeighbourPair(f"{path.stem}_{i:03d}" + (f"_to_{j:03d}" if len(js) > 1 else ""),
+                                             path, i, j, volumes, self.intensity)
+                               for i, js in partners.items() for j in js]
         if lonely:
             if not out["train"]:
                 raise DataError(f"{self.root}: every train volume holds a single B-scan ({', '.join(sorted(lonely)[:5])}"

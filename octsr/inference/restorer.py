@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from octsr.data.image_io import from_unit_range, to_unit_range
-from octsr.data.intensity import IntensityTransform
+from octsr.data.intensity import IntensityTransform, file_transform
 from octsr.errors import DataError
 from octsr.inference.device import pick_device
 from octsr.inference.precision import choose_precision
@@ -34,7 +34,8 @@ class Restorer:
     precision: str = "fp32"  # 'fp32' or 'bf16' (octsr.inference.precision)
     # How stored values reach the network: 'stored', as they are; or the law of the files
     # ('log', 'linear', 'root', or 'auto': estimated per file), whose transform shows them in
-    # the log domain the shipped weights learned (octsr.data.intensity).
+    # the log domain the shipped weights learned, and models trained through it
+    # (octsr.data.intensity).
     intensity: str = "stored"
 
     @property
@@ -64,8 +65,7 @@ class Restorer:
         if self.intensity == "stored":
             return None
         sample = pages[:: max(1, len(pages) // 16)][:16]
-        units = [to_unit_range(page, source, peak) for page in sample]
-        return IntensityTransform.fit(units, law if law and self.intensity == "auto" else self.intensity)
+        return file_transform([to_unit_range(page, source, peak) for page in sample], self.intensity, law)
 
     @property
     def smallest_side(self) -> int:
@@ -114,10 +114,11 @@ def load_restorer(settings: Mapping[str, Any]) -> Restorer:
     (empty: the network's own); `tta` (test-time flips and turns; empty: on for the shipped
     models chosen with them, `octsr.weights.uses_tta`);
     `precision` (fp32 by default; bf16, or auto: `octsr.inference.precision`);
-    `intensity` (auto by default: the shipped weights, which learned log-display scans, see
-    each file through the transform of its law, estimated; a checkpoint sees values as
-    stored, the domain it was trained in; `stored`, or a law, `log`, `linear` or `root`,
-    for every model: `octsr.data.intensity`);
+    `intensity` (auto by default: each file reaches the model in the domain it was trained
+    in: through the transform of the file's law, estimated, for the shipped weights, which
+    learned log-display scans, and for a checkpoint trained through it (`data.intensity`);
+    as stored for a checkpoint trained on stored values; `stored`, or a law, `log`,
+    `linear` or `root`, for every model: `octsr.data.intensity`);
     `architecture`, the record that rebuilds a checkpoint written without one
     (`octsr.models.architecture.architecture_record`)."""
     source = model_file(settings)
@@ -127,6 +128,6 @@ def load_restorer(settings: Mapping[str, Any]) -> Restorer:
     model = model.to(device)
     precision = choose_precision(settings.get("precision") or "fp32", model, device, tiler)
     intensity = settings.get("intensity") or "auto"
-    if intensity == "auto" and settings.get("ckpt_path"):
+    if intensity == "auto" and settings.get("ckpt_path") and model.architecture.get("intensity") == "stored":
         intensity = "stored"
     return Restorer(model, device, tiler, source, uses_tta(settings), precision, intensity)

@@ -21,14 +21,17 @@ MOVED_TARGETS = {
 }
 
 
-def architecture_record(model_cfg: DictConfig) -> dict[str, Any]:
+def architecture_record(model_cfg: DictConfig, intensity: str = "stored") -> dict[str, Any]:
     """The record of a `conf/model/*` config: network and sliding-window configs as plain
-    dicts, and the output step's settings."""
+    dicts, the output step's settings, and `intensity`, the domain its training data was in
+    (`data.intensity`: `stored` values, or each file through the transform of its law,
+    `octsr.data.intensity`), which inference then puts every file in."""
     return {
         "net": OmegaConf.to_container(model_cfg.net, resolve=True),
         "inferer": OmegaConf.to_container(model_cfg.inferer, resolve=True) if model_cfg.get("inferer") else None,
         "residual": bool(model_cfg.get("residual", False)),
         "match_input_mean": bool(model_cfg.get("match_input_mean", False)),
+        "intensity": str(intensity),
     }
 
 
@@ -40,7 +43,7 @@ def network_name(record: dict[str, Any]) -> str:
 def read_record(record: dict[str, Any]) -> dict[str, Any]:
     """A stored record in today's terms: moved classes under their new paths, switches that
     older records lack at their defaults."""
-    record = {"inferer": None, "residual": False, "match_input_mean": False, **record}
+    record = {"inferer": None, "residual": False, "match_input_mean": False, "intensity": "stored", **record}
     for key in ("net", "inferer"):
         if record[key] and record[key].get("_target_") in MOVED_TARGETS:
             record[key] = {**record[key], "_target_": MOVED_TARGETS[record[key]["_target_"]]}
