@@ -16,6 +16,7 @@ from pytorch_lightning.callbacks import EMAWeightAveraging, ModelCheckpoint, TQD
 from pytorch_lightning.trainer.states import TrainerFn
 
 from octsr.errors import TrainingDiverged
+from octsr.metrics import METRIC_NAMES, METRICS, NOISY_SUFFIX
 from octsr.utils.atomic import commit
 from octsr.utils.tables import write_csv
 
@@ -23,10 +24,10 @@ log = logging.getLogger(__name__)
 
 
 class TestMetricsCSV(pl.Callback):
-    """Write one CSV row per test image (PSNR, SSIM, GMSD and edge preservation index of the
-    output; PSNR and SSIM of the noisy input) and a final `mean` row, to `path`."""
+    """Write one CSV row per test image (every metric of `octsr.metrics.METRICS`, of the
+    output and of the noisy input) and a final `mean` row, to `path`."""
 
-    COLUMNS = ("image", "psnr", "ssim", "gmsd", "epi", "psnr_noisy", "ssim_noisy")
+    COLUMNS = ("image", *METRIC_NAMES, *(f"{name}{NOISY_SUFFIX}" for name in METRIC_NAMES))
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
@@ -54,9 +55,9 @@ class TestMetricsCSV(pl.Callback):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_csv(self.path, [{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()}
                               for row in [*self.rows, mean]])
-        log.info("test: %d images, PSNR %.2f dB (noisy input %.2f dB), SSIM %.4f (noisy %.4f), GMSD %.4f, "
-                 "EPI %.4f -> %s", len(self.rows), mean["psnr"], mean["psnr_noisy"], mean["ssim"],
-                 mean["ssim_noisy"], mean["gmsd"], mean["epi"], self.path)
+        scores = ", ".join(f"{m.title} {m.format(mean[m.name])} (noisy input {m.format(mean[m.name + NOISY_SUFFIX])})"
+                           for m in METRICS)
+        log.info("test: %d images, %s -> %s", len(self.rows), scores, self.path)
 
 
 class ThrottledProgressBar(TQDMProgressBar):

@@ -46,6 +46,7 @@ from octsr.utils.extras import require
 from octsr.utils.failures import user_error_message
 from octsr.utils.machine import machine
 from octsr.utils.tables import write_csv
+from octsr.utils.timing import warm_ms
 
 # torch and Lightning are imported where the work starts, after the settings are checked,
 # so `--help` and a mistyped setting answer at once instead of after seconds of imports.
@@ -167,19 +168,13 @@ def bm3d_fold(splits: dict[str, list[str]], data_root: str, sigmas: list[float],
     return result
 
 
-def ms_per_bscan(method: Restorer, repeats: int = 3) -> float:
-    """Median milliseconds to restore one 450 x 900 B-scan (from its frames, for a model of
-    several input frames) on the CPU (warm, startup excluded)."""
+def ms_per_bscan(method: Restorer) -> float:
+    """Milliseconds to restore one 450 x 900 B-scan (from its frames, for a model of several
+    input frames), warm (`octsr.utils.timing.warm_ms`)."""
     frames = method.input_frames
     scan = np.random.default_rng(0).random((frames, *BSCAN_SHAPE) if frames > 1 else BSCAN_SHAPE,
                                            dtype=np.float32)
-    method(scan)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        method(scan)
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
+    return warm_ms(lambda: method(scan))
 
 
 @dataclass
@@ -318,7 +313,7 @@ def score_folds(plan: Plan, trained: dict[tuple[str, int], dict[str, Any]],
         restorer = load_restorer({"weights": name})
         label = f"shipped weights={name}"
         rows += score_method(restorer, [(s, *test_images[s]) for s in plan.subjects], label)
-        models[label] = {"params": sum(p.numel() for p in restorer.model.net.parameters()),
+        models[label] = {"params": restorer.model.parameter_count,
                          "ms_per_bscan": ms_per_bscan(restorer)}
     stacked: dict[int, dict[str, np.ndarray]] = {}  # each scan's input frames, by frame count
     for row in plan.rows:
@@ -326,7 +321,7 @@ def score_folds(plan: Plan, trained: dict[tuple[str, int], dict[str, Any]],
         for k, splits in enumerate(plan.folds):
             restorer = load_restorer({"ckpt_path": trained[(row, k)]["checkpoint"]})
             model, frames = restorer.model, restorer.input_frames
-            described["params"] = sum(p.numel() for p in model.net.parameters())
+            described["params"] = model.parameter_count
             if frames > 1 and frames not in stacked:
                 stacked[frames] = {p.name: p.load()[0] for p in
                                    DukePairs(plan.data_root, [], [], plan.subjects, input_frames=frames).splits()["test"]}
@@ -353,7 +348,7 @@ def score_folds(plan: Plan, trained: dict[tuple[str, int], dict[str, Any]],
 def write_tables(plan: Plan, rows: list[dict[str, Any]], models: dict[str, dict[str, Any]],
                  bm3d: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
     """crossval.md, crossval.csv (a line per row) and per_image.csv; returns the table's lines."""
-    from octsr.scoring import METRICS, summarize, summary_table
+    from octsr.scoring import METRIC_NAMES, summarize, summary_table
 
     table = []
     for summary in summarize(rows):
@@ -389,7 +384,7 @@ def write_tables(plan: Plan, rows: list[dict[str, Any]], models: dict[str, dict[
     write_text_atomic(out / "crossval.md", text)
     write_csv(out / "crossval.csv", table)
     write_csv(out / "per_image.csv", [{"row": r["method"], "subject": r["image"],
-                                       **{m: r[m] for m in METRICS}} for r in rows])
+                                       **{m: r[m] for m in METRIC_NAMES}} for r in rows])
     print(text)
     print(f"wrote {out / 'crossval.md'}, {out / 'crossval.csv'} and {out / 'per_image.csv'}")
     return table

@@ -36,7 +36,7 @@ def evaluate(cfg: DictConfig) -> list[dict]:
         require("bm3d", "baselines", "the BM3D row", instead="bm3d.enabled=false")
     from octsr.baselines import bm3d_method, choose_bm3d_sigma, noisy_input
     from octsr.inference import load_restorer
-    from octsr.scoring import METRICS, per_image_table, score_method, summarize, summary_table
+    from octsr.scoring import METRIC_NAMES, per_image_table, score_method, summarize, summary_table
 
     # A rerun with the same model, data and settings may rewrite its tables; anything else in
     # the run folder is kept (hydra.run.dir can name an existing folder).
@@ -76,7 +76,7 @@ def evaluate(cfg: DictConfig) -> list[dict]:
     means = summarize(rows)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "results.csv", rows + [{"method": m["method"], "image": "mean",
-                                            **{k: m[k] for k in (*METRICS, "seconds")}} for m in means])
+                                            **{k: m[k] for k in (*METRIC_NAMES, "seconds")}} for m in means])
     overall = summary_table(means, after=[("s / image", lambda m: f"{m['seconds']:.3f}"),
                                           ("images", lambda m: str(m["images"]))])
     table = "\n".join([overall, "", per_image_table(rows), "", *notes]) + "\n"

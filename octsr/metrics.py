@@ -3,14 +3,16 @@
 The paper's: PSNR with MAX_I = 1; SSIM with L = 1 (data range), K1 = 0.01, K2 = 0.03 and
 torchmetrics' 11 x 11 Gaussian window (sigma 1.5), as in Wang et al. 2004. Edge fidelity,
 which PSNR and SSIM barely see (a blurred retinal band costs little of either): GMSD
-(Xue et al. 2014) and the edge preservation index. Used by training (val and test),
-evaluate and crossval alike; tests check them against scikit-image, torchmetrics and
-SciPy transcriptions of the published definitions.
+(Xue et al. 2014) and the edge preservation index. `METRICS`, at the end, is the one table
+of them that training (val and test), evaluate, crossval and report read; tests check the
+functions against scikit-image, torchmetrics and SciPy transcriptions of the published
+definitions.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -134,3 +136,51 @@ def epi(output: Tensor, target: Tensor) -> Tensor:
     scale = (lap_o.square().sum(1) * lap_t.square().sum(1)).sqrt()
     # An image without a single edge (flat) preserves none: 0, not 0 / 0.
     return torch.where(scale > 0, (lap_o * lap_t).sum(1) / scale.clamp_min(torch.finfo(scale.dtype).tiny), 0.0)
+
+
+@in_float32
+def psnr_matched(output: Tensor, target: Tensor) -> Tensor:
+    """PSNR after shifting each output's mean to its target's; shape (B,). A diagnostic of
+    what is left once overall brightness, which one frame cannot predict (Duke's averages
+    are shifted against their scans), is set right."""
+    _check(output, target)
+    shift = target.mean(dim=(1, 2, 3), keepdim=True) - output.mean(dim=(1, 2, 3), keepdim=True)
+    return psnr(output + shift, target)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One score of a restored image against its target, as every table and log shows it."""
+
+    name: str  # the one key: val/<name>, test/<name>, CSV columns, table rows
+    title: str  # a table's header
+    function: Callable[[Tensor, Tensor], Tensor]  # (B, 1, H, W) output, target in [0, 1] -> (B,)
+    higher_is_better: bool
+    digits: int  # decimals shown
+    on_bar: bool = False  # on the training progress bar, not only in the loggers
+
+    @property
+    def header(self) -> str:
+        return f"{self.title} {'↑' if self.higher_is_better else '↓'}"
+
+    def format(self, value: float) -> str:
+        return f"{value:.{self.digits}f}"
+
+
+# Every score octsr reports, in the order tables show them: validation, the test step and
+# its CSV, evaluate, crossval, report and TensorBoard's HPARAMS view all read this table,
+# so a new metric is one entry here.
+METRICS: tuple[Metric, ...] = (
+    Metric("psnr", "PSNR (dB)", psnr, True, 2, on_bar=True),
+    Metric("ssim", "SSIM", ssim, True, 4, on_bar=True),
+    Metric("gmsd", "GMSD", gmsd, False, 4),
+    Metric("epi", "EPI", epi, True, 4),
+    Metric("psnr_matched", "PSNR, brightness matched", psnr_matched, True, 2),
+)
+METRIC_NAMES = tuple(metric.name for metric in METRICS)
+NOISY_SUFFIX = "_noisy"  # the same scores of the noisy input itself, beside a model's: psnr_noisy, ...
+
+
+def score_batch(output: Tensor, target: Tensor) -> dict[str, Tensor]:
+    """Every metric of (B, 1, H, W) outputs against their targets: name -> (B,) scores."""
+    return {metric.name: metric.function(output, target) for metric in METRICS}

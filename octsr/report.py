@@ -2,8 +2,8 @@
 
 A run directory is one holding `.hydra/config.yaml`; every such directory below the given
 paths is a row of the table (model x learning rate): epochs, steps, seconds per training
-epoch, best val PSNR and the val SSIM at that validation, the test PSNR/SSIM of the output
-and of the noisy input, wall time, and whether the run finished or failed (with the reason).
+epoch, best val PSNR and the val SSIM at that validation, every test metric of the output
+and of the noisy input (octsr.metrics.METRICS), wall time, and whether the run finished or failed (with the reason).
 Numbers come from the runs' TensorBoard events, `test_metrics.csv` and `FAILED.txt`.
 
 Writes to DIR (default: `report/` inside the first path):
@@ -24,14 +24,18 @@ from typing import NoReturn
 
 from omegaconf import OmegaConf
 
-from octsr.utils.atomic import write_text_atomic
 from octsr.errors import OctsrError
+from octsr.metrics import METRIC_NAMES, METRICS, NOISY_SUFFIX
+from octsr.utils.atomic import write_text_atomic
 from octsr.utils.failures import FAILURE_FILE
 from octsr.utils.provenance import OutputRecord, settings_digest
 from octsr.utils.tables import markdown_table, write_csv
 
-COLUMNS = ("model", "lr", "epochs", "steps", "train_s_per_epoch", "wall_s", "val_psnr_best",
-           "val_ssim", "test_psnr", "test_ssim", "test_psnr_noisy", "test_ssim_noisy", "status", "run")
+# The test step's mean of each metric (octsr.metrics.METRICS), then the noisy input's.
+TEST_COLUMNS = {f"test_{name}{suffix}": f"{name}{suffix}" for suffix in ("", NOISY_SUFFIX) for name in METRIC_NAMES}
+COLUMNS = ("model", "lr", "epochs", "steps", "train_s_per_epoch", "wall_s", "val_psnr_best", "val_ssim",
+           *TEST_COLUMNS, "status", "run")
+DIGITS = {column: metric.digits for metric in METRICS for column in (f"test_{metric.name}", f"test_{metric.name}{NOISY_SUFFIX}")}
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
@@ -114,8 +118,8 @@ def _test_results(run: Path) -> dict:
     try:
         with metrics_csv.open() as f:
             mean = next(r for r in csv.DictReader(f) if r.get("image") == "mean")
-        return {"test_psnr": float(mean["psnr"]), "test_ssim": float(mean["ssim"]),
-                "test_psnr_noisy": float(mean["psnr_noisy"]), "test_ssim_noisy": float(mean["ssim_noisy"]),
+        # A run from before a metric existed has no column for it: that cell stays empty.
+        return {**{column: float(mean[key]) for column, key in TEST_COLUMNS.items() if mean.get(key)},
                 "status": "done"}
     except (StopIteration, KeyError, ValueError, TypeError, csv.Error):
         return {"status": "unfinished (test_metrics.csv is incomplete)"}
@@ -152,7 +156,7 @@ def _fmt(column: str, value) -> str:
     if column == "lr":
         return f"{value:g}"
     if isinstance(value, float):
-        return f"{value:.4f}" if "ssim" in column else f"{value:.2f}"
+        return f"{value:.{DIGITS.get(column, 4 if 'ssim' in column else 2)}f}"
     return str(value)
 
 

@@ -11,23 +11,18 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from octsr.metrics import epi, gmsd, psnr, ssim
+from octsr.metrics import METRIC_NAMES, METRICS, score_batch
 from octsr.utils.tables import markdown_table
 
 Method = Callable[[np.ndarray], np.ndarray]  # a noisy B-scan (or its frames) in [0, 1] -> restored (H, W)
-METRICS = ("psnr", "ssim", "gmsd", "epi", "psnr_matched")
 
 
 def image_scores(output: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """PSNR, SSIM, GMSD and the edge preservation index (`octsr.metrics`) of one output in
-    [0, 1] (clipped to it) against its target, and PSNR after shifting the output's mean to
-    the target's: a diagnostic of what is left once overall brightness, which one frame
-    cannot predict, is set right."""
+    """Every metric of `octsr.metrics.METRICS` of one output in [0, 1] (clipped to it)
+    against its target."""
     o, t = (torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None, None]
             for a in (np.clip(output, 0.0, 1.0), target))
-    matched = o + (t.mean() - o.mean())
-    return {"psnr": psnr(o, t).item(), "ssim": ssim(o, t).item(), "gmsd": gmsd(o, t).item(),
-            "epi": epi(o, t).item(), "psnr_matched": psnr(matched, t).item()}
+    return {name: score.item() for name, score in score_batch(o, t).items()}
 
 
 def score_method(method: Method, images: Iterable[tuple[str, Any, np.ndarray]], label: str,
@@ -56,7 +51,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for method in dict.fromkeys(r["method"] for r in rows):
         mine = [r for r in rows if r["method"] == method]
         summary: dict[str, Any] = {"method": method}
-        for metric in METRICS:
+        for metric in METRIC_NAMES:
             values = [r[metric] for r in mine]
             summary[metric], summary[f"{metric}_std"] = fmean(values), pstdev(values) if len(values) > 1 else 0.0
         if all("seconds" in r for r in mine):
@@ -72,15 +67,12 @@ Column = tuple[str, Callable[[dict[str, Any]], str]]  # a header, and the cell o
 
 def summary_table(summaries: list[dict[str, Any]], before: list[Column] = (), after: list[Column] = (),
                   per_image: list[str] = ()) -> str:
-    """A Markdown table, one line per method: `before` columns, PSNR, SSIM and GMSD as
-    mean ± std, the edge preservation index, the brightness-matched PSNR, `after` columns, then one PSNR column per `per_image` name."""
+    """A Markdown table, one line per method: `before` columns, each metric's mean ± std,
+    `after` columns, then one PSNR column per `per_image` name."""
     columns: list[Column] = [
         ("method", lambda s: s["method"]), *before,
-        ("PSNR (dB)", lambda s: f"{s['psnr']:.2f} ± {s['psnr_std']:.2f}"),
-        ("SSIM", lambda s: f"{s['ssim']:.4f} ± {s['ssim_std']:.4f}"),
-        ("GMSD", lambda s: f"{s['gmsd']:.4f} ± {s['gmsd_std']:.4f}"),
-        ("EPI", lambda s: f"{s['epi']:.4f}"),
-        ("PSNR, brightness matched", lambda s: f"{s['psnr_matched']:.2f}"), *after,
+        *((m.header, lambda s, m=m: f"{m.format(s[m.name])} ± {m.format(s[f'{m.name}_std'])}") for m in METRICS),
+        *after,
         *((name, lambda s, name=name: f"{s.get(f'psnr_{name}', float('nan')):.2f}") for name in per_image),
     ]
     return markdown_table([header for header, _ in columns], [[cell(s) for _, cell in columns] for s in summaries])
@@ -88,6 +80,6 @@ def summary_table(summaries: list[dict[str, Any]], before: list[Column] = (), af
 
 def per_image_table(rows: list[dict[str, Any]]) -> str:
     """A Markdown table of every image's scores, one line per method and image."""
-    return markdown_table(["method", "image", "PSNR (dB)", "SSIM", "GMSD", "EPI", "s"],
-                          [[r["method"], r["image"], f"{r['psnr']:.2f}", f"{r['ssim']:.4f}", f"{r['gmsd']:.4f}",
-                            f"{r['epi']:.4f}", f"{r['seconds']:.3f}" if "seconds" in r else "–"] for r in rows])
+    return markdown_table(["method", "image", *(m.header for m in METRICS), "s"],
+                          [[r["method"], r["image"], *(m.format(r[m.name]) for m in METRICS),
+                            f"{r['seconds']:.3f}" if "seconds" in r else "–"] for r in rows])

@@ -24,7 +24,7 @@ def cache(tmp_path, monkeypatch):
 
 def test_auto_is_fp32_without_native_bfloat16_and_times_nothing(weights, cache, monkeypatch):
     monkeypatch.setattr(precision, "native_bf16", lambda: False)
-    monkeypatch.setattr(precision, "best_ms", lambda run: pytest.fail("timed on a CPU without bfloat16"))
+    monkeypatch.setattr(precision, "warm_ms", lambda run: pytest.fail("timed on a CPU without bfloat16"))
     assert load_restorer({"ckpt_path": str(weights), "precision": "auto"}).precision == "fp32"
     assert not cache.exists()
 
@@ -34,17 +34,17 @@ def test_auto_takes_the_faster_once_and_remembers_it(weights, cache, monkeypatch
     monkeypatch.setattr(precision, "native_bf16", lambda: True)
     timed = []
 
-    def fake_best_ms(run):
+    def fake_warm_ms(run):
         timed.append(torch.is_autocast_enabled("cpu"))
         run()  # the real network runs in the precision being timed
         return bf16_ms if timed[-1] else 100.0
 
-    monkeypatch.setattr(precision, "best_ms", fake_best_ms)
+    monkeypatch.setattr(precision, "warm_ms", fake_warm_ms)
     assert load_restorer({"ckpt_path": str(weights), "precision": "auto"}).precision == chosen
     assert timed == [False, True]
     assert list(json.loads(cache.read_text()).values()) == [chosen]
     # Remembered: the next load times nothing.
-    monkeypatch.setattr(precision, "best_ms", lambda run: pytest.fail("timed twice"))
+    monkeypatch.setattr(precision, "warm_ms", lambda run: pytest.fail("timed twice"))
     assert load_restorer({"ckpt_path": str(weights), "precision": "auto"}).precision == chosen
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import ContextManager
@@ -23,6 +22,7 @@ import torch
 
 from octsr.utils.atomic import write_text_atomic
 from octsr.utils.machine import machine
+from octsr.utils.timing import warm_ms
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +51,7 @@ def cache_file() -> Path:
 
 
 def _network_key(model: torch.nn.Module) -> str:
-    net = model.net
-    params = sum(p.numel() for p in net.parameters())
-    return f"{type(net).__name__}/{params} weights/{model.input_frames} frame(s)/residual {model.residual}"
-
-
-def best_ms(run, repeats: int = 3) -> float:
-    """The fastest of `repeats` calls of `run`, in ms, after one untimed call."""
-    run()  # the first call builds oneDNN's primitives for this shape
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return 1000 * min(times)
+    return f"{type(model.net).__name__}/{model.parameter_count} weights/{model.input_frames} frame(s)/residual {model.residual}"
 
 
 def choose_precision(setting: str, model, device: torch.device, tiler=None) -> str:
@@ -93,7 +80,7 @@ def choose_precision(setting: str, model, device: torch.device, tiler=None) -> s
     with torch.no_grad():
         for precision in ("fp32", "bf16"):
             with autocast(precision, device):
-                timings[precision] = best_ms(lambda: model(image, tiler=tiler))
+                timings[precision] = warm_ms(lambda: model(image, tiler=tiler))
     choice = "bf16" if timings["bf16"] <= FASTER_BY * timings["fp32"] else "fp32"
     log.info("precision=auto: %s on this CPU for this network (per %dx%d B-scan: fp32 %.0f ms, bf16 %.0f ms; "
              "timed once, remembered in %s)", choice, TIMING_SHAPE[1], TIMING_SHAPE[0], timings["fp32"],

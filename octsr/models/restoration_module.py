@@ -11,7 +11,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric
 
-from octsr.metrics import epi, gmsd, psnr, ssim
+from octsr.metrics import METRIC_NAMES, METRICS, NOISY_SUFFIX, score_batch
 from octsr.models.architecture import ARCHITECTURE_KEY, input_frames
 from octsr.tiling import SlidingWindowInferer, TiledInferer
 
@@ -86,14 +86,20 @@ class RestorationModule(pl.LightningModule):
         # no step waits on a device or pays for a Metric's bookkeeping; `training_step`).
         self._loss_window: Tensor | None = None
         self._window_steps = 0
-        # Val and test images are scored one by one (octsr.metrics) and averaged.
-        self.val_psnr, self.val_ssim, self.val_gmsd, self.val_epi = (MeanMetric() for _ in range(4))
-        self.test_psnr, self.test_ssim, self.test_gmsd, self.test_epi = (MeanMetric() for _ in range(4))
-        self.test_psnr_noisy, self.test_ssim_noisy = MeanMetric(), MeanMetric()
+        # Val and test images are scored one by one by every metric of octsr.metrics.METRICS
+        # and averaged; the test step scores the noisy input the same way.
+        self.val_scores = nn.ModuleDict({name: MeanMetric() for name in METRIC_NAMES})
+        self.test_scores = nn.ModuleDict({f"{name}{suffix}": MeanMetric() for name in METRIC_NAMES
+                                          for suffix in ("", NOISY_SUFFIX)})
         self.val_psnr_best = MaxMetric()
         self.val_psnr_best.persistent(True)  # saved in checkpoints, so a resumed run keeps it
 
     # -- inference -------------------------------------------------------------------------
+    @property
+    def parameter_count(self) -> int:
+        """The network's weights: what every table calls a model's size."""
+        return sum(p.numel() for p in self.net.parameters())
+
     @property
     def input_frames(self) -> int:
         """Noisy frames of one place per input image, as the architecture record says (1
@@ -190,30 +196,25 @@ class RestorationModule(pl.LightningModule):
     # -- validation and test ---------------------------------------------------------------
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         output = self(batch["noisy"])
-        target = batch["target"]
-        # PSNR and SSIM on the bar; the edge measures (GMSD, lower is better, and the edge
-        # preservation index) beside them in the logger, where blurring shows.
-        for name, score, on_bar in (("psnr", psnr, True), ("ssim", ssim, True), ("gmsd", gmsd, False),
-                                    ("epi", epi, False)):
-            metric = getattr(self, f"val_{name}")
-            metric(score(output, target))
-            self.log(f"val/{name}", metric, prog_bar=on_bar)
+        on_bar = {metric.name: metric.on_bar for metric in METRICS}
+        for name, values in score_batch(output, batch["target"]).items():
+            self.val_scores[name](values)
+            self.log(f"val/{name}", self.val_scores[name], prog_bar=on_bar[name])
         if batch_idx == 0 and self.hparams.log_images:
             self._log_panel(batch, output)
 
     def on_validation_epoch_end(self) -> None:
-        self.val_psnr_best(self.val_psnr.compute())
+        self.val_psnr_best(self.val_scores["psnr"].compute())
         self.log("val/psnr_best", self.val_psnr_best.compute(), prog_bar=False)
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         output = self(batch["noisy"])
         target, noisy = batch["target"], primary_frame(batch["noisy"])
-        scores = {"psnr": psnr(output, target), "ssim": ssim(output, target), "gmsd": gmsd(output, target),
-                  "epi": epi(output, target), "psnr_noisy": psnr(noisy, target), "ssim_noisy": ssim(noisy, target)}
+        scores = {**score_batch(output, target),
+                  **{f"{name}{NOISY_SUFFIX}": values for name, values in score_batch(noisy, target).items()}}
         for name, values in scores.items():
-            metric = getattr(self, f"test_{name}")
-            metric(values)
-            self.log(f"test/{name}", metric)
+            self.test_scores[name](values)
+            self.log(f"test/{name}", self.test_scores[name])
         # Per-image rows for the CSV writer callback.
         return {"name": list(batch["name"]), **{name: values.tolist() for name, values in scores.items()}}
 

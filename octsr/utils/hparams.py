@@ -10,14 +10,15 @@ from lightning_fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import TensorBoardLogger
 
+from octsr.metrics import METRIC_NAMES
+
 # HPARAMS columns -> the run metric each one reports at the end. Kept under `hp/`: TensorBoard
 # lists a session's scalars by name and shows the first five, so these come right after
 # `epoch`, and copies of the final values keep the val/test curves free of extra points.
 HPARAM_METRICS = {
     "hp/val_psnr_best": "val/psnr_best",
     "hp/val_ssim": "val/ssim",
-    "hp/test_psnr": "test/psnr",
-    "hp/test_ssim": "test/ssim",
+    **{f"hp/test_{name}": f"test/{name}" for name in METRIC_NAMES},
 }
 
 
@@ -42,7 +43,7 @@ def run_hparams(cfg: DictConfig, model) -> dict[str, Any]:
                  "protocol": _settings(container["data"].get("protocol"))},
         "trainer": {k: container["trainer"].get(k) for k in ("max_epochs", "max_steps", "precision")},
         "seed": cfg.get("seed"),
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": model.parameter_count,
     }
 
 
