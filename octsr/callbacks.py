@@ -62,7 +62,8 @@ class TestMetricsCSV(pl.Callback):
 
 class ThrottledProgressBar(TQDMProgressBar):
     """Lightning's TQDM bar, redrawn at most every `refresh_seconds` (and at the end of each
-    loop) instead of every `refresh_rate` steps.
+    loop) instead of every `refresh_rate` steps (its private update test:
+    `octsr.utils.lightning_private`).
 
     A redraw also reads the logged metrics for the bar's postfix; at a fixed step count that
     cost follows the step rate (every 10 steps is 20 times a second on a GPU and several
@@ -144,7 +145,8 @@ def _last_checkpoint(trainer: pl.Trainer) -> str:
 
 
 class SafeCheckpoint(ModelCheckpoint):
-    """Lightning's ModelCheckpoint, made safe to resume from:
+    """Lightning's ModelCheckpoint, made safe to resume from (through its private save
+    methods: `octsr.utils.lightning_private`):
 
     - a checkpoint is written to a temporary name and renamed, so a crash or a full disk
       never leaves a truncated file under a real name;

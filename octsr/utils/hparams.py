@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from lightning_fabric.utilities.logger import _convert_params, _flatten_dict
 from lightning_fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from octsr.metrics import METRIC_NAMES
+from octsr.utils.lightning_private import event_writer, flat_hyperparameters
 
 # HPARAMS columns -> the run metric each one reports at the end. Kept under `hp/`: TensorBoard
 # lists a session's scalars by name and shows the first five, so these come right after
@@ -67,9 +67,9 @@ def write_hparams_session(logger: TensorBoardLogger, params: Mapping[str, Any]) 
     scalars (tensorboard/plugins/hparams/backend_context.py)."""
     from torch.utils.tensorboard.summary import hparams
 
-    flat = logger._sanitize_params(_flatten_dict(_convert_params(dict(params))))
+    flat = flat_hyperparameters(logger, params)
     _, session_start, session_end = hparams(flat, {})
-    writer = logger.experiment._get_file_writer()
+    writer = event_writer(logger)
     writer.add_summary(session_start)
     writer.add_summary(session_end)
 
