@@ -16,8 +16,7 @@ import octsr  # noqa: F401  (sets environment defaults before albumentations is 
 from octsr.errors import ConfigError
 from octsr.models.architecture import ARCHITECTURE_KEY, architecture_difference, architecture_record
 from octsr.settings import TrainSettings, check_settings
-from octsr.utils.cli import check_command_line
-from octsr.utils.failures import exit_on_user_error, in_multirun, record_failure
+from octsr.utils.cli import command
 
 # torch and Lightning are imported where the work starts, after the settings are checked,
 # so `--help` and a mistyped setting answer at once instead of after seconds of imports.
@@ -114,29 +113,18 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     return {k: float(v) for k, v in metrics.items()}, objects
 
 
-@hydra.main(version_base="1.3", config_path="pkg://octsr.conf", config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    try:
-        check_settings(cfg, TrainSettings)  # before anything is loaded or built
-        from octsr.utils.threads import configure_threads
+def train_and_test(cfg: DictConfig) -> float | None:
+    """The job of `python -m octsr.train`: the metric a sweeper optimizes (`optimized_metric`)."""
+    check_settings(cfg, TrainSettings)  # before anything is loaded or built
+    from octsr.utils.threads import configure_threads
 
-        configure_threads(cfg.get("threads"))
-        metrics, _ = train(cfg)
-    except Exception as err:
-        if in_multirun():
-            # One failed run must not end a sweep: record why, report NaN, go on.
-            record_failure(cfg.paths.output_dir, err)
-            return float("nan")
-        # A user mistake (bad path, missing partner image, impossible setting): one line.
-        exit_on_user_error(err)
+    configure_threads(cfg.get("threads"))
+    metrics, _ = train(cfg)
     optimized = cfg.get("optimized_metric")
     return metrics.get(optimized) if optimized else None
 
 
-def cli() -> None:
-    """`python -m octsr.train` and the `octsr-train` command."""
-    check_command_line("train")
-    main()
+cli = command("train", train_and_test)  # `python -m octsr.train` and the `octsr-train` command
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from octsr.conf import CONF_DIR
 from octsr.utils.extras import missing_extra
-from octsr.utils.failures import exit_on_interrupt, exit_on_user_error
+from octsr.utils.failures import exit_on_interrupt, exit_on_user_error, in_multirun, record_failure
 
 CONF = CONF_DIR
 
@@ -152,13 +152,18 @@ def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
 def command(config_name: str, job: Callable[[DictConfig], Any]) -> Callable[[], None]:
     """An entry point's `cli()` (`python -m octsr.<name>`, the `octsr-<name>` command): the
     command line checked, `conf/<config_name>.yaml` composed, `job` run on it, and a mistake a
-    user can fix ended in one line (exit status 2)."""
+    user can fix ended in one line (exit status 2), Ctrl-C in one line (status 130). In a
+    sweep (`-m`), one failed run must not end the others: its reason goes to its folder's
+    FAILED.txt and the sweeper gets NaN; what `job` returns is what the sweeper optimizes."""
     @hydra.main(version_base="1.3", config_path="pkg://octsr.conf", config_name=config_name)
     @functools.wraps(job)  # Hydra names the job, and so its log file, after `job`'s module
-    def main(cfg: DictConfig) -> None:
+    def main(cfg: DictConfig) -> Any:
         try:
-            job(cfg)
+            return job(cfg)
         except Exception as err:
+            if in_multirun():
+                record_failure(cfg.paths.output_dir, err)
+                return float("nan")
             exit_on_user_error(err)
 
     def cli() -> None:
