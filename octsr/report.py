@@ -1,12 +1,13 @@
-"""Report on finished runs from what they wrote: `python -m octsr.report SWEEP_OR_RUN_DIR... [--out DIR]`.
+"""Report on finished runs from what they wrote: `python -m octsr.report SWEEP_OR_RUN_DIR... [out=DIR]`.
 
 A run directory is one holding `.hydra/config.yaml`; every such directory below the given
 paths is a row of the table (model x learning rate): epochs, steps, seconds per training
 epoch, best val PSNR and the val SSIM at that validation, every test metric of the output
-and of the noisy input (octsr.metrics.METRICS), wall time, and whether the run finished or failed (with the reason).
+and of the noisy input (octsr.metrics.METRICS), wall time, and whether the run finished or
+failed (with the reason).
 Numbers come from the runs' TensorBoard events, `test_metrics.csv` and `FAILED.txt`.
 
-Writes to DIR (default: `report/` inside the first path):
+Writes to `out` (default: `report/` inside the first path):
   results.md, results.csv   the table
   metrics_vs_lr.png         PSNR and SSIM against learning rate, a line per model
   panel.png                 noisy | best CAE | best SRCNN | target on the first test image,
@@ -15,27 +16,30 @@ Writes to DIR (default: `report/` inside the first path):
 
 from __future__ import annotations
 
-import argparse
 import csv
-import sys
+import logging
 from pathlib import Path
 from statistics import fmean
-from typing import NoReturn
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-from octsr.errors import OctsrError
+from octsr.errors import DataError
 from octsr.metrics import METRIC_NAMES, METRICS, NOISY_SUFFIX
+from octsr.settings import ReportSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
+from octsr.utils.cli import command
 from octsr.utils.failures import FAILURE_FILE
 from octsr.utils.provenance import OutputRecord, settings_digest
 from octsr.utils.tables import markdown_table, write_csv
+
+log = logging.getLogger(__name__)
 
 # The test step's mean of each metric (octsr.metrics.METRICS), then the noisy input's.
 TEST_COLUMNS = {f"test_{name}{suffix}": f"{name}{suffix}" for suffix in ("", NOISY_SUFFIX) for name in METRIC_NAMES}
 COLUMNS = ("model", "lr", "epochs", "steps", "train_s_per_epoch", "wall_s", "val_psnr_best", "val_ssim",
            *TEST_COLUMNS, "status", "run")
-DIGITS = {column: metric.digits for metric in METRICS for column in (f"test_{metric.name}", f"test_{metric.name}{NOISY_SUFFIX}")}
+DIGITS = {column: metric.digits for metric in METRICS
+          for column in (f"test_{metric.name}", f"test_{metric.name}{NOISY_SUFFIX}")}
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
@@ -186,28 +190,20 @@ def write_panel(rows: list[dict], runs: dict[str, Path], path: Path) -> bool:
     return True
 
 
-def _fail(message: str) -> NoReturn:
-    print(f"octsr: error: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", type=Path, help="run or sweep directories")
-    parser.add_argument("--out", type=Path, help="where the report goes (default: FIRST_PATH/report)")
-    parser.add_argument("--no-panel", action="store_true", help="skip panel.png (it runs the models)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace report files in --out that another report (of other folders) made")
-    args = parser.parse_args(argv)
-    for path in args.paths:
+def report(cfg: DictConfig) -> None:
+    """The job of `python -m octsr.report`: the table of every run below `cfg.runs`, its
+    plot and panel, written to `cfg.out`."""
+    check_settings(cfg, ReportSettings)
+    paths = [Path(str(path)).expanduser() for path in cfg.runs]
+    for path in paths:
         if not path.is_dir():
-            _fail(f"{path}: no such directory")
-    runs = find_runs(args.paths)
+            raise DataError(f"{path}: no such directory")
+    runs = find_runs(paths)
     if not runs:
-        _fail(f"no run directories (with .hydra/config.yaml) under {', '.join(map(str, args.paths))}")
+        raise DataError(f"no run directories (with .hydra/config.yaml) under {', '.join(map(str, paths))}")
     by_name = {}
     for run in runs:
-        by_name[str(run.relative_to(args.paths[0]) if run.is_relative_to(args.paths[0]) else run)] = run
+        by_name[str(run.relative_to(paths[0]) if run.is_relative_to(paths[0]) else run)] = run
     rows = []
     for name, run in by_name.items():
         row = summarize_run(run)
@@ -217,36 +213,36 @@ def main(argv: list[str] | None = None) -> None:
     table = results_table(rows)
     print(table)
 
-    out = args.out or args.paths[0] / "report"
+    out = Path(str(cfg.out)).expanduser() if cfg.out else paths[0] / "report"
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        _fail(f"--out {out}: cannot create it ({err.strerror or err})")
+        raise DataError(f"out={out}: cannot create it ({err.strerror or err})") from err
     # A report of the same folders may be made again as runs finish; one of other folders
     # (or files octsr did not make) is kept.
-    record, source = OutputRecord(out), args.paths[0]
-    digest = settings_digest({"paths": sorted(str(p.resolve()) for p in args.paths)})
-    names = ["results.md", "results.csv", "metrics_vs_lr.png", *([] if args.no_panel else ["panel.png"])]
-    try:
-        record.check([(source, out / name) for name in names], digest, args.overwrite, "--out")
-    except OctsrError as err:
-        _fail(str(err).replace("overwrite=true", "--overwrite"))
+    record, source = OutputRecord(out), paths[0]
+    digest = settings_digest({"paths": sorted(str(p.resolve()) for p in paths)})
+    names = ["results.md", "results.csv", "metrics_vs_lr.png", *(["panel.png"] if cfg.panel else [])]
+    record.check([(source, out / name) for name in names], digest, cfg.overwrite, "out")
     write_text_atomic(out / "results.md", table)
     write_csv(out / "results.csv", [{c: row.get(c) for c in COLUMNS} for row in rows])
     from octsr.report_figures import plot_metrics_vs_lr
 
     plot_metrics_vs_lr(rows, out / "metrics_vs_lr.png")
     written = ["results.md", "results.csv", "metrics_vs_lr.png"]
-    if not args.no_panel:
+    if cfg.panel:
         try:
             if write_panel(rows, by_name, out / "panel.png"):
                 written.append("panel.png")
         except Exception as err:  # the table and plots stand without it
-            print(f"octsr.report: panel.png skipped: {type(err).__name__}: "
-                  f"{' '.join(str(err).split())}", file=sys.stderr)
+            log.warning("panel.png skipped: %s: %s", type(err).__name__, " ".join(str(err).split()))
     record.added(source, [out / name for name in written], digest)
     print(f"wrote {', '.join(written)} to {out}")
 
 
+# `python -m octsr.report DIR...` and the `octsr-report` command: bare words are the runs.
+cli = command("report", report, positional="runs")
+
+
 if __name__ == "__main__":
-    main()
+    cli()

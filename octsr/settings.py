@@ -181,6 +181,14 @@ class EvaluateSettings(InferenceSettings):
 
 
 @dataclass
+class ReportSettings:
+    runs: list[str] = field(default_factory=list, metadata={"min_items": 1})
+    out: Optional[str] = None
+    panel: bool = True
+    overwrite: bool = False
+
+
+@dataclass
 class ExportSettings:
     ckpt_path: Optional[str] = None
     weights: ShippedName = "best"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from hydra.types import RunMode
 
-from octsr.report import main as report_main
-from tests.conftest import compose_train, run_cli, tensorboard_server
+from octsr.report import report
+from tests.conftest import CONF, compose_train, run_cli, tensorboard_server
 
 # Named by the swept values only: not by `debug=tiny`, which every run shares.
 EXPECTED_RUNS = sorted(f"{m}_lr{lr}" for m in ("cae", "srcnn")
@@ -55,8 +55,16 @@ def test_tensorboard_serves_each_run_with_val_psnr_and_hparams(lr_sweep):
         assert {"hp/val_psnr_best", "hp/test_psnr", "hp/test_ssim"} <= metrics
 
 
+def report_main(paths: list[str], *overrides: str) -> None:
+    """octsr.report in this process, on its real config."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        report(compose(config_name="report", overrides=[f"runs=[{','.join(paths)}]", *overrides]))
+
+
 def test_report_tables_and_plots(lr_sweep, tmp_path, capsys):
-    report_main([str(lr_sweep), "--out", str(tmp_path)])
+    report_main([str(lr_sweep)], f"out={tmp_path}")
     table = (tmp_path / "results.md").read_text().splitlines()
     assert len(table) == 2 + 10
     assert sum("| done |" in line for line in table) == 10
@@ -77,7 +85,7 @@ def test_a_failing_run_does_not_stop_the_sweep(tmp_path):
     failed = tmp_path / "lr1e+30"
     assert "training diverged: the training loss is nan" in (failed / "FAILED.txt").read_text()
     assert (tmp_path / "lr0.001" / "test_metrics.csv").is_file()
-    report_main([str(tmp_path), "--out", str(tmp_path / "report"), "--no-panel"])
+    report_main([str(tmp_path)], f"out={tmp_path / 'report'}", "panel=false")
     table = (tmp_path / "report" / "results.md").read_text()
     assert "failed: training diverged: the training loss is nan at epoch 0" in table
     assert "| done |" in table
@@ -93,7 +101,7 @@ def test_report_reads_half_written_and_damaged_runs(lr_sweep, tmp_path):
     metrics.write_text(metrics.read_text()[:40])  # killed while writing its test results
     (copies[2] / "FAILED.txt").write_text("")  # killed while recording its failure
     (copies[3] / ".hydra" / "config.yaml").write_text("model: [unclosed")  # damaged config
-    result = run_cli("octsr.report", str(tmp_path / "sweep"), "--out", str(tmp_path / "report"))
+    result = run_cli("octsr.report", str(tmp_path / "sweep"), f"out={tmp_path / 'report'}")
     assert result.returncode == 0, result.stderr[-3000:]
     table = (tmp_path / "report" / "results.md").read_text()
     row = {line.split("|")[-2].strip(): line for line in table.splitlines()[2:]}
@@ -116,15 +124,15 @@ def test_report_lists_the_fold_runs_of_a_crossval_folder(lr_sweep, tmp_path):
     (folder / ".hydra" / "config.yaml").write_text("task_name: crossval\nfolds: 3\n")
     for k, run in enumerate(runs):
         shutil.copytree(run, folder / "unet" / f"fold{k}")
-    report_main([str(folder), "--out", str(tmp_path / "report"), "--no-panel"])
+    report_main([str(folder)], f"out={tmp_path / 'report'}", "panel=false")
     table = (tmp_path / "report" / "results.md").read_text()
     listed = [line.split("|")[-2].strip() for line in table.splitlines()[2:]]
     assert listed == ["unet/fold0", "unet/fold1", "unet/fold2"] and "unfinished" not in table
     # The same folder's report may be made again; another folder's report into the same
     # place is refused, the first one kept.
-    report_main([str(folder), "--out", str(tmp_path / "report"), "--no-panel"])
-    result = run_cli("octsr.report", str(folder / "unet" / "fold0"), "--out", str(tmp_path / "report"), "--no-panel")
-    assert result.returncode == 2 and "already exist" in result.stderr and "--overwrite" in result.stderr
+    report_main([str(folder)], f"out={tmp_path / 'report'}", "panel=false")
+    result = run_cli("octsr.report", str(folder / "unet" / "fold0"), f"out={tmp_path / 'report'}", "panel=false")
+    assert result.returncode == 2 and "already exist" in result.stderr and "overwrite=true" in result.stderr
     assert (tmp_path / "report" / "results.md").read_text() == table
 
 

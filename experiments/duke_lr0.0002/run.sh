@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=logs/experiments/duke_lr0.0002
 python -m octsr.train experiment=paper_sweep optim.lr=0.0002 hydra.sweep.dir="$out"   # runs cae_lr0.0002, srcnn_lr0.0002
-python -m octsr.report "$out" --out experiments/duke_lr0.0002
+python -m octsr.report "$out" out=experiments/duke_lr0.0002

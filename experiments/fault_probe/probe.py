@@ -277,13 +277,13 @@ def main() -> None:
             and [p.shape for p in tifffile.TiffFile(work / "tree" / "mixed.tif").pages]
             == [(40, 60), (30, 50), (40, 60)]),
         "report on a sweep with a failed run": (
-            ("octsr.report", str(report_sweep), "--no-panel"),
+            ("octsr.report", str(report_sweep), "panel=false"),
             lambda: "failed: training diverged" in (report_sweep / "report" / "results.md").read_text()),
         "report on a half-written test_metrics.csv": (
-            ("octsr.report", str(half), "--no-panel"),
+            ("octsr.report", str(half), "panel=false"),
             lambda: "incomplete" in (half / "report" / "results.md").read_text()),
         "report on a run without .hydra/hydra.yaml": (
-            ("octsr.report", str(nohydra), "--no-panel"),
+            ("octsr.report", str(nohydra), "panel=false"),
             lambda: "| srcnn |" in (nohydra / "report" / "results.md").read_text()),
         "enhance a gray TIFF with an alpha sample: one B-scan out": (
             (*enhance, f"input={work}/alpha.tif", f"output={work}/alpha_out"),
@@ -310,7 +310,7 @@ def main() -> None:
              "data.splits.test=[eye3]"),
             lambda: any((work / "logs_localized").rglob("test_metrics.csv"))),
         "report on a crossval folder lists its fold runs": (
-            ("octsr.report", str(crossval), "--no-panel"),
+            ("octsr.report", str(crossval), "panel=false"),
             lambda: (crossval / "report" / "results.md").read_text().count("row/fold") == len(runs)),
     }
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 sweep=logs/experiments/lr_sweep
 python -m octsr.train experiment=paper_sweep hydra.sweep.dir="$sweep"   # = -m +sweep=lr model=cae,srcnn data=duke
-python -m octsr.report "$sweep" --out experiments/lr_sweep
+python -m octsr.report "$sweep" out=experiments/lr_sweep

@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=logs/experiments/stacked_frames_phantom
 python -m octsr.train -m data.input_frames=1,5 hydra.sweep.dir="$out"   # runs input-frames1, input-frames5
-python -m octsr.report "$out" --out experiments/stacked_frames --no-panel
+python -m octsr.report "$out" out=experiments/stacked_frames panel=false

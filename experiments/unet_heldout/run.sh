@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=logs/experiments/unet_heldout
 python -m octsr.train experiment=unet_heldout hydra.run.dir="$out/unet"   # conf/experiment/unet_heldout.yaml
-python -m octsr.report "$out" --out experiments/unet_heldout --no-panel
+python -m octsr.report "$out" out=experiments/unet_heldout panel=false

@@ -149,12 +149,32 @@ def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
         sys.exit(2)
 
 
-def command(config_name: str, job: Callable[[DictConfig], Any]) -> Callable[[], None]:
+# Hydra's flags that take a word after them, and the words they take.
+_INFO = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+HYDRA_FLAG_VALUES = {"--cfg": {"job", "hydra", "all"}, "-c": {"job", "hydra", "all"}, "--info": _INFO, "-i": _INFO}
+
+
+def positional_as_setting(argv: list[str], setting: str) -> list[str]:
+    """`argv` with its bare words (no `=`, no leading `-`) gathered into one list setting:
+    `report runs/a runs/b` reads as `report setting=['runs/a','runs/b']`, each quoted so that
+    commas, spaces and brackets in a path stay part of it."""
+    kept, bare = [], []
+    for i, arg in enumerate(argv):
+        takes_value = i > 0 and argv[i - 1] in HYDRA_FLAG_VALUES and arg in HYDRA_FLAG_VALUES[argv[i - 1]]
+        (bare if "=" not in arg and not arg.startswith("-") and not takes_value else kept).append(arg)
+    if not bare:
+        return argv
+    quoted = ",".join("'" + arg.replace("\\", "\\\\").replace("'", "\\'") + "'" for arg in bare)
+    return [*kept, f"{setting}=[{quoted}]"]
+
+
+def command(config_name: str, job: Callable[[DictConfig], Any], positional: str | None = None) -> Callable[[], None]:
     """An entry point's `cli()` (`python -m octsr.<name>`, the `octsr-<name>` command): the
     command line checked, `conf/<config_name>.yaml` composed, `job` run on it, and a mistake a
     user can fix ended in one line (exit status 2), Ctrl-C in one line (status 130). In a
     sweep (`-m`), one failed run must not end the others: its reason goes to its folder's
-    FAILED.txt and the sweeper gets NaN; what `job` returns is what the sweeper optimizes."""
+    FAILED.txt and the sweeper gets NaN; what `job` returns is what the sweeper optimizes.
+    `positional`: the list setting that bare words on the command line fill (report's paths)."""
     @hydra.main(version_base="1.3", config_path="pkg://octsr.conf", config_name=config_name)
     @functools.wraps(job)  # Hydra names the job, and so its log file, after `job`'s module
     def main(cfg: DictConfig) -> Any:
@@ -167,6 +187,8 @@ def command(config_name: str, job: Callable[[DictConfig], Any]) -> Callable[[], 
             exit_on_user_error(err)
 
     def cli() -> None:
+        if positional:
+            sys.argv[1:] = positional_as_setting(sys.argv[1:], positional)
         try:
             check_command_line(config_name)
             main()
