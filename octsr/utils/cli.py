@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from octsr.conf import CONF_DIR
 from octsr.utils.extras import missing_extra
-from octsr.utils.failures import exit_on_interrupt, exit_on_user_error, in_multirun, record_failure
+from octsr.utils.failures import exit_on_interrupt, exit_on_user_error, fail, in_multirun, record_failure
 
 CONF = CONF_DIR
 
@@ -145,8 +145,7 @@ def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
         sys.exit(0)
     message = unknown_group_option(argv) or unknown_key(config_name, argv) or missing_option_extra(argv)
     if message:
-        print(f"octsr: error: {message}", file=sys.stderr)
-        sys.exit(2)
+        fail(message)
 
 
 # Hydra's flags that take a word after them, and the words they take.

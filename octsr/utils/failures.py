@@ -64,6 +64,12 @@ def exit_on_user_error(err: BaseException) -> NoReturn:
     message = user_error_message(err)
     if message is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
         raise err
+    fail(message)
+
+
+def fail(message: str) -> NoReturn:
+    """The one way a command ends on a mistake the user can fix: one `octsr: error:` line on
+    stderr, status 2."""
     print(f"octsr: error: {message}", file=sys.stderr)
     sys.exit(2)
 
