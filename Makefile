@@ -10,6 +10,12 @@ endif
 # A CPU build by default; GPU users: make install TORCH_SPEC="torch==2.13.0 --index-url <CUDA wheel index>"
 TORCH_SPEC ?= torch==2.13.0
 LOGDIR ?= logs
+# OCT-Converter reads Topcon .fda/.fds and Zeiss .img files (the scanners extra). Installed
+# without its declared requirements: they would add opencv-python beside the opencv-python-headless
+# that octsr's other packages use (each overwrites the other's cv2, and the full one needs
+# libGL); what its readers import (h5py, natsort) is in the scanners extra. The same pin as
+# octsr.utils.extras.INSTALLED_WITHOUT_REQUIREMENTS.
+OCT_CONVERTER ?= oct-converter==0.7.0
 # Test files run this many at a time (pytest-xdist; each file stays on one worker, so its
 # shared fixtures are built once). 0 runs them in this process, one after another.
 TEST_WORKERS ?= 2
@@ -36,6 +42,7 @@ install: system-packages ## install pinned torch, then octsr (editable) and its 
 	$(PYTHON) -m pip install --upgrade pip
 	$(PYTHON) -m pip install $(TORCH_SPEC)
 	$(PYTHON) -m pip install -e '.[all,dev]'
+	$(PYTHON) -m pip install --no-deps $(OCT_CONVERTER)
 	$(if $(ENVIRONMENT),touch $(ENVIRONMENT))
 
 # The .venv, made and installed once (again when pyproject.toml changes).

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from octsr.data.image_io import read_grayscale  # noqa: E402
+from octsr.formats.images import read_grayscale  # noqa: E402
 from octsr.inference import load_restorer  # noqa: E402
 from octsr.metrics import psnr, ssim  # noqa: E402
 from octsr.utils.atomic import atomic_path  # noqa: E402

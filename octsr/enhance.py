@@ -4,7 +4,7 @@ Reads PNG and TIFF (8- or 16-bit; multi-page TIFF volumes, each page a B-scan, p
 differ in size), DICOM Ophthalmic Tomography objects and Heidelberg .vol files, restores
 every B-scan, and writes each result under the output folder at its input's relative path,
 with its size, bit depth and every page (a DICOM input as a derived DICOM object, a .vol as
-a TIFF with its spacing: `octsr.data.volumes`). A model trained on
+a TIFF with its spacing: `octsr.formats`). A model trained on
 several frames of one place (`data.input_frames`=K) takes each file as those K frames (a
 K-page TIFF, the primary frame first) and writes one restored B-scan. Outputs are written to a
 temporary name and renamed, never through a symbolic link, never over an input. Without
@@ -26,10 +26,12 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 import octsr  # noqa: F401  (environment defaults)
-from octsr.data.image_io import IMAGE_SUFFIXES, TIFF_SUFFIXES, from_unit_range, read_pages, to_unit_range, write_pages
-from octsr.data.volumes import (DICOM_SUFFIXES, VENDOR_SUFFIXES, dicom_kind, is_dicom, is_heidelberg_export,
-                                read_volume, require_spacing, stated_spacing, write_derived_dicom, write_tiff_volume)
 from octsr.errors import ConfigError, DataError
+from octsr.formats import BY_NAME, KNOWN, VENDOR_FORMATS, VOLUME_SUFFIXES, format_of, read_volume, stated_spacing
+from octsr.formats.dicom import DICOM_SUFFIXES, dicom_kind, require_spacing, write_derived_dicom
+from octsr.formats.heidelberg import heidelberg_exports
+from octsr.formats.images import IMAGE_SUFFIXES, TIFF_SUFFIXES, from_unit_range, read_pages, to_unit_range, write_pages
+from octsr.formats.tiff import write_tiff_volume
 from octsr.settings import EnhanceSettings, check_settings
 from octsr.utils.cli import command
 from octsr.utils.failures import interrupted_after, user_error_message
@@ -68,7 +70,7 @@ def list_inputs(input_path: str | Path, exclude: Path | None = None) -> tuple[li
             continue
         subfolders.sort()
         # A Heidelberg XML export is one volume: its XML, not the B-scan TIFFs beside it.
-        exports = [Path(folder) / name for name in sorted(names) if is_heidelberg_export(Path(folder) / name)]
+        exports = heidelberg_exports(Path(folder))
         if exports:
             files += exports
             continue
@@ -79,20 +81,20 @@ def list_inputs(input_path: str | Path, exclude: Path | None = None) -> tuple[li
             if file.is_symlink() and not file.exists():
                 log.warning("left out %s: a symbolic link that leads nowhere (a loop or a missing target)", file)
                 broken.append(file)
-            elif file.suffix.lower() in IMAGE_SUFFIXES | {".vol"}:
-                files.append(file)
-            elif is_dicom(file):
+            elif (fmt := format_of(file)) is BY_NAME["dicom"]:
                 kind = dicom_kind(file)
                 if kind is None:
                     files.append(file)
                 else:
                     not_oct[kind] += 1
+            elif fmt is not None or file.suffix.lower() in IMAGE_SUFFIXES:
+                files.append(file)
     if not_oct:
         log.info("left out %d DICOM object(s) that are not OCT B-scans: %s", sum(not_oct.values()),
                  ", ".join(f"{kind} ({count})" for kind, count in sorted(not_oct.items())))
     if not files and not broken:
-        raise DataError(f"input={input_path}: no PNG, TIFF, DICOM Ophthalmic Tomography, .vol or Heidelberg XML "
-                        f"files in this folder or its subfolders")
+        raise DataError(f"input={input_path}: no images (PNG, TIFF) or volumes ({KNOWN}) in this folder or its "
+                        f"subfolders")
     return [(f, f.relative_to(path)) for f in files], broken
 
 
@@ -116,8 +118,9 @@ def output_kind(path: Path, output_format: str) -> str | None:
     (`check_output_settings` refuses those that cannot be placed); None for an image,
     restored page by page into its own format. A file without a telling suffix is opened to
     look for the DICOM mark, so this is asked once per input."""
-    dicom = is_dicom(path)
-    if not (dicom or path.suffix.lower() in VENDOR_SUFFIXES or output_format == "dicom"):
+    fmt = format_of(path)
+    dicom = fmt is BY_NAME["dicom"]
+    if not (dicom or fmt in VENDOR_FORMATS or output_format == "dicom"):
         return None
     if output_format == "auto":
         return "dicom" if dicom else "tiff"
@@ -134,7 +137,7 @@ def volume_output(relative: Path, kind: str | None) -> Path:
     if suffix in (DICOM_SUFFIXES if kind == "dicom" else TIFF_SUFFIXES):
         return relative
     new_suffix = ".dcm" if kind == "dicom" else ".tif"
-    known = suffix in DICOM_SUFFIXES | TIFF_SUFFIXES | set(VENDOR_SUFFIXES)
+    known = suffix in VOLUME_SUFFIXES
     return relative.with_suffix(new_suffix) if known else relative.with_name(relative.name + new_suffix)
 
 
@@ -143,7 +146,8 @@ def check_output_settings(kinds: dict[Path, str | None], anonymize: bool) -> Non
     input's `output_kind`): DICOM output for an image that states no spacing (a DICOM object
     must place its B-scans), anonymize for inputs none of which is written as DICOM."""
     unplaced = [path for path, kind in kinds.items() if kind == "dicom" and path.suffix.lower() in IMAGE_SUFFIXES
-                and not is_dicom(path) and (path.suffix.lower() not in TIFF_SUFFIXES or stated_spacing(path).missing())]
+                and format_of(path) is not BY_NAME["dicom"]
+                and (path.suffix.lower() not in TIFF_SUFFIXES or stated_spacing(path).missing())]
     if unplaced:
         more = f" (and {len(unplaced) - 1} more)" if len(unplaced) > 1 else ""
         raise ConfigError(f"output_format=dicom: {unplaced[0]}{more} states no spacing (across, down, between "
@@ -201,7 +205,7 @@ def as_model_input(pages: list, frames: int, path: Path) -> list:
 def enhance_volume(path: Path, target: Path, restorer, batch_size: int, anonymize: bool = False
                    ) -> tuple[list[tuple[int, int]], np.dtype]:
     """Restore every B-scan of a scanner's volume into a derived DICOM object
-    (`octsr.data.volumes.write_derived_dicom`) or a multi-page TIFF with its spacing recorded
+    (`octsr.formats.dicom.write_derived_dicom`) or a multi-page TIFF with its spacing recorded
     (`write_tiff_volume`), as `target`'s suffix says (`volume_output`). Returns the B-scans'
     shapes and pixel type."""
     volume = read_volume(path)

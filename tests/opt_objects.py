@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from octsr.data.volumes import OPT_STORAGE
+from octsr.formats.dicom import OPT_STORAGE
 
 
 def opt_dataset(frames: np.ndarray, *, photometric: str = "MONOCHROME2", pixel_spacing=(0.0039, 0.0057),

@@ -65,7 +65,7 @@ def workspace(tmp_path_factory, trained_tiny, lr_sweep) -> dict[str, str]:
                            "--height", "96", "--width", "128", "--averaged-frames", "4"], capture_output=True, text=True)
     assert made.returncode == 0, made.stderr
     # "Your own scans": 16-bit TIFFs, as most scanners export them
-    from octsr.data.image_io import read_grayscale
+    from octsr.formats.images import read_grayscale
 
     for side in ("noisy", "clean"):
         (root / "pairs" / side).mkdir(parents=True)
@@ -86,7 +86,8 @@ def workspace(tmp_path_factory, trained_tiny, lr_sweep) -> dict[str, str]:
 
     rng = np.random.default_rng(1)
     (root / "volumes").mkdir()
-    from octsr.data.volumes import Spacing, write_tiff_volume
+    from octsr.formats.tiff import write_tiff_volume
+    from octsr.formats.volume import Spacing
 
     for k in range(3):  # with their spacing, so that output_format=dicom can place their B-scans
         write_tiff_volume(root / "volumes" / f"eye0{k}.tif", list(speckled_volume(rng, 3, (72, 96))),

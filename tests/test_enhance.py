@@ -8,7 +8,7 @@ import pytest
 import tifffile
 import torch
 
-from octsr.data.image_io import read_grayscale
+from octsr.formats.images import read_grayscale
 from octsr.models.checkpoint import load_model
 from octsr.utils.provenance import RECORD_NAME
 from octsr.weights import SHIPPED
@@ -283,7 +283,7 @@ def test_a_full_disk_in_enhance_is_one_line_and_leaves_nothing(tmp_path, monkeyp
     the file, the free space and what to do, and no truncated file under the real name."""
     from hydra import compose, initialize_config_dir
 
-    import octsr.data.image_io as image_io
+    import octsr.formats.images as image_io
     from octsr.enhance import enhance
     from octsr.errors import WriteError
     from octsr.utils.failures import user_error_message
@@ -349,7 +349,9 @@ def test_settings_that_cannot_apply_are_refused_before_work(tmp_path):
     """DICOM output for a TIFF that states no spacing, anonymize for inputs none of which
     becomes DICOM: one line each, nothing written. A TIFF volume that states its spacing
     (as octsr writes one) does become DICOM."""
-    from octsr.data.volumes import Spacing, read_volume, write_tiff_volume
+    from octsr.formats import read_volume
+    from octsr.formats.tiff import write_tiff_volume
+    from octsr.formats.volume import Spacing
 
     rng = np.random.default_rng(2)
     tifffile.imwrite(tmp_path / "plain.tif", rng.integers(0, 256, (3, 40, 60), dtype=np.uint8),

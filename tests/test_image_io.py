@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from octsr.data.image_io import read_grayscale, read_pages
+from octsr.formats.images import read_grayscale, read_pages
 from octsr.errors import DataError
 
 

@@ -6,7 +6,7 @@ import tifffile
 import torch
 from torch import nn
 
-from octsr.data.image_io import read_pages
+from octsr.formats.images import read_pages
 from octsr.errors import ConfigError
 from octsr.export import example_input
 from octsr.inference import restore

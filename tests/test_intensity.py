@@ -61,7 +61,7 @@ def test_enhance_on_a_scanner_that_stores_linear_intensity(tmp_path):
     """A Duke scan stored as linear intensity (32-bit floats, as a .vol holds it): the shipped
     weights with the transform come closer to the average than without it, and write the
     file's own law and type back."""
-    from octsr.data.image_io import read_raw
+    from octsr.formats.images import read_raw
     from octsr.scoring import image_scores
 
     grey, average = (read_raw(DUKE_ROOT / "05" / name).astype(np.float32) / 255 for name in ("test.tif", "average.tif"))

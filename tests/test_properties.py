@@ -13,7 +13,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from octsr.data.image_io import read_grayscale, read_pages, write_pages
+from octsr.formats.images import read_grayscale, read_pages, write_pages
 from octsr.errors import DataError
 from octsr.tiling import TiledInferer
 from octsr.models.restoration_module import RestorationModule

@@ -59,7 +59,7 @@ def test_each_volume_is_trained_on_through_the_transform_of_its_law(volume_folde
     """intensity=auto: every B-scan of a volume through one transform, fitted on the volume,
     so a pair's two B-scans stay in one domain; the volume's stated law wins over an estimate."""
     from octsr.data.intensity import file_transform
-    from octsr.data.volumes import read_volume
+    from octsr.formats import read_volume
 
     stored = read_volume(volume_folder / "eye1.tif").to_unit_range()
     transform = file_transform(stored, "linear")

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from octsr.data.image_io import read_pages
-from octsr.data.volumes import OPT_STORAGE, count_bscans, read_volume
+from octsr.formats.images import read_pages
+from octsr.formats import count_bscans, read_volume
+from octsr.formats.dicom import OPT_STORAGE
 from octsr.errors import DataError
 from tests.conftest import VENDOR_SAMPLES, results_in
 from tests.opt_objects import opt_dataset, write
@@ -240,7 +241,8 @@ def test_enhance_writes_vendor_volumes_as_opt_objects_that_other_readers_accept(
 
 
 def test_a_volume_of_unknown_spacing_is_no_dicom(tmp_path):
-    from octsr.data.volumes import UNKNOWN_SPACING, Spacing, Volume, write_derived_dicom
+    from octsr.formats.dicom import write_derived_dicom
+    from octsr.formats.volume import UNKNOWN_SPACING, Spacing, Volume
 
     scans = np.zeros((2, 8, 8), np.uint8)
     volume = Volume(scans, Spacing(0.01, 0.004, None), tmp_path / "scan.vol", "heidelberg")

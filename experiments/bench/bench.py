@@ -533,7 +533,7 @@ def bscan(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, str]:
     else of a phantom one."""
     h, w = shape
     if (DUKE / "01" / "test.tif").is_file():
-        from octsr.data.image_io import read_grayscale
+        from octsr.formats.images import read_grayscale
 
         noisy, target = (read_grayscale(DUKE / "01" / name) for name in ("test.tif", "average.tif"))
         return noisy[:h, :w].copy(), target[:h, :w].copy(), "Duke 01"
@@ -676,7 +676,7 @@ class _Wrapped(torch.nn.Module):
 def enhance_marginal_s(noisy: np.ndarray, pages: int, *overrides: str) -> float:
     """octsr.enhance's seconds per B-scan: a volume of `pages` copies of `noisy` minus one
     of a single page (so startup and model loading drop out)."""
-    from octsr.data.image_io import write_pages
+    from octsr.formats.images import write_pages
 
     folder = Path(tempfile.mkdtemp(prefix="octsr-bench-"))
     scan8 = np.round(noisy * 255).astype(np.uint8)

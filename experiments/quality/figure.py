@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from octsr.data.image_io import read_grayscale  # noqa: E402
+from octsr.formats.images import read_grayscale# noqa: E402
 from octsr.inference import load_restorer  # noqa: E402
 
 

@@ -20,7 +20,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from octsr.data.image_io import read_grayscale  # noqa: E402
+from octsr.formats.images import read_grayscale# noqa: E402
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

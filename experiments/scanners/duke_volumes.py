@@ -17,8 +17,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from octsr.data.image_io import read_raw
-from octsr.data.volumes import UNKNOWN_SPACING, write_tiff_volume
+from octsr.formats.images import read_raw
+from octsr.formats.tiff import write_tiff_volume
+from octsr.formats.volume import UNKNOWN_SPACING
 
 ORDER = ("1.tif", "2.tif", "test.tif", "3.tif", "4.tif")
 

@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from second_scanner import second_scanner  # noqa: E402
 
 from octsr.crossval import fold_splits  # noqa: E402
-from octsr.data.image_io import read_raw  # noqa: E402
+from octsr.formats.images import read_raw# noqa: E402
 from octsr.scoring import image_scores
 from octsr.utils.machine import machine  # noqa: E402
 
@@ -65,7 +65,7 @@ SCANNERS = {"root_512": second_scanner, "log_1024": log_1024, "linear_768": line
 
 
 def unit(stored: np.ndarray) -> np.ndarray:
-    from octsr.data.image_io import to_unit_range
+    from octsr.formats.images import to_unit_range
 
     return to_unit_range(stored, "<scan>").astype(np.float32)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from octsr.data.image_io import read_raw
+from octsr.formats.images import read_raw
 from octsr.inference import load_restorer
 from octsr.scoring import image_scores
 from octsr.utils.machine import machine

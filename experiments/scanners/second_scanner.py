@@ -33,8 +33,9 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from octsr.data.image_io import read_raw, write_pages
-from octsr.data.volumes import UNKNOWN_SPACING, write_tiff_volume
+from octsr.formats.images import read_raw, write_pages
+from octsr.formats.tiff import write_tiff_volume
+from octsr.formats.volume import UNKNOWN_SPACING
 
 DYNAMIC_RANGE_DB = 40.0
 GAIN = 1.4  # the display's gain: the averages' brightest tissue (0.62 after the root) near 0.9

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from octsr.data.image_io import read_grayscale
+from octsr.formats.images import read_grayscale
 from octsr.data.last_read import LastRead
 from octsr.errors import DataError
 

@@ -16,7 +16,7 @@ from typing import Protocol, Sequence, TypeVar
 import numpy as np
 
 from octsr.data.frame_targets import FrameTargetPair
-from octsr.data.image_io import IMAGE_SUFFIXES, read_grayscale
+from octsr.formats.images import IMAGE_SUFFIXES, read_grayscale
 from octsr.data.last_read import LastRead
 from octsr.errors import ConfigError, DataError
 

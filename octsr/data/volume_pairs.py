@@ -27,15 +27,13 @@ from typing import Sequence
 import numpy as np
 
 from octsr.data.pairs import SPLITS, ImagePair, split_by_name
-from octsr.data.image_io import TIFF_SUFFIXES
 from octsr.data.intensity import file_transform
 from octsr.data.last_read import LastRead
-from octsr.data.volumes import DICOM_SUFFIXES, VENDOR_SUFFIXES, count_bscans, is_heidelberg_export, read_volume
+from octsr.formats import VOLUME_SUFFIXES, count_bscans, format_of, read_volume
+from octsr.formats.heidelberg import heidelberg_exports, in_heidelberg_export
 from octsr.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
-
-VOLUME_SUFFIXES = (*sorted(TIFF_SUFFIXES), *sorted(DICOM_SUFFIXES), *sorted(VENDOR_SUFFIXES))
 
 
 def neighbour(index: int, count: int) -> int:
@@ -130,12 +128,12 @@ class VolumePairs:
         for path in sorted(root.iterdir()):
             # A Heidelberg XML export is a folder of B-scan TIFFs beside its XML: those TIFFs
             # are part of the export, not volumes of their own.
-            if path.is_file() and path.suffix.lower() in VOLUME_SUFFIXES and not _in_xml_export(path):
+            if path.is_file() and format_of(path) is not None and not in_heidelberg_export(path):
                 if path.stem in found:
                     raise DataError(f"{found[path.stem]} and {path} share the name {path.stem!r}")
                 found[path.stem] = path
             elif path.is_dir():
-                for export in sorted(filter(is_heidelberg_export, path.glob("*.xml"))):
+                for export in heidelberg_exports(path):
                     found.setdefault(path.name, export)
         if not found:
             raise DataError(f"{root}: no volumes ({', '.join(VOLUME_SUFFIXES)}) found")
@@ -177,8 +175,4 @@ class VolumePairs:
                  "neighbouring B-scan, no averaged target)",
                  ", ".join(f"{split} {len(by_split[split])} ({len(out[split])} B-scans)" for split in SPLITS))
         return out
-
-
-def _in_xml_export(path: Path) -> bool:
-    return path.suffix.lower() in TIFF_SUFFIXES and any(map(is_heidelberg_export, path.parent.glob("*.xml")))
 

@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from octsr.data.image_io import from_unit_range, to_unit_range
+from octsr.formats.images import from_unit_range, to_unit_range
 from octsr.data.intensity import IntensityTransform, file_transform
 from octsr.errors import DataError
 from octsr.inference.device import pick_device
@@ -84,7 +84,7 @@ class Restorer:
                        source: str | Path = "<array>", in_place: bool = False,
                        progress: Callable[[int], Any] | None = None, law: str | None = None) -> list[np.ndarray]:
         """B-scans as a file stores them (8/16-bit, or floats in [0, 1]; `peak`: the brightest
-        value the file stores, `octsr.data.image_io.to_unit_range`) -> restored, in the same
+        value the file stores, `octsr.formats.images.to_unit_range`) -> restored, in the same
         type. Only `batch_size` B-scans are ever held as floats, so a volume of any length
         costs its own pixels and not four times them; `in_place` writes each result over its
         input (a volume whose input is not needed again: no second copy at all). `progress`

@@ -8,11 +8,21 @@ import importlib.util
 from octsr.errors import ConfigError
 
 
+# Packages an extra needs that are installed on their own, without their declared
+# requirements (`make install` does it): OCT-Converter's would add opencv-python beside the
+# opencv-python-headless octsr's other packages use, and each overwrites the other's cv2.
+INSTALLED_WITHOUT_REQUIREMENTS = {"oct_converter": "oct-converter==0.7.0"}
+
+
 def missing_extra(module: str, extra: str, feature: str, instead: str = "") -> str | None:
     """The message when `module` (of the `extra`) cannot be imported, else None."""
     if importlib.util.find_spec(module.split(".")[0]) and importlib.util.find_spec(module):
         return None
-    return f"{feature} needs the '{extra}' extra: pip install 'octsr[{extra}]'" + (f" (or {instead})" if instead else "")
+    install = f"pip install 'octsr[{extra}]'"
+    alone = INSTALLED_WITHOUT_REQUIREMENTS.get(module.split(".")[0])
+    if alone:
+        install += f" and pip install --no-deps {alone}"
+    return f"{feature} needs the '{extra}' extra: {install}" + (f" (or {instead})" if instead else "")
 
 
 def require(module: str, extra: str, feature: str, instead: str = "") -> None:

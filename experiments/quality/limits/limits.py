@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
 
 from octsr.data.frame_targets import blurred, column_shifts, shift_columns, similarity  # noqa: E402
-from octsr.data.image_io import read_grayscale  # noqa: E402
+from octsr.formats.images import read_grayscale# noqa: E402
 from octsr.inference import load_restorer  # noqa: E402
 from octsr.scoring import image_scores  # noqa: E402
 

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
 
 from octsr.data.frame_targets import blurred, column_shifts, nearest, shift_columns, similarity  # noqa: E402
-from octsr.data.image_io import read_grayscale  # noqa: E402
+from octsr.formats.images import read_grayscale# noqa: E402
 
 NAMES = ["test.tif", "1.tif", "2.tif", "3.tif", "4.tif"]
 

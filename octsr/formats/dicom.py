@@ -1,286 +1,33 @@
-"""Volumes of B-scans as scanners store them, read through one interface: the B-scans, their
-physical spacing and what identifies them, whatever the file format.
-
-Formats: multi-page TIFF (`octsr.data.image_io`; spacing where octsr recorded it), DICOM
-Ophthalmic Tomography Image Storage (pydicom), and Heidelberg .vol files and XML exports
-(eyepy, the `scanners` extra). A spacing the file does not state stays unknown (None), never
-a guessed 1.0.
-"""
+"""DICOM Ophthalmic Tomography Image Storage (pydicom): volumes read from it, and the derived
+series octsr writes, with the derivation in each frame's functional groups and the source
+series referenced."""
 
 from __future__ import annotations
 
 import io
 import logging
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from octsr.data.deidentify import deidentify, new_uid
-from octsr.data.image_io import TIFF_SUFFIXES, from_unit_range, read_pages, to_unit_range
 from octsr.errors import DataError
+from octsr.formats.deidentify import deidentify, new_uid
+from octsr.formats.volume import Spacing, Volume, one_line
 from octsr.utils.atomic import atomic_path
-from octsr.utils.extras import require
 
 log = logging.getLogger(__name__)
 
 OPT_STORAGE = "1.2.840.10008.5.1.4.1.1.77.1.5.4"  # Ophthalmic Tomography Image Storage
 MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"  # a DICOMDIR: the index of a CD or PACS export
 DICOM_SUFFIXES = {".dcm", ".dicom"}
-VENDOR_SUFFIXES = {".vol": "Heidelberg .vol", ".xml": "Heidelberg XML export"}  # read by eyepy
+# Who makes the scanners whose own formats octsr reads (octsr.formats.FORMATS' names).
+MAKERS = {"heidelberg": "Heidelberg Engineering", "topcon": "Topcon", "zeiss": "Carl Zeiss Meditec"}
 # What identifies a DICOM volume, kept so that a derived series can name its source.
 IDENTIFYING = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
                "StudyDate", "StudyID", "AccessionNumber", "SeriesInstanceUID", "SOPInstanceUID",
                "FrameOfReferenceUID", "Manufacturer", "ManufacturerModelName", "Laterality", "ImageLaterality")
 
-
-@dataclass(frozen=True)
-class Spacing:
-    """Millimetres per pixel across a B-scan (between columns), down it (between rows), and
-    between neighbouring B-scans; None where the file does not say."""
-
-    across_mm: float | None
-    down_mm: float | None
-    between_mm: float | None
-
-    def missing(self) -> list[str]:
-        return [name for name, value in (("across", self.across_mm), ("down", self.down_mm),
-                                         ("between B-scans", self.between_mm)) if value is None]
-
-
-UNKNOWN_SPACING = Spacing(None, None, None)
-
-
-@dataclass
-class Volume:
-    """B-scans of one eye's scan as stored (each (H, W), 8/16-bit unsigned), with their
-    spacing and identifying metadata (DICOM keywords -> values)."""
-
-    bscans: list[np.ndarray] | np.ndarray  # (B-scans, H, W) where the file stores one block
-    spacing: Spacing
-    source: Path
-    format: str  # "tiff" or "dicom"
-    metadata: dict[str, Any] = field(default_factory=dict)
-    # The brightest value the scanner stores: the pixel type's maximum, or for DICOM
-    # 2**BitsStored - 1 (a 12-bit scan in 16-bit words is not read as nearly black).
-    max_value: int | None = None
-
-    # The DICOM dataset it was read from (header and all), which a derived object copies.
-    dataset: Any = None
-    # What the values are where the format says ('log': log-compressed display grey,
-    # octsr.data.intensity); None where it does not, and the scan itself is asked.
-    intensity: str | None = None
-
-    def to_unit_range(self) -> list[np.ndarray]:
-        """The B-scans as float32 in [0, 1] (`octsr.data.image_io.to_unit_range`)."""
-        return [to_unit_range(scan, self.source, self.max_value) for scan in self.bscans]
-
-    def from_unit_range(self, scans: list[np.ndarray]) -> list[np.ndarray]:
-        """Restored B-scans in [0, 1] back to this volume's pixel type and range."""
-        return [from_unit_range(scan, self.bscans[0].dtype, self.max_value) for scan in scans]
-
-
-def read_volume(path: str | Path) -> Volume:
-    """The volume in `path`, by its content's format: a DICOM file (any suffix, by its
-    preamble) or a TIFF. DataError, in one line naming the file, for anything else."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    if is_dicom(path):
-        return read_dicom(path)
-    if path.suffix.lower() in TIFF_SUFFIXES:
-        return Volume(read_pages(path, keep=list(_bscan_pages(path))), _recorded_spacing(path), path, "tiff")
-    if path.suffix.lower() in VENDOR_SUFFIXES:
-        return read_vendor(path)
-    raise DataError(f"{path}: not a volume octsr reads (multi-page TIFF, DICOM Ophthalmic Tomography, "
-                    f"Heidelberg .vol or XML export)")
-
-
-def is_heidelberg_export(path: Path) -> bool:
-    """An XML file that a Heidelberg export wrote (root element HEDX); its folder's TIFFs are
-    the B-scans it lists, not images of their own."""
-    if path.suffix.lower() != ".xml" or not path.is_file():
-        return False
-    with path.open("rb") as f:
-        return b"<HEDX" in f.read(4096)
-
-
-def count_bscans(path: str | Path) -> int:
-    """How many B-scans `read_volume(path)` would give, from the file's header where it has
-    one (DICOM's NumberOfFrames, a TIFF's plain gray B-scan pages), so listing a folder of
-    volumes decodes no pixels; other files are read."""
-    import pydicom
-
-    path = Path(path)
-    if path.is_file() and is_dicom(path):
-        try:
-            header = pydicom.dcmread(path, stop_before_pixels=True)
-            if str(header.get("SOPClassUID", "")) == OPT_STORAGE:
-                return int(header.get("NumberOfFrames") or 1)
-        except Exception:
-            pass  # read_volume says what is wrong with it
-    elif path.is_file() and path.suffix.lower() in TIFF_SUFFIXES:
-        pages = _bscan_pages(path)
-        if all(page.ndim == 2 for page in pages.values()):
-            return len(pages)
-    return len(read_volume(path).bscans)
-
-
-# NewSubfileType bits of a page that is not the image itself: 1 a reduced-resolution copy (a
-# thumbnail), 4 a transparency mask (TIFF 6.0, p. 36).
-NOT_THE_IMAGE = {1: "marked reduced-resolution", 4: "marked a mask"}
-# Notes already logged: training reads a volume again each time its shuffled pairs return to it.
-_noted: set[str] = set()
-
-
-def _bscan_pages(path: Path) -> dict[int, Any]:
-    """The pages of a TIFF volume that are its B-scans (tifffile's page headers, by page
-    index): the full-resolution pages of the size most of them share. Scanners export a
-    localizer or a thumbnail beside the B-scans; such pages are left out with a note naming
-    them, never reshaped. Where no size holds more than half the full-resolution pages, which
-    pages are the B-scans would be a guess: DataError."""
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(path) as tif:
-            pages = dict(enumerate(tif.pages))
-    except Exception as err:  # tifffile raises many types for a damaged file
-        raise DataError(f"{path}: cannot read TIFF ({err})") from err
-    size = _bscan_size(path, Counter(_page_size(page) for page in pages.values() if not _not_the_image(page)))
-    bscans = {k: page for k, page in pages.items() if not _not_the_image(page) and _page_size(page) == size}
-    if len(bscans) < len(pages):
-        left = len(pages) - len(bscans)
-        _note_once(f"{path}: left out {left} of its {len(pages)} pages as not B-scans of this volume (its "
-                   f"{len(bscans)} B-scans are {size[0]}x{size[1]}): page{'s' * (left > 1)} "
-                   f"{_left_out_text(pages, bscans)}")
-    return bscans
-
-
-def _bscan_size(path: Path, sizes: Counter) -> tuple[int, int]:
-    """The size (rows, columns) of more than half the full-resolution pages; DataError where
-    no size is."""
-    if not sizes:
-        raise DataError(f"{path}: every page is marked a reduced-resolution copy or a mask (TIFF NewSubfileType); "
-                        f"no B-scans")
-    size, count = sizes.most_common(1)[0]
-    if 2 * count <= sum(sizes.values()):
-        raise DataError(f"{path}: its pages are {_sizes_text(sizes)} (rows x columns) and no size holds most of "
-                        f"them, so which are the volume's B-scans is unclear; save its B-scans alone, of one "
-                        f"size, as a multi-page TIFF")
-    return size
-
-
-def _page_size(page) -> tuple[int, int]:
-    return page.imagelength, page.imagewidth
-
-
-def _not_the_image(page) -> str:
-    """Why a page is not the image itself by its own marks, or '' where it is: NewSubfileType,
-    or the older SubfileType tag (255), whose 2 marks a reduced-resolution copy."""
-    marks = [why for bit, why in NOT_THE_IMAGE.items() if page.subfiletype & bit]
-    return " and ".join(marks) or ("marked reduced-resolution" if page.tags.valueof(255) == 2 else "")
-
-
-def _sizes_text(sizes: Counter) -> str:
-    return ", ".join(f"{count} of {h}x{w}" for (h, w), count in sizes.most_common())
-
-
-def _left_out_text(pages: dict[int, Any], bscans: dict[int, Any]) -> str:
-    """'1 (96x96), 7 (marked reduced-resolution)': the pages left out, counted from 1."""
-    left = [f"{k + 1} ({_not_the_image(page) or '{}x{}'.format(*_page_size(page))})"
-            for k, page in pages.items() if k not in bscans]
-    return ", ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
-
-
-def _note_once(message: str) -> None:
-    if message not in _noted:
-        _noted.add(message)
-        log.warning("%s", message)
-
-
-def read_vendor(path: Path) -> Volume:
-    """A Heidelberg .vol file, or the XML file of a Heidelberg export (its B-scans are the
-    TIFFs beside it), through eyepy: B-scans, spacing and laterality."""
-    require("eyepy", "scanners", f"reading {VENDOR_SUFFIXES[path.suffix.lower()]} files")
-    import logging
-
-    import eyepy
-
-    logging.getLogger("eyepy").setLevel(logging.ERROR)  # its notes on layer names are not ours
-    try:
-        if path.suffix.lower() == ".vol":
-            volume = eyepy.import_heyex_vol(path)
-        else:
-            volume = eyepy.import_heyex_xml(path.parent)
-        scans = np.asarray(volume.data)
-    except Exception as err:  # eyepy raises many types for a damaged or foreign file
-        raise DataError(f"{path}: not a readable {VENDOR_SUFFIXES[path.suffix.lower()]} ({_one_line(err)})") from err
-    if scans.ndim != 3 or scans.dtype not in (np.uint8, np.uint16):
-        raise DataError(f"{path}: B-scans of shape {scans.shape} and type {scans.dtype}; octsr reads "
-                        f"8- or 16-bit volumes")
-
-    def positive(value) -> float | None:
-        return float(value) if value is not None and float(value) > 0 else None
-
-    spacing = Spacing(positive(volume.scale_x), positive(volume.scale_y),
-                      positive(volume.scale_z) if len(scans) > 1 else None)
-    # eyepy hands a .vol's linear floats over as log-compressed grey (its from_vol_intensity);
-    # an XML export's B-scans are images whose law the export does not state.
-    law = "log" if path.suffix.lower() == ".vol" else None
-    return Volume(scans, spacing, path, "heidelberg", _vendor_metadata(volume), intensity=law)
-
-
-def _vendor_metadata(volume) -> dict[str, Any]:
-    """What eyepy read of the patient, visit and eye, under DICOM keywords ("OD"/"OS" as the
-    file says); only what the file holds."""
-    meta = getattr(volume, "meta", None) or {}
-    found: dict[str, Any] = {}
-    if getattr(volume, "laterality", None):
-        found["Laterality"] = str(volume.laterality)
-    patient = meta.get("patient") if hasattr(meta, "get") else None
-    if isinstance(patient, dict):
-        name = "^".join(str(patient.get(k) or "") for k in ("lastname", "firstname")).strip("^")
-        found.update({k: v for k, v in (("PatientName", name), ("PatientID", str(patient.get("patient_id") or "")),
-                                         ("PatientBirthDate", _dicom_date(patient.get("dob")))) if v})
-    visit = _dicom_date(meta.get("visit_date")) if hasattr(meta, "get") else ""
-    if visit:
-        found["StudyDate"] = visit
-    return found
-
-
-def _dicom_date(value: Any) -> str:
-    """An ISO date or datetime ('2000-01-01T00:00:00') as DICOM's YYYYMMDD; '' if not one."""
-    text = str(value or "")[:10]
-    return text.replace("-", "") if len(text) == 10 and text[4] == text[7] == "-" and text.replace("-", "").isdigit() else ""
-
-
-def _recorded_spacing(path: Path) -> Spacing:
-    """The spacing `write_tiff_volume` recorded in the TIFF's description, else unknown."""
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(path) as tif:
-            recorded = (tif.shaped_metadata or [{}])[0].get("spacing_mm") or {}
-    except Exception:
-        return UNKNOWN_SPACING
-    values = [recorded.get(key) for key in ("across", "down", "between")]
-    return Spacing(*(float(v) if isinstance(v, (int, float)) else None for v in values))
-
-
-def write_tiff_volume(target: Path, bscans: list[np.ndarray], spacing: Spacing) -> None:
-    """B-scans as a multi-page TIFF with their spacing: across and down as the pages'
-    resolution (pixels per centimetre) where known, and all three in millimetres in the
-    description (`read_volume` reads them back). Written to a temporary name and renamed."""
-    import tifffile
-
-    stack = np.stack(bscans)
-    resolution = ({"resolution": (10 / spacing.across_mm, 10 / spacing.down_mm), "resolutionunit": "CENTIMETER"}
-                  if spacing.across_mm and spacing.down_mm else {})
-    recorded = {"across": spacing.across_mm, "down": spacing.down_mm, "between": spacing.between_mm}
-    with atomic_path(target) as tmp:
-        tifffile.imwrite(tmp, stack, photometric="minisblack", metadata={"spacing_mm": recorded}, **resolution)
 
 
 def is_dicom(path: Path) -> bool:
@@ -313,13 +60,6 @@ def dicom_kind(path: Path) -> str | None:
     return "DICOMDIR index" if sop_class == MEDIA_DIRECTORY else UID(sop_class).name
 
 
-def stated_spacing(path: Path) -> Spacing:
-    """The spacing a volume file states, read from its header alone where it has one (a
-    TIFF octsr wrote, DICOM); other files are read whole."""
-    if path.suffix.lower() in TIFF_SUFFIXES and not is_dicom(path):
-        return _recorded_spacing(path)
-    return read_volume(path).spacing
-
 
 def require_spacing(volume: Volume) -> None:
     """DataError unless `volume` states all three spacings, which a DICOM object needs to
@@ -345,7 +85,7 @@ def read_dicom(path: Path) -> Volume:
     except InvalidDicomError:
         dataset = whole = _read_without_preamble(path)
     except (EOFError, OSError, ValueError, KeyError) as err:
-        raise DataError(f"{path}: not a readable DICOM file ({_one_line(err)})") from err
+        raise DataError(f"{path}: not a readable DICOM file ({one_line(err)})") from err
     sop_class = str(dataset.get("SOPClassUID", ""))
     if sop_class != OPT_STORAGE:
         name = getattr(dataset.get("SOPClassUID"), "name", None) or sop_class or "no SOP class"
@@ -368,7 +108,7 @@ def read_dicom(path: Path) -> Volume:
     except Exception as err:  # missing pixel data, a truncated file, an undecodable syntax
         syntax = getattr(dataset.file_meta, "TransferSyntaxUID", None)
         raise DataError(f"{path}: cannot decode its pixels (transfer syntax {getattr(syntax, 'name', syntax)}); "
-                        f"the file may be truncated or damaged ({_one_line(err)})") from err
+                        f"the file may be truncated or damaged ({one_line(err)})") from err
     if decoded != count:
         raise DataError(f"{path}: {decoded} frame(s) of pixel data where NumberOfFrames says {count}")
     frames = _as_monochrome2(dataset, frames)
@@ -423,7 +163,7 @@ def write_derived_dicom(source: Volume, bscans: list[np.ndarray] | np.ndarray, t
     dataset becomes the derived object's.
 
     `anonymize`: DICOM's basic de-identification profile applied to the whole dataset before
-    writing (`octsr.data.deidentify`: nested sequences, private attributes, every date and
+    writing (`octsr.formats.deidentify`: nested sequences, private attributes, every date and
     time). Returns what it changed, as "removed X" / "replaced Y" (empty without it)."""
     import datetime
 
@@ -559,10 +299,12 @@ def new_opt_header(volume: Volume):
     ds.StudyID, ds.AccessionNumber, ds.ReferringPhysicianName, ds.PositionReferenceIndicator = "", "", "", ""
     ds.SeriesNumber, ds.InstanceNumber = 1, 1
     ds.AcquisitionDateTime = ds.StudyDate
-    # The Enhanced General Equipment module wants these (type 1); a vendor's file names only
-    # its maker, so the rest says it is unknown rather than inventing a model.
-    ds.Manufacturer = {"heidelberg": "Heidelberg Engineering"}.get(volume.format, "unknown")
-    ds.ManufacturerModelName = ds.DeviceSerialNumber = f"unknown ({volume.source.suffix.lstrip('.')} file)"
+    # The Enhanced General Equipment module wants these (type 1): what the file states (its
+    # maker by its format at least), the rest said to be unknown rather than invented.
+    unknown = f"unknown ({volume.source.suffix.lstrip('.')} file)"
+    ds.Manufacturer = metadata.get("Manufacturer") or MAKERS.get(volume.format, "unknown")
+    ds.ManufacturerModelName = metadata.get("ManufacturerModelName") or unknown
+    ds.DeviceSerialNumber = metadata.get("DeviceSerialNumber") or unknown
     ds.SoftwareVersions = f"octsr {_octsr_version()}"
     ds.AcquisitionNumber = 1
     ds.ImageType = ["ORIGINAL", "PRIMARY"]
@@ -653,5 +395,3 @@ def _position_step(dataset) -> float | None:
     return step if step > 0 else None
 
 
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())[:200] or type(err).__name__
