@@ -81,8 +81,8 @@ def scored_indices(count: int, limit: int) -> list[int]:
 
 
 class VolumePairs:
-    """Every volume file in `root` (multi-page TIFF, DICOM Ophthalmic Tomography, Heidelberg
-    .vol or XML export; any mix), split by volume, each B-scan paired with its neighbour.
+    """Every volume file in `root` (any of `octsr.formats.FORMATS`; any mix), split by volume,
+    each B-scan paired with its neighbour.
 
     Args:
         root: the folder of volumes; each is named by its file name without the suffix.
