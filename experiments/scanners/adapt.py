@@ -33,6 +33,9 @@ from second_scanner import write_scanner  # noqa: E402
 
 DUKE = HERE.parents[1] / ".." / "shared" / "data" / "duke-bioptigen"
 METRICS = ("psnr", "ssim", "gmsd", "psnr_matched")
+# run_adapt.sh's crossval rows -> their label here
+ADAPTED_ROWS = {"adapted": "adapted (experiment=adapt)",
+                "adapted_both": "adapted, both neighbours (data.neighbours=both)"}
 
 
 def build(out: Path, root: Path) -> None:
@@ -61,27 +64,30 @@ def table(runs: Path) -> list[str]:
     for scanner in SCANNERS:
         scored, chosen = chosen_rows(shipped, subjects, scanner)
         adapted = read_rows(runs / scanner / "per_image.csv")
-        for row in ("adapted", "adapted (no mean matching)"):
-            scored[row] = [r for r in adapted if r["row"] == row]
+        for row, label in ADAPTED_ROWS.items():
+            scored[label] = [r for r in adapted if r["row"] == row]
         with (runs / scanner / "crossval.csv").open() as f:
-            minutes = {r["row"]: float(r["train_minutes"]) for r in csv.DictReader(f) if r.get("train_minutes")}
+            minutes = {ADAPTED_ROWS.get(r["row"], r["row"]): float(r["train_minutes"])
+                       for r in csv.DictReader(f) if r.get("train_minutes")}
         mean = {method: {m: fmean(r[m] for r in found) for m in METRICS} for method, found in scored.items() if found}
         better = max(("BM3D, stored", "BM3D, transformed"), key=lambda m: mean[m]["psnr"])
         lines += [f"### {scanner}", "",
-                  "| method | PSNR (dB) | SSIM | GMSD | PSNR, brightness matched | vs the better BM3D (dB) |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+                  "| method | PSNR (dB) | SSIM | GMSD | PSNR, brightness matched | vs the better BM3D (dB) | "
+                  "train min / fold |", "| --- | --- | --- | --- | --- | --- | --- |"]
         for method, score in mean.items():
             label = f"{method} (sigma {', '.join(map(str, chosen[method]))} by fold)" if method in chosen else method
+            trained = f"{minutes[method]:.1f}" if method in minutes else "–"
             lines.append(f"| {label} | {score['psnr']:.2f} | {score['ssim']:.4f} | {score['gmsd']:.4f} | "
-                         f"{score['psnr_matched']:.2f} | {score['psnr'] - mean[better]['psnr']:+.2f} |")
+                         f"{score['psnr_matched']:.2f} | {score['psnr'] - mean[better]['psnr']:+.2f} | {trained} |")
         lines.append("")
         reference = {r["subject"]: r["psnr"] for r in scored[better]}
-        ahead = sum(r["psnr"] > reference[r["subject"]] for r in scored["adapted"])
-        a, b = mean["adapted"], mean[better]
+        adapted_label = ADAPTED_ROWS["adapted"]
+        ahead = sum(r["psnr"] > reference[r["subject"]] for r in scored[adapted_label])
+        a, b = mean[adapted_label], mean[better]
         summary.append(f"| `{scanner}` | {a['psnr']:.2f} / {a['ssim']:.4f} | {b['psnr']:.2f} / {b['ssim']:.4f} "
                        f"({better.split(', ')[1]}) | {a['psnr'] - b['psnr']:+.2f}, {a['ssim'] - b['ssim']:+.4f} | "
                        f"{mean['shipped, intensity=auto']['psnr'] - b['psnr']:+.2f} | {ahead} of {len(reference)} | "
-                       f"{minutes.get('adapted', float('nan')):.1f} |")
+                       f"{minutes.get(adapted_label, float('nan')):.1f} |")
     return [*summary, "", *lines]
 
 
