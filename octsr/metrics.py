@@ -157,7 +157,9 @@ class Metric:
     function: Callable[[Tensor, Tensor], Tensor]  # (B, 1, H, W) output, target in [0, 1] -> (B,)
     higher_is_better: bool
     digits: int  # decimals shown
-    on_bar: bool = False  # on the training progress bar, not only in the loggers
+    # A headline score: on the training progress bar and in TensorBoard's HPARAMS table
+    # (which shows five metric columns), not only in the logs and tables.
+    headline: bool = False
 
     @property
     def header(self) -> str:
@@ -171,8 +173,8 @@ class Metric:
 # its CSV, evaluate, crossval, report and TensorBoard's HPARAMS view all read this table,
 # so a new metric is one entry here.
 METRICS: tuple[Metric, ...] = (
-    Metric("psnr", "PSNR (dB)", psnr, True, 2, on_bar=True),
-    Metric("ssim", "SSIM", ssim, True, 4, on_bar=True),
+    Metric("psnr", "PSNR (dB)", psnr, True, 2, headline=True),
+    Metric("ssim", "SSIM", ssim, True, 4, headline=True),
     Metric("gmsd", "GMSD", gmsd, False, 4),
     Metric("epi", "EPI", epi, True, 4),
     Metric("psnr_matched", "PSNR, brightness matched", psnr_matched, True, 2),

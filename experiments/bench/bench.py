@@ -41,7 +41,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import octsr  # noqa: E402  (allocator settings, as every entry point gets them)
-from octsr.inference.precision import best_ms  # noqa: E402
+from octsr.utils.timing import warm_ms  # noqa: E402
 from octsr.utils.atomic import write_text_atomic  # noqa: E402
 from octsr.utils.machine import machine  # noqa: E402
 from octsr.utils.tables import markdown_table, write_csv  # noqa: E402
@@ -132,7 +132,7 @@ def cpu_times() -> tuple[float, float]:
 
 def matmul_gflops(repeats: int = 5, n: int = 2048) -> float:
     a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n**3 / best_ms(lambda: a @ b, repeats) / 1e6
+    return 2 * n**3 / warm_ms(lambda: a @ b, repeats) / 1e6
 
 
 class StepClock(pl.Callback):
@@ -569,14 +569,14 @@ def bench_inference(table: Table, mode: Mode, out: Path) -> None:
                 model.restore_patches(x)
         gflop = counter.get_total_flops() / 1e9
         with torch.inference_mode():
-            ms = best_ms(lambda: model(x), mode.repeats)
+            ms = warm_ms(lambda: model(x), mode.repeats)
             fast = model(x)[0, 0].numpy()
             net_plain = copy.deepcopy(model.net).to(memory_format=torch.contiguous_format)
             for layer in net_plain.modules():  # the last layer as nn.Conv2d computes it
                 if isinstance(layer, ImageConv2d):
                     layer.__class__ = torch.nn.Conv2d
             plain = lambda: torch.sigmoid(net_plain((x - model.input_mean) / model.input_std))  # noqa: E731
-            plain_ms = best_ms(plain, mode.repeats)
+            plain_ms = warm_ms(plain, mode.repeats)
             plain_out = plain()[0, 0].numpy()
         achieved = gflop / (ms / 1000)
         target_ratio = 0.5 if "SRCNN" in label else None
@@ -598,7 +598,7 @@ def bench_inference(table: Table, mode: Mode, out: Path) -> None:
         with torch.inference_mode():
             bf16 = copy.deepcopy(model).to(torch.bfloat16)
             xb = x.to(torch.bfloat16)
-            bf16_ms = best_ms(lambda: bf16(xb), mode.repeats)
+            bf16_ms = warm_ms(lambda: bf16(xb), mode.repeats)
             bf16_db = psnr_db(bf16(xb)[0, 0].float().numpy(), target)
         table.add("4 inference", "SRCNN in bfloat16 (avx512_bf16 CPU); PSNR vs fp32 "
                   f"{bf16_db - base_db:+.3f} dB", f"{bf16_ms:.1f} ms", f"fp32 {ms:.1f} ms", bf16_ms / ms,
@@ -612,7 +612,7 @@ def bench_inference(table: Table, mode: Mode, out: Path) -> None:
                               dynamic_axes={"noisy": {2: "h", 3: "w"}}, dynamo=False)
             session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
             feed = {"noisy": noisy[None, None]}
-            ort_ms = best_ms(lambda: session.run(None, feed), mode.repeats)
+            ort_ms = warm_ms(lambda: session.run(None, feed), mode.repeats)
             ort_db = psnr_db(session.run(None, feed)[0][0, 0], target)
             table.add("4 inference", f"SRCNN in ONNX Runtime, whole image; PSNR vs fp32 {ort_db - base_db:+.3f} dB",
                       f"{ort_ms:.1f} ms", f"forward {ms:.1f} ms", ort_ms / ms, "faster to keep", ort_ms < ms, command)
@@ -635,10 +635,10 @@ def bench_precision(table: Table, mode: Mode, out: Path, x: torch.Tensor, target
     for weights in ("best", "fast"):
         restorer = load_restorer({"weights": weights, "precision": "fp32"})
         label = f"weights={weights} ({type(restorer.model.net).__name__})"
-        fp32_ms = best_ms(lambda: restorer(noisy), mode.repeats)
+        fp32_ms = warm_ms(lambda: restorer(noisy), mode.repeats)
         fp32_db = psnr_db(restorer(noisy), target)
         restorer.precision = "bf16"
-        bf16_ms = best_ms(lambda: restorer(noisy), mode.repeats)
+        bf16_ms = warm_ms(lambda: restorer(noisy), mode.repeats)
         bf16_db = psnr_db(restorer(noisy), target)
         table.add("4 inference", f"{label} in bfloat16 ({'native' if native_bf16() else 'emulated'} on this CPU), "
                   f"one {size} B-scan ({name}); PSNR vs fp32 {bf16_db - fp32_db:+.3f} dB", f"{bf16_ms:.1f} ms",
@@ -655,7 +655,7 @@ def bench_precision(table: Table, mode: Mode, out: Path, x: torch.Tensor, target
                               dynamic_axes={"noisy": {2: "h", 3: "w"}}, dynamo=False)
             session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
             feed = {"noisy": x.numpy()}
-            ort_ms = best_ms(lambda: session.run(None, feed), mode.repeats)
+            ort_ms = warm_ms(lambda: session.run(None, feed), mode.repeats)
             ort_db = psnr_db(session.run(None, feed)[0][0, 0], target)
             table.add("4 inference", f"{label} in ONNX Runtime, whole image; PSNR vs fp32 {ort_db - fp32_db:+.3f} dB",
                       f"{ort_ms:.1f} ms", f"fp32 {fp32_ms:.1f} ms", ort_ms / fp32_ms, "faster to keep",
@@ -757,7 +757,7 @@ def bench_volume(table: Table, mode: Mode, out: Path) -> None:
     noisy, _, name = bscan(mode.scan)
     pages = frames // 4
     restorer = load_restorer({"weights": "best", "precision": "auto"})
-    network_ms = best_ms(lambda: restorer(noisy), mode.repeats)
+    network_ms = warm_ms(lambda: restorer(noisy), mode.repeats)
     per_bscan_ms = 1000 * enhance_marginal_s(noisy, pages)
     table.add("4 inference", f"octsr.enhance, a {pages}-page 8-bit TIFF volume of {name}: time per B-scan "
               f"(read, restore, write; marginal over a 1-page file), precision=auto ({restorer.precision})",
@@ -816,7 +816,7 @@ def cuda_ms(fn, repeats: int) -> float:
     def synced():
         fn()
         torch.cuda.synchronize()
-    return best_ms(synced, repeats)
+    return warm_ms(synced, repeats)
 
 
 GPU_TARGETS = {"fast": 2000, "best": 1000}  # B-scans/s at batch >= 16 (the GPU throughput targets)
@@ -925,7 +925,7 @@ def bench_gpu(table: Table, mode: Mode, out: Path) -> None:
     for weights in ("fast", "best"):
         model = load_model(shipped_weights(weights)).eval()
         with torch.inference_mode():
-            cpu_ms = best_ms(lambda: model(x1.cpu()), mode.repeats)
+            cpu_ms = warm_ms(lambda: model(x1.cpu()), mode.repeats)
             model.to(device)
             base_db = None
             for precision in PRECISIONS:

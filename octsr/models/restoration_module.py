@@ -196,7 +196,7 @@ class RestorationModule(pl.LightningModule):
     # -- validation and test ---------------------------------------------------------------
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         output = self(batch["noisy"])
-        on_bar = {metric.name: metric.on_bar for metric in METRICS}
+        on_bar = {metric.name: metric.headline for metric in METRICS}
         for name, values in score_batch(output, batch["target"]).items():
             self.val_scores[name](values)
             self.log(f"val/{name}", self.val_scores[name], prog_bar=on_bar[name])

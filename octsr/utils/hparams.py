@@ -9,16 +9,18 @@ from lightning_fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import TensorBoardLogger
 
-from octsr.metrics import METRIC_NAMES
+from octsr.metrics import METRICS
 from octsr.utils.lightning_private import event_writer, flat_hyperparameters
 
-# HPARAMS columns -> the run metric each one reports at the end. Kept under `hp/`: TensorBoard
-# lists a session's scalars by name and shows the first five, so these come right after
-# `epoch`, and copies of the final values keep the val/test curves free of extra points.
+# HPARAMS columns -> the run metric each one reports at the end: the best val PSNR, the val
+# SSIM, and the test scores of the headline metrics (octsr.metrics.METRICS). Kept under
+# `hp/`: TensorBoard lists a session's scalars by name and shows the first five, so these
+# come right after `epoch`, and copies of the final values keep the val/test curves free of
+# extra points.
 HPARAM_METRICS = {
     "hp/val_psnr_best": "val/psnr_best",
     "hp/val_ssim": "val/ssim",
-    **{f"hp/test_{name}": f"test/{name}" for name in METRIC_NAMES},
+    **{f"hp/test_{metric.name}": f"test/{metric.name}" for metric in METRICS if metric.headline},
 }
 
 
