@@ -2,7 +2,7 @@
 BM3D on scanners it never saw? The three scanners of intensity.py, the same subject folds.
 
     python experiments/scanners/adapt.py build OUT          # OUT/<scanner>/{duke,volumes}, 1 min
-    python experiments/scanners/adapt.py table RUNS         # adapt.md from RUNS/<scanner>/ (crossval folders)
+    python experiments/scanners/adapt.py table RUNS         # adapt.md, adapt_per_image.csv from RUNS/<scanner>/
     bash experiments/scanners/run_adapt.sh                  # both, and the adaptation runs between them
 
 Each scanner's folder holds what its device would hand a user: every subject's five noisy
@@ -107,6 +107,13 @@ def main() -> None:
     lines = ["# The shipped U-Net adapted to three scanners from their raw volumes, against BM3D", "",
              args.header, "", *table(args.runs)]
     (HERE / "adapt.md").write_text("\n".join(lines) + "\n")
+    # Every adapted row's score on every test scan, beside intensity_per_image.csv's rows.
+    rows = [{"scanner": scanner, **row} for scanner in SCANNERS
+            for row in read_rows(args.runs / scanner / "per_image.csv")]
+    with (HERE / "adapt_per_image.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
     print("\n".join(lines))
 
 
