@@ -30,7 +30,7 @@ from octsr.errors import ConfigError, DataError
 from octsr.formats import BY_NAME, KNOWN, VENDOR_FORMATS, VOLUME_SUFFIXES, format_of, read_volume, stated_spacing
 from octsr.formats.dicom import DICOM_SUFFIXES, dicom_kind, require_spacing, write_derived_dicom
 from octsr.formats.heidelberg import heidelberg_exports
-from octsr.formats.images import IMAGE_SUFFIXES, TIFF_SUFFIXES, from_unit_range, read_pages, to_unit_range, write_pages
+from octsr.formats.images import IMAGE_SUFFIXES, TIFF_SUFFIXES, read_pages, write_pages
 from octsr.formats.tiff import write_tiff_volume
 from octsr.settings import EnhanceSettings, check_settings
 from octsr.utils.cli import command
@@ -190,18 +190,6 @@ def plan_outputs(inputs: list[tuple[Path, Path]], out: Path, kinds: dict[Path, s
     return plan
 
 
-def as_model_input(pages: list, frames: int, path: Path) -> list:
-    """What the model restores of a file's pages: each page (a single-frame model), or all
-    pages as the frames of one place (a model of `frames` frames)."""
-    if frames == 1:
-        return pages
-    if len(pages) != frames or len({p.shape for p in pages}) != 1:
-        raise DataError(f"{path}: this model takes {frames} noisy frames of one place per file, as a "
-                        f"{frames}-page TIFF of one size (trained with data.input_frames={frames}); "
-                        f"the file has {len(pages)} page(s) of {', '.join(sorted({str(p.shape) for p in pages}))}")
-    return [np.stack(pages)]
-
-
 def enhance_volume(path: Path, target: Path, restorer, batch_size: int, anonymize: bool = False
                    ) -> tuple[list[tuple[int, int]], np.dtype]:
     """Restore every B-scan of a scanner's volume into a derived DICOM object
@@ -244,18 +232,9 @@ def enhance_file(path: Path, target: Path, kind: str | None, restorer, cfg: Dict
     if kind is not None:
         return enhance_volume(path, target, restorer, cfg.batch_size, cfg.anonymize)
     pages = read_pages(path)
-    if restorer.input_frames == 1:
-        with bscan_progress(len(pages), path) as progress:
-            restored = restorer.restore_stored(pages, cfg.batch_size, source=path,
-                                               in_place=all(p.flags.writeable for p in pages),
-                                               progress=progress.update)
-    else:
-        for page in pages:
-            restorer.check_size(page.shape, path)
-        units = as_model_input([to_unit_range(page, path) for page in pages], restorer.input_frames, path)
-        transform = restorer.transform_for(pages, source=path)
-        restored = [from_unit_range(unit, page.dtype) for unit, page in
-                    zip(restorer(units, cfg.batch_size, transform), pages)]
+    with bscan_progress(len(pages), path) as progress:
+        restored = restorer.restore_stored(pages, cfg.batch_size, source=path,
+                                           in_place=all(p.flags.writeable for p in pages), progress=progress.update)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_pages(target, restored, like=path)
     return [page.shape for page in pages], pages[0].dtype

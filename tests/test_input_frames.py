@@ -6,10 +6,10 @@ import tifffile
 import torch
 from torch import nn
 
-from octsr.formats.images import read_pages
 from octsr.errors import ConfigError
 from octsr.export import example_input
-from octsr.inference import restore
+from octsr.formats.images import read_pages
+from octsr.inference import load_restorer
 from octsr.models.checkpoint import load_model
 from octsr.models.restoration_module import RestorationModule
 from tests.conftest import run_cli, tiny_train_config
@@ -30,10 +30,11 @@ def three_frame_checkpoint(tmp_path_factory):
 def test_the_checkpoint_rebuilds_a_three_frame_network(three_frame_checkpoint):
     model = load_model(three_frame_checkpoint)
     assert model.input_frames == 3
+    restorer = load_restorer({"ckpt_path": three_frame_checkpoint})
     frames = np.random.default_rng(0).random((3, 50, 70), dtype=np.float32)
-    assert restore(model, frames).shape == (50, 70)
+    assert restorer(frames).shape == (50, 70)
     with pytest.raises(ConfigError, match="takes 3 noisy frames .*data.input_frames=3.*got one frame"):
-        restore(model, frames[0])
+        restorer(frames[0])
 
 
 def test_residual_output_is_the_primary_frame_minus_the_noise():

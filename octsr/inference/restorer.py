@@ -1,4 +1,9 @@
-"""A trained model made ready to restore whole images: the one way every entry point loads one."""
+"""A trained model made ready to restore whole images: the one way every entry point loads one,
+and the last of the three layers a B-scan is restored through (docs/design.md's glossary):
+the network pass on what the network takes (`RestorationModule.restore_patches`), whole
+images in tiles and windows (`RestorationModule.forward`), and the `Restorer`, which takes
+pixels as files hold them (arrays in [0, 1], or stored 8/16-bit values) through the model on
+its device, precision and intensity domain."""
 
 from __future__ import annotations
 
@@ -9,16 +14,51 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from octsr.formats.images import from_unit_range, to_unit_range
 from octsr.data.intensity import IntensityTransform, file_transform
-from octsr.errors import DataError
+from octsr.errors import ConfigError, DataError
+from octsr.formats.images import from_unit_range, to_unit_range
 from octsr.inference.device import pick_device
-from octsr.inference.precision import choose_precision
-from octsr.inference.restore import restore
+from octsr.inference.precision import autocast, choose_precision
 from octsr.models.checkpoint import load_model
 from octsr.models.restoration_module import RestorationModule
 from octsr.tiling import TiledInferer
 from octsr.weights import model_file, uses_tta
+
+
+def as_frames(image: np.ndarray, frames: int) -> np.ndarray:
+    """An image as (frames, H, W): a 2-D B-scan is one frame; a 3-D array is frames already."""
+    stacked = image[None] if image.ndim == 2 else image
+    if stacked.ndim != 3 or stacked.shape[0] != frames:
+        got = "one frame" if image.ndim == 2 else f"an array of shape {tuple(image.shape)}"
+        raise ConfigError(f"this model takes {frames} noisy frame{'s' * (frames != 1)} of each place "
+                          f"(trained with data.input_frames={frames}); got {got}")
+    return stacked
+
+
+def one_place(pages: list[np.ndarray], frames: int, source: str | Path) -> list[np.ndarray]:
+    """A file's pages as the `frames` noisy frames of one place that a model of several input
+    frames takes: DataError unless it holds exactly that many, of one size."""
+    if len(pages) != frames or len({p.shape for p in pages}) != 1:
+        raise DataError(f"{source}: this model takes {frames} noisy frames of one place per file, as a "
+                        f"{frames}-page TIFF of one size (trained with data.input_frames={frames}); "
+                        f"the file has {len(pages)} page(s) of {', '.join(sorted({str(p.shape) for p in pages}))}")
+    return pages
+
+
+def dihedral_mean(restore_batch: Callable[[Tensor], Tensor], batch: Tensor) -> Tensor:
+    """Test-time augmentation: the mean of `restore_batch` over the 8 flips and quarter turns
+    of (B, C, H, W) `batch`, each output turned back. A network is not exactly symmetric
+    (nor is its padding), so the 8 views err differently and their mean errs less, at 8x
+    the time."""
+    total = None
+    for turns in range(4):
+        for flip in (False, True):
+            view = torch.rot90(batch, turns, dims=(-2, -1))
+            view = view.flip(-1) if flip else view
+            output = restore_batch(view)
+            output = torch.rot90(output.flip(-1) if flip else output, -turns, dims=(-2, -1))
+            total = output if total is None else total + output
+    return total / 8
 
 
 @dataclass
@@ -42,20 +82,57 @@ class Restorer:
     def input_frames(self) -> int:
         return self.model.input_frames
 
-    def __call__(self, images: np.ndarray | list[np.ndarray], batch_size: int = 1,
+    def __call__(self, images: np.ndarray | list[np.ndarray] | torch.Tensor, batch_size: int = 1,
                  transform: IntensityTransform | None = None):
-        """Restored `images` (in [0, 1]), through the intensity transform of one file: `transform`,
-        or one fitted to these images."""
-        # A tensor is a training batch, already in the network's domain.
-        if (self.intensity == "stored" and transform is None) or isinstance(images, torch.Tensor):
-            return restore(self.model, images, self.tiler, self.device, batch_size, self.tta, self.precision)
+        """Restored images, in [0, 1], shaped like `images`:
+
+        - a 2-D array (one B-scan), or a (frames, H, W) array for a model that takes several
+          noisy frames of one place (its `input_frames`) -> a 2-D float32 array;
+        - a list of those (the pages of a file, sizes may differ) -> a list; pages of one
+          size go through `batch_size` at a time;
+        - a (B, frames, H, W) tensor (already in the network's domain) -> a (B, 1, H, W)
+          tensor on the input's device.
+
+        Arrays go through the intensity transform of one file: `transform`, or one fitted to
+        these images (`intensity`); `tta` restores each as the mean over its 8 flips and
+        quarter turns (`dihedral_mean`); `precision` runs the network's convolutions in
+        bfloat16 or float32, the result is float32 either way."""
+        if isinstance(images, torch.Tensor):
+            return self._run(images.to(self.device)).to(images.device)
         single = isinstance(images, np.ndarray)  # one B-scan, or the frames of one place
         pages = [images] if single else list(images)
-        transform = transform or IntensityTransform.fit(pages, self.intensity)
-        outputs = restore(self.model, [transform.forward(page) for page in pages], self.tiler, self.device,
-                          batch_size, self.tta, self.precision)
-        outputs = [transform.inverse(output) for output in outputs]
+        if self.intensity != "stored" or transform is not None:
+            transform = transform or IntensityTransform.fit(pages, self.intensity)
+            pages = [transform.forward(page) for page in pages]
+        outputs = self._restore_arrays([as_frames(page, self.input_frames) for page in pages], batch_size)
+        if transform is not None:
+            outputs = [transform.inverse(output) for output in outputs]
         return outputs[0] if single else outputs
+
+    @torch.no_grad()
+    def _run(self, batch: torch.Tensor) -> torch.Tensor:
+        def restore_batch(views: torch.Tensor) -> torch.Tensor:
+            with autocast(self.precision, self.device):
+                return self.model(views, tiler=self.tiler).float()
+
+        return dihedral_mean(restore_batch, batch) if self.tta else restore_batch(batch)
+
+    def _restore_arrays(self, images: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
+        """(frames, H, W) arrays -> restored (H, W) arrays, those of one size `batch_size` at a time."""
+        restored: list[np.ndarray] = [np.empty(0)] * len(images)
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for i, image in enumerate(images):
+            by_shape.setdefault(image.shape, []).append(i)
+        for indices in by_shape.values():
+            for start in range(0, len(indices), batch_size):
+                chunk = indices[start : start + batch_size]
+                batch = torch.from_numpy(np.stack([images[i] for i in chunk]).astype(np.float32))
+                output = self._run(batch.to(self.device))[:, 0].float().cpu().numpy()
+                for i, page in zip(chunk, output):
+                    restored[i] = page
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()  # so callers timing a restore time the work, not the launch
+        return restored
 
     def transform_for(self, pages: list[np.ndarray], peak: int | None = None, law: str | None = None,
                       source: str | Path = "<array>") -> IntensityTransform | None:
@@ -93,6 +170,12 @@ class Restorer:
         for page in pages:
             self.check_size(page.shape, source)
         transform = self.transform_for(pages, peak, law, source)
+        if self.input_frames > 1:  # the pages are the frames of one place: one B-scan out
+            frames = one_place(pages, self.input_frames, source)
+            output = self([np.stack([to_unit_range(page, source, peak) for page in frames])], 1, transform)[0]
+            if progress is not None:
+                progress(len(pages))
+            return [from_unit_range(output, pages[0].dtype, peak)]
         restored = pages if in_place else [np.empty(0)] * len(pages)
         for start in range(0, len(pages), batch_size):
             chunk = pages[start : start + batch_size]

@@ -122,9 +122,6 @@ class RestorationModule(pl.LightningModule):
             return primary_frame(noisy) - self.net(standardized).float() * self.input_std
         return torch.sigmoid(self.net(standardized).float())
 
-    def _restore_piece(self, noisy: Tensor) -> Tensor:
-        return self.inferer(noisy, self.restore_patches) if self.inferer is not None else self.restore_patches(noisy)
-
     def forward(self, noisy: Tensor, tiler: TiledInferer | None = None) -> Tensor:
         """Whole images (B, frames, H, W) in [0, 1] -> restored (B, 1, H, W) in [0, 1].
 
@@ -133,7 +130,9 @@ class RestorationModule(pl.LightningModule):
         each whole image is shifted to its input's mean brightness (`match_input_mean`) and
         clamped to [0, 1] (a sigmoid output already is)."""
         tiler = tiler or self.whole_image_tiler
-        output = tiler(noisy, self._restore_piece) if tiler is not None else self._restore_piece(noisy)
+        window = self.inferer  # a network of fixed input size runs in sliding windows of it
+        piece = (lambda tile: window(tile, self.restore_patches)) if window is not None else self.restore_patches
+        output = tiler(noisy, piece) if tiler is not None else piece(noisy)
         if self.match_input_mean:
             output = output + (primary_frame(noisy).mean(dim=(-2, -1), keepdim=True)
                                - output.mean(dim=(-2, -1), keepdim=True))
