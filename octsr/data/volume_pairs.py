@@ -171,8 +171,10 @@ class VolumePairs:
             if not out[split] and (by_split[split] or not any(self.names.values())):
                 raise DataError(f"{self.root}: no volume of 2+ B-scans left for {split} "
                                 f"({len(files)} volume(s) in all); add volumes or name them in data.splits.{split}")
-        log.info("volumes: %s; each B-scan paired with its neighbour (val and test: PSNR against the "
-                 "neighbouring B-scan, no averaged target)",
-                 ", ".join(f"{split} {len(by_split[split])} ({len(out[split])} B-scans)" for split in SPLITS))
+        towards = "each neighbour" if self.neighbours == "both" else "its neighbour"
+        log.info("volumes: %s; each train B-scan paired with %s (val and test: PSNR against the "
+                 "neighbouring B-scan, no averaged target)", ", ".join(
+                     f"{split} {len(by_split[split])} ({len(out[split])} {'pairs' if split == 'train' else 'B-scans'})"
+                     for split in SPLITS), towards)
         return out
 
