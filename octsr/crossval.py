@@ -201,13 +201,7 @@ def plan_crossval(cfg: DictConfig) -> Plan:
     data_root = str(Path(cfg.data_root).expanduser().resolve())
     if not Path(data_root).is_dir():
         raise ConfigError(f"data_root={cfg.data_root}: no such folder ({data_root})")
-    rows = {str(name): str(overrides or "").split() + str(cfg.train_overrides or "").split()
-            for name, overrides in (cfg.get("rows") or {}).items()}
-    if not rows:
-        raise ConfigError("rows is empty: give at least one, e.g. '+rows.srcnn=\"model=srcnn\"'")
-    bad = [name for name in rows if not name.replace("_", "").replace("-", "").isalnum()]
-    if bad:
-        raise ConfigError(f"rows: name(s) {bad} must be letters, digits, - and _ (they name folders)")
+    rows = row_overrides(cfg)
     subjects = [str(s) for s in cfg.subjects]
     jobs = max(1, int(cfg.jobs))
     folds = [fold_splits(subjects, cfg.folds, k, cfg.val_subjects, cfg.seed) for k in range(cfg.folds)]
@@ -218,6 +212,19 @@ def plan_crossval(cfg: DictConfig) -> Plan:
                 list(cfg.bm3d.sigmas) if cfg.bm3d.enabled else None, [str(n) for n in cfg.shipped],
                 bool(cfg.tta), reuse, jobs,
                 max(1, (os.cpu_count() or 1) // jobs), Path(cfg.paths.output_dir))
+
+
+def row_overrides(cfg: DictConfig) -> dict[str, list[str]]:
+    """Each row's octsr.train overrides (its own, then `train_overrides`); ConfigError for no
+    row, or a name that cannot name a folder."""
+    rows = {str(name): str(overrides or "").split() + str(cfg.train_overrides or "").split()
+            for name, overrides in (cfg.get("rows") or {}).items()}
+    if not rows:
+        raise ConfigError("rows is empty: give at least one, e.g. '+rows.srcnn=\"model=srcnn\"'")
+    bad = [name for name in rows if not name.replace("_", "").replace("-", "").isalnum()]
+    if bad:
+        raise ConfigError(f"rows: name(s) {bad} must be letters, digits, - and _ (they name folders)")
+    return rows
 
 
 def reuse_folder(folder: str) -> Path:
@@ -289,13 +296,12 @@ def run_folds(plan: Plan) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[i
 def score_folds(plan: Plan, trained: dict[tuple[str, int], dict[str, Any]],
                 bm3d: dict[int, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Every test scan's scores (`octsr.scoring` rows, the image named by its subject) for the
-    noisy input, BM3D and each row on the fold that held the scan out; and per row, what the
-    table says of its model (weights, train minutes, ms per B-scan)."""
+    noisy input, BM3D, the shipped models and each row on the fold that held the scan out;
+    and per method, what the table says of its model (weights, train minutes, ms per B-scan)."""
     import torch
 
     from octsr.baselines import noisy_input
-    from octsr.inference import load_restorer
-    from octsr.scoring import image_scores, score_method
+    from octsr.scoring import score_method
 
     torch.set_num_threads(os.cpu_count() or 1)
     test_pairs = DukePairs(plan.data_root, [], [], plan.subjects).splits()["test"]
@@ -303,46 +309,75 @@ def score_folds(plan: Plan, trained: dict[tuple[str, int], dict[str, Any]],
     rows = score_method(noisy_input, [(s, *test_images[s]) for s in plan.subjects], "noisy input")
     models: dict[str, dict[str, Any]] = {}
     if bm3d:
-        sigmas = ", ".join(f"{r['sigma']:g}" for r in bm3d.values())
-        label = f"BM3D (sigma {sigmas} by fold)"
-        for k, result in bm3d.items():
-            rows += [{"method": label, "image": s, **image_scores(
-                np.load(plan.out / "bm3d" / f"fold{k}" / f"{s}.npy"), test_images[s][1])} for s in result["splits"]["test"]]
-        models[label] = {"ms_per_bscan": 1000 * fmean(r["seconds_per_scan"] for r in bm3d.values())}
+        rows += score_bm3d(plan, bm3d, test_images, models)
     for name in plan.shipped:
-        restorer = load_restorer({"weights": name})
-        label = f"shipped weights={name}"
-        rows += score_method(restorer, [(s, *test_images[s]) for s in plan.subjects], label)
-        models[label] = {"params": restorer.model.parameter_count,
-                         "ms_per_bscan": ms_per_bscan(restorer)}
-    stacked: dict[int, dict[str, np.ndarray]] = {}  # each scan's input frames, by frame count
+        rows += score_shipped(plan, name, test_images, models)
     for row in plan.rows:
-        described = {"train_minutes": fmean(trained[(row, k)]["train_seconds"] for k in range(len(plan.folds))) / 60}
-        for k, splits in enumerate(plan.folds):
-            restorer = load_restorer({"ckpt_path": trained[(row, k)]["checkpoint"]})
-            model, frames = restorer.model, restorer.input_frames
-            described["params"] = model.parameter_count
-            if frames > 1 and frames not in stacked:
-                stacked[frames] = {p.name: p.load()[0] for p in
-                                   DukePairs(plan.data_root, [], [], plan.subjects, input_frames=frames).splits()["test"]}
-            # A model that matches its input's brightness is also scored without it: what the
-            # matching itself is worth, from the same weights; and with test-time flips and
-            # turns where asked.
-            match = model.match_input_mean
-            settings = {row: (match, False)}
-            if match:
-                settings[f"{row} (no mean matching)"] = (False, False)
-            if plan.tta:
-                settings[f"{row} (tta)"] = (match, True)
-            images = [(s, stacked[frames][s] if frames > 1 else test_images[s][0], test_images[s][1])
-                      for s in splits["test"]]
-            for name, (match, tta) in settings.items():
-                model.match_input_mean, restorer.tta = match, tta
-                if name not in models:  # timed once per setting that changes the time
-                    models[name] = {**described, "ms_per_bscan": ms_per_bscan(restorer) if name == row or tta
-                                    else models[row]["ms_per_bscan"]}
-                rows += score_method(restorer, images, name)
+        rows += score_row(plan, row, trained, test_images, models)
     return rows, models
+
+
+def score_bm3d(plan: Plan, bm3d: dict[int, dict[str, Any]], test_images: dict[str, tuple],
+               models: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """BM3D's saved outputs on each fold's test scans, scored; its time per B-scan into `models`."""
+    from octsr.scoring import image_scores
+
+    sigmas = ", ".join(f"{r['sigma']:g}" for r in bm3d.values())
+    label = f"BM3D (sigma {sigmas} by fold)"
+    models[label] = {"ms_per_bscan": 1000 * fmean(r["seconds_per_scan"] for r in bm3d.values())}
+    return [{"method": label, "image": s, **image_scores(np.load(plan.out / "bm3d" / f"fold{k}" / f"{s}.npy"),
+                                                           test_images[s][1])}
+            for k, result in bm3d.items() for s in result["splits"]["test"]]
+
+
+def score_shipped(plan: Plan, name: str, test_images: dict[str, tuple],
+                  models: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """A shipped model (`weights=name`), untrained, on every test scan."""
+    from octsr.inference import load_restorer
+    from octsr.scoring import score_method
+
+    restorer = load_restorer({"weights": name})
+    label = f"shipped weights={name}"
+    models[label] = {"params": restorer.model.parameter_count, "ms_per_bscan": ms_per_bscan(restorer)}
+    return score_method(restorer, [(s, *test_images[s]) for s in plan.subjects], label)
+
+
+def score_row(plan: Plan, row: str, trained: dict[tuple[str, int], dict[str, Any]],
+              test_images: dict[str, tuple], models: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """A trained row: each fold's model on that fold's test scans. A model that matches its
+    input's brightness is also scored without it (what the matching itself is worth, from
+    the same weights), and with test-time flips and turns where asked."""
+    from octsr.inference import load_restorer
+    from octsr.scoring import score_method
+
+    described = {"train_minutes": fmean(trained[(row, k)]["train_seconds"] for k in range(len(plan.folds))) / 60}
+    rows: list[dict[str, Any]] = []
+    for k, splits in enumerate(plan.folds):
+        restorer = load_restorer({"ckpt_path": trained[(row, k)]["checkpoint"]})
+        model = restorer.model
+        described["params"] = model.parameter_count
+        inputs = fold_inputs(plan, restorer.input_frames, splits["test"], test_images)
+        match = model.match_input_mean
+        settings = {row: (match, False), **({f"{row} (no mean matching)": (False, False)} if match else {}),
+                    **({f"{row} (tta)": (match, True)} if plan.tta else {})}
+        for name, (match, tta) in settings.items():
+            model.match_input_mean, restorer.tta = match, tta
+            if name not in models:  # timed once per setting that changes the time
+                timed = name == row or tta
+                models[name] = {**described, "ms_per_bscan": ms_per_bscan(restorer) if timed
+                                else models[row]["ms_per_bscan"]}
+            rows += score_method(restorer, inputs, name)
+    return rows
+
+
+def fold_inputs(plan: Plan, frames: int, subjects: list[str], test_images: dict[str, tuple]) -> list[tuple]:
+    """(subject, model input, target) for a fold's test subjects: the noisy scan, or for a
+    model of several input frames, the subject's first `frames` frames stacked."""
+    if frames == 1:
+        return [(s, *test_images[s]) for s in subjects]
+    stacked = {p.name: p.load()[0] for p in
+               DukePairs(plan.data_root, [], [], subjects, input_frames=frames).splits()["test"]}
+    return [(s, stacked[s], test_images[s][1]) for s in subjects]
 
 
 def write_tables(plan: Plan, rows: list[dict[str, Any]], models: dict[str, dict[str, Any]],
