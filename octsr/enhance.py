@@ -74,21 +74,14 @@ def list_inputs(input_path: str | Path, exclude: Path | None = None) -> tuple[li
         if exports:
             files += exports
             continue
-        for name in sorted(names):
-            file = Path(folder) / name
-            if name.startswith("."):
-                continue
-            if file.is_symlink() and not file.exists():
-                log.warning("left out %s: a symbolic link that leads nowhere (a loop or a missing target)", file)
-                broken.append(file)
-            elif (fmt := format_of(file)) is BY_NAME["dicom"]:
-                kind = dicom_kind(file)
-                if kind is None:
-                    files.append(file)
-                else:
-                    not_oct[kind] += 1
-            elif fmt is not None or file.suffix.lower() in IMAGE_SUFFIXES:
-                files.append(file)
+        for name in sorted(name for name in names if not name.startswith(".")):
+            what = input_kind(Path(folder) / name)
+            if what == "input":
+                files.append(Path(folder) / name)
+            elif what == "broken link":
+                broken.append(Path(folder) / name)
+            elif what:
+                not_oct[what] += 1
     if not_oct:
         log.info("left out %d DICOM object(s) that are not OCT B-scans: %s", sum(not_oct.values()),
                  ", ".join(f"{kind} ({count})" for kind, count in sorted(not_oct.items())))
@@ -96,6 +89,19 @@ def list_inputs(input_path: str | Path, exclude: Path | None = None) -> tuple[li
         raise DataError(f"input={input_path}: no images (PNG, TIFF) or volumes ({KNOWN}) in this folder or its "
                         f"subfolders")
     return [(f, f.relative_to(path)) for f in files], broken
+
+
+def input_kind(file: Path) -> str | None:
+    """What a file in an input folder is to enhance: "input" (an image or a volume), "broken
+    link" (a link that leads nowhere, noted), the kind of a DICOM object that holds no OCT
+    B-scans (a DICOMDIR index, a photograph: left out), or None (anything else)."""
+    if file.is_symlink() and not file.exists():
+        log.warning("left out %s: a symbolic link that leads nowhere (a loop or a missing target)", file)
+        return "broken link"
+    fmt = format_of(file)
+    if fmt is BY_NAME["dicom"]:
+        return dicom_kind(file) or "input"
+    return "input" if fmt is not None or file.suffix.lower() in IMAGE_SUFFIXES else None
 
 
 def prepare_output(output: str | Path) -> Path:
