@@ -387,14 +387,17 @@ def test_ctrl_c_says_what_was_finished_and_leaves_nothing_half_written(tmp_path)
     scans = tmp_path / "scans"
     scans.mkdir()
     rng = np.random.default_rng(3)
-    # Enough scans that none of a loaded machine's scheduling delays lets the run finish
+    # Enough scans that a loaded machine's scheduling delays cannot let the run finish
     # between its first output and the interrupt (the fast model takes ~30 ms a scan).
     for k in range(200):
         cv2.imwrite(str(scans / f"scan{k:03d}.png"), rng.integers(0, 256, (400, 600), dtype=np.uint8))
     out = tmp_path / "out"
     run = subprocess.Popen([sys.executable, "-m", "octsr.enhance", f"input={scans}", f"output={out}",
                             "weights=fast"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                           # As from a terminal: a suite started in the background (`make test &`)
+                           # passes SIGINT on ignored, and Python then installs no handler for it.
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list(out.glob("scan*.png")) and time.monotonic() < deadline and run.poll() is None:
         time.sleep(0.05)

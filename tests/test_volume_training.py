@@ -178,7 +178,7 @@ def test_a_localizer_page_is_left_out_of_training_and_pages_of_no_common_size_ar
     said = trained.stdout + trained.stderr
     assert f"{scans / 'eye0.tif'}: left out 1 of its 5 pages as not B-scans of this volume (its 4 B-scans are " \
            f"64x128): page 1 (96x96)" in said
-    assert "train 1 (4 B-scans), val 1 (4 B-scans), test 1 (4 B-scans)" in said  # pairs between B-scans only
+    assert "train 1 (4 pairs), val 1 (4 B-scans), test 1 (4 B-scans)" in said  # pairs between B-scans only
     errors = [line for line in refused.stderr.splitlines() if line.startswith("octsr: error:")]
     assert refused.returncode == 2 and "Traceback" not in refused.stderr and len(errors) == 1
     assert f"{mixed / 'odd.tif'}: its pages are 1 of 64x128, 1 of 96x96, 1 of 64x96" in errors[0]
