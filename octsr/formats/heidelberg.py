@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from octsr.errors import ConfigError, DataError
+from octsr.formats.images import TIFF_SUFFIXES
 from octsr.formats.volume import Spacing, Volume, dicom_date, note_once, one_line, vendor_metadata
 from octsr.utils.extras import require
 
@@ -53,7 +54,7 @@ def heidelberg_exports(folder: Path) -> list[Path]:
 def in_heidelberg_export(path: Path) -> bool:
     """A TIFF beside a Heidelberg export's XML: one of the export's B-scans, not a volume or
     an image of its own."""
-    return path.suffix.lower() in {".tif", ".tiff"} and bool(heidelberg_exports(path.parent))
+    return path.suffix.lower() in TIFF_SUFFIXES and bool(heidelberg_exports(path.parent))
 
 
 def read_heidelberg(path: Path) -> Volume:
