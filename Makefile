@@ -23,8 +23,13 @@ TEST_WORKERS ?= 2
 .DEFAULT_GOAL := help
 .PHONY: help install system-packages train test test-all bench tensorboard clean
 # Debian packages the tests use: Chromium renders TensorBoard's page; dicom3tools (dciodvfy)
-# and DCMTK (dcmdump) check the DICOM that enhance writes.
-SYSTEM_PACKAGES := chromium dicom3tools dcmtk
+# and DCMTK (dcmdump) check the DICOM that enhance writes; napari draws with OpenGL, which Qt's
+# offscreen platform lacks, so its tests run on Xvfb (started by pytest-xvfb) with Mesa's GL
+# and the X libraries Qt's xcb platform loads.
+NAPARI_PACKAGES := xvfb libgl1-mesa-dri libegl1 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
+	libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1 libdbus-1-3 \
+	libfontconfig1
+SYSTEM_PACKAGES := chromium dicom3tools dcmtk $(NAPARI_PACKAGES)
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'

@@ -46,6 +46,15 @@ def tiny_train_config(output_dir: Path, *overrides: str, debug: str = "tiny") ->
     return cfg
 
 
+@pytest.fixture(autouse=True, scope="session")
+def use_leak_safe_log_records():
+    """Log records stay as logging makes them. napari's pytest plugin (installed with the
+    napari extra; tests/test_napari.py uses its viewer fixture) has a fixture of this name
+    that turns every record's arguments into text for its leak checks, which would break
+    octsr's log formats such as %.2f of a numpy float in every test; this one replaces it."""
+    yield
+
+
 @pytest.fixture
 def tiny_cfg(tmp_path) -> DictConfig:
     """`tiny_train_config` writing into tmp_path."""

@@ -28,6 +28,8 @@ RUN_ELSEWHERE = {
     "make bench": "tests/test_bench.py runs the benchmark scripts on tiny inputs",
     "make tensorboard": "tests/test_tensorboard_page.py serves a sweep with tensorboard --logdir",
     "tensorboard --logdir": "tests/test_tensorboard_page.py serves a sweep with tensorboard --logdir",
+    "napari": "tests/test_napari.py opens a volume in napari's viewer as `napari FILE` does (napari choosing octsr's "
+              "reader by itself) and drives the widget",
     "pip install": "tests/test_package.py installs torch and the built wheel into a fresh venv",
     "octsr-train": "tests/test_package.py runs the console scripts from the installed wheel",
     "octsr-enhance": "tests/test_package.py runs the console scripts from the installed wheel",

@@ -88,4 +88,9 @@ def test_the_wheel_trains_and_enhances_outside_the_repo(installed_wheel, tmp_pat
     assert onnx.returncode == 2, onnx.stderr[-2000:]
     assert onnx.stderr.strip().splitlines()[-1] == (
         "octsr: error: format=onnx needs the 'onnx' extra: pip install 'octsr[onnx]' (or format=torchscript)")
+    # napari finds the plugin's manifest in the wheel (the napari extra brings napari itself)
+    manifest = run([str(installed_wheel / "python"), "-c", "from importlib.metadata import entry_points; "
+                    "from importlib.resources import files; (ep,) = entry_points(group='napari.manifest', name='octsr'); "
+                    "package, name = ep.value.split(':'); print(files(package).joinpath(name).is_file())"], tmp_path)
+    assert manifest.stdout.strip() == "True", manifest.stderr[-2000:]
     assert not (tmp_path / "conf").exists() and not (tmp_path / "octsr").exists()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -167,27 +167,41 @@ class Restorer:
         input (a volume whose input is not needed again: no second copy at all). `progress`
         is called with the number of B-scans done after each batch; `law`: what the file states
         its values are (`transform_for`)."""
+        if self.input_frames > 1:  # the pages are the frames of one place: one B-scan out
+            [(_, restored)] = self.restored_batches(pages, 1, peak, source, law)
+            if progress is not None:
+                progress(len(pages))
+            return restored
+        restored = pages if in_place else [np.empty(0)] * len(pages)
+        for start, outputs in self.restored_batches(pages, batch_size, peak, source, law):
+            for index, output in enumerate(outputs, start):
+                if in_place:
+                    pages[index][...] = output
+                else:
+                    restored[index] = output
+            if progress is not None:
+                progress(len(outputs))
+        return restored
+
+    def restored_batches(self, pages: list[np.ndarray], batch_size: int = 1, peak: int | None = None,
+                         source: str | Path = "<array>", law: str | None = None
+                         ) -> Iterator[tuple[int, list[np.ndarray]]]:
+        """`restore_stored`'s work one batch at a time, for a caller that reports between
+        batches: (index of the batch's first B-scan, its restored B-scans in the stored type).
+        A model of several input frames takes the pages as the frames of one place and gives
+        one B-scan (index 0)."""
         for page in pages:
             self.check_size(page.shape, source)
         transform = self.transform_for(pages, peak, law, source)
-        if self.input_frames > 1:  # the pages are the frames of one place: one B-scan out
+        if self.input_frames > 1:
             frames = one_place(pages, self.input_frames, source)
             output = self([np.stack([to_unit_range(page, source, peak) for page in frames])], 1, transform)[0]
-            if progress is not None:
-                progress(len(pages))
-            return [from_unit_range(output, pages[0].dtype, peak)]
-        restored = pages if in_place else [np.empty(0)] * len(pages)
+            yield 0, [from_unit_range(output, pages[0].dtype, peak)]
+            return
         for start in range(0, len(pages), batch_size):
             chunk = pages[start : start + batch_size]
             outputs = self([to_unit_range(page, source, peak) for page in chunk], batch_size, transform)
-            for offset, (page, output) in enumerate(zip(chunk, outputs)):
-                if in_place:
-                    page[...] = from_unit_range(output, page.dtype, peak)
-                else:
-                    restored[start + offset] = from_unit_range(output, page.dtype, peak)
-            if progress is not None:
-                progress(len(chunk))
-        return restored
+            yield start, [from_unit_range(output, page.dtype, peak) for page, output in zip(chunk, outputs)]
 
 
 def load_restorer(settings: Mapping[str, Any]) -> Restorer:
