@@ -103,6 +103,7 @@ class DataSettings:
     scored_bscans: int = at_least(1, 8)
     neighbours: Literal["next", "both"] = "next"
     intensity: Literal["auto", "stored", "log", "linear", "root"] = "auto"
+    scanner_copies: int = at_least(0, 0)
     protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
 
 

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 from octsr.data.datasets import PatchDataset, PixelStore, WholeImageDataset, keep_batch
 from octsr.data.pairs import PairSource
 from octsr.data.protocol import PaperProtocol
+from octsr.data.scanners import scanner_copy
 from octsr.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,11 @@ class PairedOCTDataModule(pl.LightningDataModule):
             memory-mapped from a temporary file beyond it (`spill_dir`, default: the
             system's temporary folder).
         seed: seeds the random crops, so a seed gives the same training set.
+        scanner_copies: each train pair is also trained on as this many simulated other
+            scanners would store it (`octsr.data.scanners`: another intensity law, range,
+            gain, black level, lateral sampling and bit depth, each copy its own), shown to
+            the network as inference shows such a scanner's files; 0 (the default): the
+            pairs as they are.
         name: the layout's name, for logs.
 
     A config names one of `octsr.data.layouts`, which builds `source` from its own settings.
@@ -42,12 +48,12 @@ class PairedOCTDataModule(pl.LightningDataModule):
 
     def __init__(self, source: PairSource, protocol: PaperProtocol, batch_size: int = 128,
                  num_workers: int = 0, pin_memory: bool = False, seed: int = 0, name: str = "",
-                 memory_budget_mb: float = 1024, spill_dir: str | None = None) -> None:
+                 memory_budget_mb: float = 1024, spill_dir: str | None = None, scanner_copies: int = 0) -> None:
         super().__init__()
         self.name = name
         self.source, self.protocol = source, protocol
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
-        self.seed = seed
+        self.seed, self.scanner_copies = seed, scanner_copies
         self.memory_budget_mb, self.spill_dir = memory_budget_mb, spill_dir
         self._splits = None
         self.train_set: PatchDataset | None = None
@@ -82,20 +88,21 @@ class PairedOCTDataModule(pl.LightningDataModule):
         total, total_sq, pixels = 0.0, 0.0, 0
         pairs = self._require("train")
         for index, pair in enumerate(pairs):
-            pair_noisy, pair_target = pair.load()
-            seed = int(np.random.SeedSequence([self.seed, index]).generate_state(1)[0])
-            stored = store.add(pair_noisy, pair_target)
-            box_sums: dict[tuple[int, int, int, int], tuple[float, float, int]] = {}
-            for view in self.protocol.train_views(pair_target.shape, seed, pair.name):
-                views.append((stored, view))
-                key = (view.y, view.x, view.height, view.width)
-                if key not in box_sums:  # a crop's variants share its pixels: sum them once
-                    box = pair_noisy[..., view.y : view.y + view.height, view.x : view.x + view.width]
-                    box_sums[key] = (float(box.sum(dtype=np.float64)),
-                                     float(np.square(box, dtype=np.float64).sum()), box.size)
-                total += box_sums[key][0]
-                total_sq += box_sums[key][1]
-                pixels += box_sums[key][2]
+            for copy, (pair_noisy, pair_target) in enumerate(self._train_copies(pair, index)):
+                place = [self.seed, index] + ([copy] if copy else [])  # the pair as loaded: crops as ever
+                seed = int(np.random.SeedSequence(place).generate_state(1)[0])
+                stored = store.add(pair_noisy, pair_target)
+                box_sums: dict[tuple[int, int, int, int], tuple[float, float, int]] = {}
+                for view in self.protocol.train_views(pair_target.shape, seed, pair.name):
+                    views.append((stored, view))
+                    key = (view.y, view.x, view.height, view.width)
+                    if key not in box_sums:  # a crop's variants share its pixels: sum them once
+                        box = pair_noisy[..., view.y : view.y + view.height, view.x : view.x + view.width]
+                        box_sums[key] = (float(box.sum(dtype=np.float64)),
+                                         float(np.square(box, dtype=np.float64).sum()), box.size)
+                    total += box_sums[key][0]
+                    total_sq += box_sums[key][1]
+                    pixels += box_sums[key][2]
         mean = total / pixels
         var = total_sq / pixels - mean**2
         if not var > 1e-12:
@@ -108,9 +115,20 @@ class PairedOCTDataModule(pl.LightningDataModule):
                 f"no {p.patch_size}x{p.patch_size} training patch fits in the train images; "
                 f"lower data.protocol.patch_size"
             )
-        log.info("train: %d pairs -> %d images -> %d patches of %dx%d (stride %d); "
-                 "input mean %.4f std %.4f", len(pairs), len(views), len(self.train_set),
+        copies = f" (each also as {self.scanner_copies} simulated scanner(s))" if self.scanner_copies else ""
+        log.info("train: %d pairs%s -> %d images -> %d patches of %dx%d (stride %d); "
+                 "input mean %.4f std %.4f", len(pairs), copies, len(views), len(self.train_set),
                  p.patch_size, p.patch_size, p.patch_stride, mean, self.noisy_std)
+
+    def _train_copies(self, pair, index: int):
+        """A train pair as loaded, then as each of `scanner_copies` simulated scanners
+        stores it (`octsr.data.scanners.scanner_copy`), seeded by the pair's place."""
+        noisy, target = pair.load()
+        yield noisy, target
+        rng = np.random.default_rng([self.seed, index])
+        for _ in range(self.scanner_copies):
+            copy_noisy, copy_target, _ = scanner_copy(noisy, target, rng)
+            yield copy_noisy, copy_target
 
     def _setup_val(self) -> None:
         names, noisy, target, variants = [], [], [], []
