@@ -99,100 +99,133 @@ def deidentify(dataset, keep: tuple[str, ...] = ()) -> list[str]:
     """Apply the basic profile to `dataset` in place (every depth, file meta too), then put
     back the top-level `keep` attributes (text octsr wrote itself). Returns what it did, as
     "removed ..." and "replaced ..." by keyword, nested attributes counted by how often."""
-    from pydicom.datadict import keyword_for_tag
-    from pydicom.dataset import Dataset
-
-    actions = _actions()
-    exact = {tag: letters for tag, letters in actions.items() if len(tag) == 2}
-    masked = [(tag, letters) for tag, letters in actions.items() if len(tag) == 4]
     kept = {keyword: dataset[keyword].value for keyword in keep if keyword in dataset}
-    removed: Counter[str] = Counter()
-    replaced: Counter[str] = Counter()
-    old_uids: set[str] = set()
+    run = _Deidentification(_actions())
+    _each_dataset(dataset, run.apply_table)
+    private = sum(1 for ds in _datasets(dataset) for element in ds if element.tag.is_private)
+    dataset.remove_private_tags()  # pydicom walks every depth
+    _each_dataset(dataset, run.sweep)
+    run.clean_meta(getattr(dataset, "file_meta", None))
+    for keyword, value in kept.items():
+        setattr(dataset, keyword, value)
+        run.removed.pop(keyword, None)
+        run.replaced.pop(keyword, None)
+    _mark(dataset)
+    notes = [f"removed {_listed(run.removed)}", f"replaced {_listed(run.replaced)}"]
+    if private:
+        notes.append(f"removed {private} private attribute(s)")
+    return notes
 
-    def name(element) -> str:
-        return element.keyword or keyword_for_tag(element.tag) or str(element.tag)
 
-    def apply_table(ds) -> None:
+def _each_dataset(dataset, step) -> None:
+    """`step` on `dataset`, then on every item of every sequence left in it, at any depth
+    (each item after `step` has run on its parent, which may have emptied the sequence)."""
+    step(dataset)
+    for element in list(dataset):
+        if element.VR == "SQ" and element.value:
+            for item in element.value:
+                _each_dataset(item, step)
+
+
+class _Deidentification:
+    """One run of the profile: the table's actions, what was removed and replaced (by
+    keyword), and the UIDs replaced, which the sweep replaces wherever else they appear."""
+
+    FILE_META_REMOVED = ("SourceApplicationEntityTitle", "SendingApplicationEntityTitle",
+                         "ReceivingApplicationEntityTitle", "PrivateInformationCreatorUID", "PrivateInformation")
+
+    def __init__(self, actions: dict[tuple[int, ...], str]) -> None:
+        self.exact = {tag: letters for tag, letters in actions.items() if len(tag) == 2}
+        self.masked = [(tag, letters) for tag, letters in actions.items() if len(tag) == 4]
+        self.removed: Counter[str] = Counter()
+        self.replaced: Counter[str] = Counter()
+        self.old_uids: set[str] = set()
+
+    def apply_table(self, ds) -> None:
+        """Each attribute of `ds` the table names gets the allowed action that keeps the
+        object valid (private ones are all removed afterwards)."""
         for element in list(ds):
-            if element.tag.is_private:
-                continue  # all removed below
-            letters = _action_for(element.tag, exact, masked)
+            letters = None if element.tag.is_private else _action_for(element.tag, self.exact, self.masked)
             if letters is None:
                 continue
             if "U" in letters and element.VR == "UI":
-                if element.value:
-                    old_uids.update(str(v) for v in (element.value if element.VM > 1 else [element.value]))
-                    _replace_uids(element)
-                    replaced[name(element)] += 1
+                self._replace_uid(element)
             elif element.VR == "SQ":
-                # Emptied or removed as the profile says; a kept one (U: references to other
-                # instances) is cleaned item by item.
-                if "U" in letters:
-                    continue
-                if element.value:
-                    removed[name(element)] += 1
-                if "Z" in letters or "D" in letters:
-                    element.value = []
-                else:
-                    del ds[element.tag]
+                self._sequence(ds, element, letters)
             elif "D" in letters and (element.VR in DATE_TIME_VRS or element.keyword in REQUIRED
                                      or "Z" not in letters) and _dummy(element) is not None:
-                if not element.is_empty:
-                    element.value = _dummy(element)
-                    replaced[name(element)] += 1
+                self._set(element, _dummy(element), self.replaced)
             elif "Z" in letters or "D" in letters:
-                if not element.is_empty:
-                    element.value = None if element.VR not in TEXT_VRS | {"PN"} | DATE_TIME_VRS else ""
-                    removed[name(element)] += 1
+                empty = None if element.VR not in TEXT_VRS | {"PN"} | DATE_TIME_VRS else ""
+                self._set(element, empty, self.removed)
             else:
                 if not element.is_empty:
-                    removed[name(element)] += 1
+                    self.removed[_name(element)] += 1
                 del ds[element.tag]
 
-    def clean(ds, step) -> None:
-        """`step` on `ds`, then on every item of every sequence left in it, at any depth."""
-        step(ds)
-        for element in list(ds):
-            if element.VR == "SQ" and element.value:
-                for item in element.value:
-                    clean(item, step)
+    def _replace_uid(self, element) -> None:
+        if element.value:
+            self.old_uids.update(str(v) for v in (element.value if element.VM > 1 else [element.value]))
+            _replace_uids(element)
+            self.replaced[_name(element)] += 1
 
-    def sweep(ds) -> None:
+    def _sequence(self, ds, element, letters: str) -> None:
+        """Emptied or removed as the profile says; a kept one (U: references to other
+        instances) is cleaned item by item."""
+        if "U" in letters:
+            return
+        if element.value:
+            self.removed[_name(element)] += 1
+        if "Z" in letters or "D" in letters:
+            element.value = []
+        else:
+            del ds[element.tag]
+
+    @staticmethod
+    def _set(element, value: Any, counts: Counter[str]) -> None:
+        if not element.is_empty:
+            element.value = value
+            counts[_name(element)] += 1
+
+    def sweep(self, ds) -> None:
         """What no table entry caught: dates, times, names, repeated UIDs, at any depth."""
         for element in list(ds):
             if element.is_empty or element.VR == "SQ":
                 continue
             if element.VR in DATE_TIME_VRS and element.value != _dummy(element):
-                element.value = _dummy(element)
-                replaced[name(element)] += 1
+                self._set(element, _dummy(element), self.replaced)
             elif element.VR == "PN":
-                element.value = ""
-                removed[name(element)] += 1
+                self._set(element, "", self.removed)
             elif element.VR == "UI":
                 values = [str(v) for v in (element.value if element.VM > 1 else [element.value])]
-                if any(v in old_uids for v in values):
-                    element.value = [new_uid(v) if v in old_uids else v for v in values] \
+                if any(v in self.old_uids for v in values):
+                    element.value = [new_uid(v) if v in self.old_uids else v for v in values] \
                         if element.VM > 1 else new_uid(values[0])
-                    replaced[name(element)] += 1
+                    self.replaced[_name(element)] += 1
 
-    meta = getattr(dataset, "file_meta", None)
-    clean(dataset, apply_table)
-    private = sum(1 for ds in _datasets(dataset) for element in ds if element.tag.is_private)
-    dataset.remove_private_tags()  # pydicom walks every depth
-    clean(dataset, sweep)
-    if meta is not None:
-        if meta.get("MediaStorageSOPInstanceUID") in old_uids:
+    def clean_meta(self, meta) -> None:
+        """The file meta: its instance UID as the dataset's became, application entities and
+        private information removed."""
+        if meta is None:
+            return
+        if meta.get("MediaStorageSOPInstanceUID") in self.old_uids:
             meta.MediaStorageSOPInstanceUID = new_uid(str(meta.MediaStorageSOPInstanceUID))
-        for keyword in ("SourceApplicationEntityTitle", "SendingApplicationEntityTitle",
-                        "ReceivingApplicationEntityTitle", "PrivateInformationCreatorUID", "PrivateInformation"):
+        for keyword in self.FILE_META_REMOVED:
             if keyword in meta:
                 del meta[keyword]
-                removed[keyword] += 1
-    for keyword, value in kept.items():
-        setattr(dataset, keyword, value)
-        removed.pop(keyword, None)
-        replaced.pop(keyword, None)
+                self.removed[keyword] += 1
+
+
+def _name(element) -> str:
+    from pydicom.datadict import keyword_for_tag
+
+    return element.keyword or keyword_for_tag(element.tag) or str(element.tag)
+
+
+def _mark(dataset) -> None:
+    """Patient Identity Removed, De-identification Method and its code, as the profile asks."""
+    from pydicom.dataset import Dataset
+
     dataset.PatientIdentityRemoved = "YES"
     dataset.DeidentificationMethod = "DICOM PS3.15 E.1 Basic Profile, octsr"
     method = Dataset()
@@ -200,10 +233,6 @@ def deidentify(dataset, keep: tuple[str, ...] = ()) -> list[str]:
     method.CodeMeaning = "Basic Application Confidentiality Profile"
     dataset.DeidentificationMethodCodeSequence = [method]
 
-    def listed(counts: Counter[str]) -> str:
-        return ", ".join(k if n == 1 else f"{k} (x{n})" for k, n in sorted(counts.items())) or "nothing"
 
-    notes = [f"removed {listed(removed)}", f"replaced {listed(replaced)}"]
-    if private:
-        notes.append(f"removed {private} private attribute(s)")
-    return notes
+def _listed(counts: Counter[str]) -> str:
+    return ", ".join(k if n == 1 else f"{k} (x{n})" for k, n in sorted(counts.items())) or "nothing"
