@@ -56,6 +56,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit and test as `cfg` says. Returns (metrics, objects built)."""
     import pytorch_lightning as pl
 
+    from octsr.data.intensity import training_domain
     from octsr.utils.hparams import log_final_metrics, log_hyperparameters
     from octsr.utils.instantiators import instantiate_callbacks, instantiate_loggers
 
@@ -70,7 +71,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     log.info("Instantiating model <%s> with net <%s>", cfg.model._target_, cfg.model.net._target_)
     # Built as a partial and called here, so Hydra does not instantiate the record's configs.
     build_model = hydra.utils.instantiate(cfg.model, _partial_=True)
-    model: pl.LightningModule = build_model(architecture=architecture_record(cfg.model, cfg.data.get("intensity", "stored")))
+    model: pl.LightningModule = build_model(architecture=architecture_record(cfg.model, training_domain(cfg.data)))
     if cfg.get("init_from") and not cfg.get("ckpt_path"):
         from pathlib import Path
 

@@ -71,3 +71,18 @@ def test_scanner_copies_add_train_images_and_leave_the_pairs_as_they_were():
             # each copy is another image of the same pair
             copy = copied.train_set.image(pair * 3 * per_pair + per_pair + view)
             assert not np.array_equal(copy[0], before[0])
+
+
+def test_a_run_with_scanner_copies_records_that_it_expects_the_transform(tmp_path):
+    """`python -m octsr.train data.scanner_copies=1`: the copies are trained on, and the
+    checkpoint tells enhance to show every file through the intensity transform."""
+    from octsr.inference import load_restorer
+    from tests.conftest import run_cli
+
+    result = run_cli("octsr.train", "debug=tiny", "data.scanner_copies=1", "callbacks.progress_bar=null",
+                     "logger=csv", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "each also as 1 simulated scanner(s)" in result.stderr + result.stdout
+    assert load_restorer({"ckpt_path": str(tmp_path / "checkpoints" / "last.ckpt")}).intensity == "auto"
+    refused = run_cli("octsr.train", "debug=tiny", "data.scanner_copies=-1", f"hydra.run.dir={tmp_path}/no")
+    assert refused.returncode == 2 and "data.scanner_copies" in refused.stderr.strip().splitlines()[-1]

@@ -27,6 +27,7 @@ their transforms in experiments/scanners).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -116,6 +117,14 @@ def file_transform(pages: list[np.ndarray], setting: str, stated_law: str | None
         return None
     sample = pages[:: max(1, len(pages) // 16)][:16]
     return IntensityTransform.fit(sample, stated_law if stated_law and setting == "auto" else setting)
+
+
+def training_domain(data: Any) -> str:
+    """The domain a model's train data were in (a `data` config), which its architecture
+    record keeps and inference shows every file in: the layout's `intensity` (raw volumes);
+    `auto` where simulated scanners were shown through the transform (`scanner_copies`,
+    `octsr.data.scanners`); else `stored`."""
+    return str(data.get("intensity") or ("auto" if data.get("scanner_copies") else "stored"))
 
 
 def _sample(images: list[np.ndarray]) -> np.ndarray:
