@@ -3,6 +3,8 @@ they never saw? Duke's scans stored as three other devices would store them, sco
 same subject folds as experiments/quality.
 
     python experiments/scanners/intensity.py [--out experiments/scanners] [--jobs 2]
+    python experiments/scanners/intensity.py --name augmented --reuse experiments/scanners/intensity_per_image.csv \
+        --model "candidate=octsr/weights/duke_unet.pt" --model "held out=logs/<crossval>/<row>"
 
 Rows per scanner: the noisy input; the shipped U-Net (`weights=best`, as `octsr.enhance`
 runs it) on the stored values (`intensity=stored`) and with the intensity transform
@@ -10,6 +12,12 @@ runs it) on the stored values (`intensity=stored`) and with the intensity transf
 noise level chosen per fold on that fold's val scans, on the stored values and after the
 same transform (what a careful user of BM3D does with speckle). Writes intensity.md and
 intensity_per_image.csv beside this script (or to --out).
+
+More models as rows: `--model LABEL=PATH`, a weights file or checkpoint (run as the shipped
+weights are, `intensity=auto`), or a crossval row's folder of fold runs (fold0, fold1, ...:
+each subject restored by the best checkpoint of the fold that tests it, so by a model that
+never saw it). `--reuse CSV` takes the other rows from an earlier run's per-image CSV instead
+of computing them again (BM3D is most of the time); `--name` names the files written.
 
 The scanners (each a function of a Duke B-scan in [0, 1], Bioptigen's log display; the
 noisy scans and the averages take the same transform, so each averaged reference is the
@@ -30,6 +38,7 @@ import argparse
 import csv
 import sys
 import time
+from dataclasses import replace
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from statistics import fmean
@@ -43,8 +52,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from second_scanner import second_scanner  # noqa: E402
 
 from octsr.crossval import fold_splits  # noqa: E402
-from octsr.formats.images import read_raw# noqa: E402
-from octsr.scoring import image_scores
+from octsr.formats.images import read_raw  # noqa: E402
+from octsr.scoring import image_scores  # noqa: E402
 from octsr.utils.machine import machine  # noqa: E402
 
 SIGMAS = {"stored": (0.1, 0.2, 0.4, 0.8), "transformed": (0.2, 0.3, 0.4, 0.6)}
@@ -70,9 +79,10 @@ def unit(stored: np.ndarray) -> np.ndarray:
     return to_unit_range(stored, "<scan>").astype(np.float32)
 
 
-def subject_rows(scanner: str, subject: Path) -> list[dict]:
-    """Every method's scores on one subject's test.tif under one scanner (BM3D at each sigma)."""
-    import bm3d
+def subject_rows(scanner: str, subject: Path, models: dict[str, Path], baselines: bool) -> list[dict]:
+    """Each method's scores on one subject's test.tif under one scanner: `models` (label ->
+    the weights file or checkpoint that restores this subject); with `baselines`, the noisy
+    input, the shipped U-Net with and without the transform, and BM3D at each sigma."""
     import torch
 
     from octsr.data.intensity import IntensityTransform
@@ -87,11 +97,21 @@ def subject_rows(scanner: str, subject: Path) -> list[dict]:
         rows.append({"scanner": scanner, "subject": subject.name, "method": method, "sigma": sigma,
                      "seconds": round(seconds, 2), **image_scores(output, target)})
 
-    add("noisy input", noisy, 0.0)
-    for intensity in ("stored", "auto"):
-        restorer = load_restorer({"weights": "best", "precision": "fp32", "intensity": intensity})
+    runs = {f"shipped, intensity={intensity}": {"weights": "best", "intensity": intensity}
+            for intensity in ("stored", "auto")} if baselines else {}
+    runs.update({label: {"ckpt_path": str(path), "intensity": "auto"} for label, path in models.items()})
+    if baselines:
+        add("noisy input", noisy, 0.0)
+    for label, settings in runs.items():
+        restorer = load_restorer({**settings, "precision": "fp32"})
+        if label in models:  # every model here learned log scans: shown each scanner through the transform, as the
+            restorer = replace(restorer, intensity="auto")  # shipped weights are (older checkpoints record 'stored')
         start = time.perf_counter()
-        add(f"shipped, intensity={intensity}", restorer([noisy])[0], time.perf_counter() - start)
+        add(label, restorer([noisy])[0], time.perf_counter() - start)
+    if not baselines:
+        return rows
+    import bm3d
+
     transform = IntensityTransform.fit([noisy], "auto")
     for domain, sigmas in SIGMAS.items():
         for sigma in sigmas:
@@ -101,6 +121,28 @@ def subject_rows(scanner: str, subject: Path) -> list[dict]:
             else:
                 output = transform.inverse(bm3d.bm3d(transform.forward(noisy), sigma_psd=sigma))
             add(f"BM3D, {domain}", np.clip(output, 0, 1), time.perf_counter() - start, sigma)
+    return rows
+
+
+def model_for(path: Path, subject: str, subjects: list[str]) -> Path:
+    """The file that restores `subject`: `path` itself, or in a crossval row's folder the best
+    checkpoint of the fold that tests the subject."""
+    from octsr.models.checkpoint import best_checkpoint
+
+    if path.is_file():
+        return path
+    fold = next(f for f in range(FOLDS) if subject in fold_splits(subjects, FOLDS, f, VAL_SUBJECTS, SEED)["test"])
+    return best_checkpoint(path / f"fold{fold}")
+
+
+def read_csv(path: Path) -> list[dict]:
+    """An earlier run's per-image rows, numbers as numbers."""
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        for key, value in row.items():
+            if key not in ("scanner", "subject", "method"):
+                row[key] = float(value) if value not in ("", None) else None
     return rows
 
 
@@ -118,7 +160,7 @@ def chosen_rows(rows: list[dict], subjects: list[str], scanner: str) -> tuple[di
             chosen.setdefault(method, []).append(sigma)
             picked += [r for r in rows if r["scanner"] == scanner and r["method"] == method
                        and r["sigma"] == sigma and r["subject"] in splits["test"]]
-    methods = ["noisy input", "shipped, intensity=stored", "shipped, intensity=auto"]
+    methods = [m for m in dict.fromkeys(r["method"] for r in rows if r["scanner"] == scanner) if m not in chosen]
     scored = {m: [r for r in rows if r["scanner"] == scanner and r["method"] == m] for m in methods}
     scored.update({m: [r for r in picked if r["method"] == m] for m in chosen})
     return scored, chosen
@@ -149,24 +191,36 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     parser.add_argument("--root", type=Path, default=REPO / ".." / "shared" / "data" / "duke-bioptigen")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--model", action="append", default=[], metavar="LABEL=PATH",
+                        help="a weights file or checkpoint, or a crossval row's folder of fold runs")
+    parser.add_argument("--reuse", type=Path, help="take the baseline rows from this earlier per-image CSV")
+    parser.add_argument("--name", default="intensity", help="names the .md and _per_image.csv written")
     args = parser.parse_args()
     subjects = sorted(p for p in args.root.resolve().iterdir() if p.is_dir())
-    tasks = [(scanner, subject) for scanner in SCANNERS for subject in subjects]
+    names = [s.name for s in subjects]
+    models = dict(item.split("=", 1) for item in args.model)
+    tasks = [(scanner, subject, {label: model_for(Path(path), subject.name, names) for label, path in models.items()},
+              args.reuse is None) for scanner in SCANNERS for subject in subjects]
     started = time.time()
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = [row for done in pool.map(subject_rows, *zip(*tasks)) for row in done]
+    if args.reuse:
+        rows = read_csv(args.reuse) + rows
     args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "intensity_per_image.csv").open("w", newline="") as f:
+    with (args.out / f"{args.name}_per_image.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    lines = ["# The shipped U-Net and BM3D on three other scanners, with and without the intensity transform", "",
-             f"`python experiments/scanners/intensity.py --jobs {args.jobs}`, {time.strftime('%Y-%m-%d')}, {machine()}, "
+    command = " ".join(["python experiments/scanners/intensity.py", *sys.argv[1:]])
+    lines = [f"# {'The shipped U-Net and BM3D' if not models else ', '.join(models) + ', the shipped U-Net and BM3D'} "
+             f"on three other scanners", "",
+             f"`{command}`, {time.strftime('%Y-%m-%d')}, {machine()}, "
              f"{(time.time() - started) / 60:.0f} min. Folds as experiments/quality "
              f"(3 folds, 2 val subjects, seed 0); each subject scored in the fold that tests it. One thread "
-             f"per process, {args.jobs} processes.", "",
-             *table(rows, [s.name for s in subjects])]
-    (args.out / "intensity.md").write_text("\n".join(lines) + "\n")
+             f"per process, {args.jobs} processes." + (f" Rows other than {', '.join(models)} from {args.reuse}."
+                                                      if args.reuse else ""), "",
+             *table(rows, names)]
+    (args.out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
