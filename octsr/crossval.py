@@ -395,7 +395,7 @@ def write_tables(plan: Plan, rows: list[dict[str, Any]], models: dict[str, dict[
         "Folds (test | val | train): " + "; ".join(
             f"{' '.join(f['test'])} | {' '.join(f['val'])} | {' '.join(f['train'])}" for f in plan.folds) + ".",
         "Each row: " + "; ".join(f"`{name}`: `{' '.join(o) or '(defaults)'}`" for name, o in plan.rows.items()) + "."
-        + (f" `shipped weights=NAME`: the model that ships with octsr, scored as it is (not retrained)."
+        + (" `shipped weights=NAME`: the model that ships with octsr, scored as it is (not retrained)."
            if plan.shipped else ""),
         f"PSNR (MAX 1), SSIM (11x11 Gaussian, K1 0.01, K2 0.03), GMSD (Xue et al. 2014, lower is "
         f"better) and EPI (edge preservation index, correlation of the Laplacians, higher is better) "

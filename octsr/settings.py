@@ -83,12 +83,23 @@ class SchedulerSettings:
     eta_min: float = at_least(0)
 
 
+# The affine variants a train crop or val image is kept as (octsr.data.protocol.VARIANTS).
+Variant = Literal["identity", "hflip", "vflip", "rot90_left", "rot90_right"]
+
+
 @dataclass
 class ProtocolSettings:
     crop_size: int = at_least(1)
     crops_per_image: int = at_least(0)
     patch_size: int = at_least(1)
     patch_stride: int = at_least(1)
+    train_variants: list[Variant] = field(default_factory=list, metadata={"min_items": 1})
+    val_variants: list[Variant] = field(default_factory=list, metadata={"min_items": 1})
+
+    @staticmethod
+    def check_together(cfg: DictConfig, prefix: str) -> None:
+        if cfg.get("crops_per_image") and cfg.get("patch_size", 0) > cfg.get("crop_size", 0):
+            raise ConfigError(f"{prefix}patch_size={cfg.patch_size} is larger than crop_size={cfg.crop_size}")
 
 
 @dataclass
@@ -105,6 +116,20 @@ class DataSettings:
     intensity: Literal["auto", "stored", "log", "linear", "root"] = "auto"
     scanner_copies: int = at_least(0, 0)
     protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
+
+    @staticmethod
+    def check_together(cfg: DictConfig, prefix: str) -> None:
+        """The frame options that only go together (a layout without one skips its rule)."""
+        target, teacher = cfg.get("train_target"), cfg.get("teacher_dir")
+        if target is not None and (target == "teacher") != (teacher is not None):
+            raise ConfigError(f"{prefix}train_target=teacher trains towards a teacher's outputs: give their folder "
+                              f"as {prefix}teacher_dir (written by `octsr.enhance input=<{prefix}root> "
+                              f"output=<teacher_dir>`)" if teacher is None else
+                              f"{prefix}teacher_dir={teacher} is only read with {prefix}train_target=teacher")
+        stacked = cfg.get("input_frames", 1)
+        if stacked > 1 and (cfg.get("frames", "one") != "one" or cfg.get("train_target", "average") != "average"):
+            raise ConfigError(f"{prefix}input_frames={stacked} stacks a scan's frames into one input; it goes "
+                              f"with {prefix}frames=one and {prefix}train_target=average")
 
 
 @dataclass
@@ -177,6 +202,7 @@ class BM3DSettings:
 @dataclass
 class EvaluateSettings(InferenceSettings):
     seed: Optional[int] = None
+    data: DataSettings = field(default_factory=DataSettings)
     bm3d: BM3DSettings = field(default_factory=BM3DSettings)
     overwrite: bool = False
 
@@ -235,6 +261,10 @@ def _check_fields(cfg: DictConfig, schema: type, prefix: str) -> None:
         if value is _ABSENT:
             continue
         _check_value(key, value, hints[spec.name], spec.metadata)
+    # Rules between a group's settings, once each of them fits on its own.
+    check_together = getattr(schema, "check_together", None)
+    if check_together is not None:
+        check_together(cfg, prefix)
 
 
 def _check_value(key: str, value: Any, hint: Any, meta: Any) -> None:
@@ -288,6 +318,8 @@ def _fits(value: Any, hint: type, meta: Any) -> bool:
 
 
 def _describe(hint: type, meta: Any) -> str:
+    if get_origin(hint) is Literal:
+        return f"one of {', '.join(map(str, get_args(hint)))}"
     if hint is bool:
         return "true or false"
     if hint is str:

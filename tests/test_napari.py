@@ -18,7 +18,7 @@ from octsr.formats import VOLUME_SUFFIXES, read_volume  # noqa: E402
 from octsr.napari.reader import get_reader  # noqa: E402
 from octsr.napari.record import METADATA_KEY, VolumeRecord  # noqa: E402
 from octsr.napari.writer import write_volume  # noqa: E402
-from tests.conftest import DUKE_ROOT, REPO, needs_duke  # noqa: E402
+from tests.conftest import DUKE_ROOT, needs_duke  # noqa: E402
 from tests.test_volumes import dicom_tool_errors  # noqa: E402
 
 # Where the test run keeps its screenshot when asked (docs/napari.md says how).

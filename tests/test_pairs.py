@@ -4,7 +4,7 @@ import pytest
 
 from octsr.data.pairs import DukePairs, FilePair, FolderPairs
 from octsr.data.phantom import PhantomPairs
-from octsr.errors import ConfigError, DataError
+from octsr.errors import DataError
 from tests.conftest import DUKE_ROOT, needs_duke
 
 DUKE_SPLITS = dict(train=["01", "02", "03", "04", "05", "06"], val=["07", "08"],
@@ -107,11 +107,7 @@ def test_duke_noise2noise_pairs_each_frame_with_the_next_and_never_the_average()
     assert splits["val"][0].target_path.name == "average.tif"  # scored against the average
 
 
-def test_frame_options_are_checked_and_single_frames_refuse_noise2noise(tmp_path):
-    with pytest.raises(ConfigError, match="data.frames=every: choose one of one, all"):
-        DukePairs(tmp_path, ["01"], [], [], frames="every")
-    with pytest.raises(ConfigError, match="data.train_target=noisy"):
-        FolderPairs(tmp_path, train_target="noisy")
+def test_single_frames_refuse_noise2noise(tmp_path):
     write_folder(tmp_path, ["a", "b"])
     with pytest.raises(DataError, match="a: data.train_target=next_frame needs at least two noisy frames"):
         FolderPairs(tmp_path, train=["a"], val=["b"], train_target="next_frame").splits()
@@ -145,13 +141,6 @@ def test_duke_input_frames_stack_test_tif_then_the_numbered_frames_in_every_spli
     np.testing.assert_array_equal(noisy[0], FilePair("09", splits["test"][0].noisy_path, splits["test"][0].target_path).load()[0])
     with pytest.raises(DataError, match="09: data.input_frames=6 needs 6 noisy frames of this scan, found 5"):
         DukePairs(DUKE_ROOT, [], [], ["09"], input_frames=6).splits()
-
-
-def test_input_frames_are_checked_against_the_other_frame_options(tmp_path):
-    with pytest.raises(ConfigError, match="data.input_frames=3 .* data.frames=one and data.train_target=average"):
-        DukePairs(tmp_path, ["01"], [], [], frames="all", input_frames=3)
-    with pytest.raises(ConfigError, match="data.input_frames=0: must be 1 or more"):
-        FolderPairs(tmp_path, input_frames=0)
 
 
 def test_folder_input_frames_take_name_then_its_frames_in_number_order(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 from octsr.data.datamodule import PairedOCTDataModule
 from octsr.data.pairs import ArrayPair
 from octsr.data.protocol import VARIANTS, PaperProtocol, affine_variants, random_crops
-from octsr.errors import ConfigError, DataError
+from octsr.errors import DataError
 
 
 class ListSource:
@@ -142,11 +142,7 @@ def test_crops_repeat_with_a_seed_and_differ_without():
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))
 
 
-def test_bad_protocol_settings_name_the_key():
-    with pytest.raises(ConfigError, match="data.protocol.train_variants: unknown variant"):
-        PaperProtocol(train_variants=["rot45"])
-    with pytest.raises(ConfigError, match="data.protocol.patch_size=64 is larger than crop_size=32"):
-        PaperProtocol(crop_size=32, patch_size=64)
+def test_an_image_smaller_than_the_crops_names_the_setting():
     small = array_pairs("small", 1, (100, 120), 0)
     with pytest.raises(DataError, match="small0 is 100x120, smaller than data.protocol.crop_size=227"):
         list(PaperProtocol().train_images(*small[0].load(), seed=0, name="small0"))

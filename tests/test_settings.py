@@ -94,6 +94,39 @@ def test_unwritable_output_folder_is_one_line(trained_tiny, tmp_path):
     assert_one_line(done, "output=/proc/octsr-output: cannot write there")
 
 
+@pytest.mark.parametrize("overrides, message", [
+    ("data=duke data.frames=every", "data.frames=every: expected one of one, all"),
+    ("data=folder data.train_target=noisy", "data.train_target=noisy: expected one of average, next_frame"),
+    ("data=duke data.frames=all data.input_frames=3",
+     "data.input_frames=3 stacks a scan's frames into one input; it goes with data.frames=one and "
+     "data.train_target=average"),
+    ("data=folder data.input_frames=0", "data.input_frames=0: expected a whole number ≥ 1"),
+    ("data=duke data.train_target=teacher", "data.train_target=teacher trains towards a teacher's outputs: give "
+                                            "their folder as data.teacher_dir"),
+    ("data=duke data.teacher_dir=t", "data.teacher_dir=t is only read with data.train_target=teacher"),
+    ("data.protocol.train_variants=[rot45]", "data.protocol.train_variants[0]=rot45: expected one of identity, hflip"),
+    ("data.protocol.val_variants=[]", "data.protocol.val_variants=[]: expected a list of at least 1 item(s)"),
+    ("data.protocol.crop_size=32 data.protocol.patch_size=64",
+     "data.protocol.patch_size=64 is larger than crop_size=32"),
+])
+def test_data_settings_that_only_go_together_are_checked_with_the_others(overrides, message):
+    """Checked once, with the typed settings, before any data loads: the data classes take
+    what passed and do not check again."""
+    from tests.conftest import compose_train
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_settings(compose_train(*overrides.split()), TrainSettings)
+
+
+def test_the_settings_know_every_affine_variant_the_protocol_has():
+    from typing import get_args
+
+    from octsr.data.protocol import VARIANTS
+    from octsr.settings import Variant
+
+    assert get_args(Variant) == tuple(VARIANTS)
+
+
 def test_schema_accepts_the_shipped_configs_and_finds_nested_keys():
     from tests.conftest import compose_train
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from octsr.data.pairs import DukePairs, FolderPairs
-from octsr.errors import ConfigError, DataError
+from octsr.errors import DataError
 from tests.conftest import run_cli
 
 
@@ -47,13 +47,6 @@ def test_folder_layout_reads_the_teacher_output_at_each_frames_own_path(tmp_path
     train = FolderPairs(data, train=["a"], val=["b"], train_target="teacher", teacher_dir=teacher).splits()["train"]
     assert [(p.noisy_path.name, p.target_path) for p in train] == [
         ("a.png", teacher / "noisy" / "a.png"), ("a.1.png", teacher / "noisy" / "a.1.png")]
-
-
-def test_teacher_target_and_folder_go_together():
-    with pytest.raises(ConfigError, match="data.train_target=teacher .* give their folder as data.teacher_dir"):
-        DukePairs("x", ["01"], [], [], train_target="teacher")
-    with pytest.raises(ConfigError, match="data.teacher_dir=t is only read with data.train_target=teacher"):
-        DukePairs("x", ["01"], [], [], teacher_dir="t")
 
 
 def test_a_student_cross_validates_on_each_folds_teacher(tmp_path):

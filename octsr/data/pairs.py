@@ -18,13 +18,11 @@ import numpy as np
 from octsr.data.frame_targets import FrameTargetPair
 from octsr.formats.images import IMAGE_SUFFIXES, read_grayscale
 from octsr.data.last_read import LastRead
-from octsr.errors import ConfigError, DataError
+from octsr.errors import DataError
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
-FRAMES = ("one", "all")
-TRAIN_TARGETS = ("average", "next_frame", "nearest_frame", "registered_frame", "teacher")
 T = TypeVar("T")
 
 
@@ -97,24 +95,6 @@ def check_disjoint(names: dict[str, Sequence[str]]) -> None:
     if shared:
         log.warning("%s in both data.splits.train and data.splits.val: val scores will be "
                     "optimistic", ", ".join(shared))
-
-
-def check_frame_options(frames: str, train_target: str, input_frames: int = 1,
-                        teacher_dir: str | Path | None = None) -> None:
-    if frames not in FRAMES:
-        raise ConfigError(f"data.frames={frames}: choose one of {', '.join(FRAMES)}")
-    if train_target not in TRAIN_TARGETS:
-        raise ConfigError(f"data.train_target={train_target}: choose one of {', '.join(TRAIN_TARGETS)}")
-    if (train_target == "teacher") != (teacher_dir is not None):
-        raise ConfigError("data.train_target=teacher trains towards a teacher's outputs: give their folder as "
-                          "data.teacher_dir (written by `octsr.enhance input=<data.root> output=<teacher_dir>`)"
-                          if teacher_dir is None else
-                          f"data.teacher_dir={teacher_dir} is only read with data.train_target=teacher")
-    if int(input_frames) < 1:
-        raise ConfigError(f"data.input_frames={input_frames}: must be 1 or more")
-    if int(input_frames) > 1 and (frames != "one" or train_target != "average"):
-        raise ConfigError(f"data.input_frames={input_frames} stacks a scan's frames into one input; "
-                          f"it goes with data.frames=one and data.train_target=average")
 
 
 def stacked_pair(name: str, frames: Sequence[Path], target: Path, input_frames: int) -> FilePair:
@@ -212,7 +192,6 @@ class DukePairs:
         input_frames: int = 1,
         teacher_dir: str | Path | None = None,
     ) -> None:
-        check_frame_options(frames, train_target, input_frames, teacher_dir)
         self.teacher_dir = teacher_dir
         self.input_frames = int(input_frames)
         self.root = root
@@ -285,7 +264,6 @@ class FolderPairs:
         input_frames: int = 1,
         teacher_dir: str | Path | None = None,
     ) -> None:
-        check_frame_options(frames, train_target, input_frames, teacher_dir)
         self.frames, self.train_target, self.input_frames = frames, train_target, int(input_frames)
         self.teacher_dir = teacher_dir
         self.root = root

@@ -13,7 +13,7 @@ from typing import Iterator, Sequence
 import albumentations as A
 import numpy as np
 
-from octsr.errors import ConfigError, DataError
+from octsr.errors import DataError
 
 _PAIRED = {"target": "image"}
 
@@ -26,13 +26,6 @@ VARIANTS: dict[str, list[A.BasicTransform]] = {
     "rot90_left": [A.Transpose(p=1.0), A.VerticalFlip(p=1.0)],
     "rot90_right": [A.Transpose(p=1.0), A.HorizontalFlip(p=1.0)],
 }
-
-
-def check_variants(names: Sequence[str], key: str) -> list[str]:
-    unknown = [n for n in names if n not in VARIANTS]
-    if unknown:
-        raise ConfigError(f"{key}: unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
-    return list(names)
 
 
 def affine_variants(noisy: np.ndarray, target: np.ndarray,
@@ -126,7 +119,8 @@ def patch_grid(height: int, width: int, size: int, stride: int) -> tuple[int, in
 
 
 class PaperProtocol:
-    """Every number of the paper's data protocol, as config (`data.protocol.*`).
+    """Every number of the paper's data protocol, as config (`data.protocol.*`), taken as
+    `octsr.settings.ProtocolSettings` checked them.
 
     Args:
         crop_size: side of the random square crops taken from each train image.
@@ -140,22 +134,8 @@ class PaperProtocol:
                  train_variants: Sequence[str] = tuple(VARIANTS),
                  val_variants: Sequence[str] = tuple(VARIANTS),
                  patch_size: int = 41, patch_stride: int = 14) -> None:
-        for key, value in (("crop_size", crop_size), ("patch_size", patch_size),
-                           ("patch_stride", patch_stride)):
-            if int(value) < 1:
-                raise ConfigError(f"data.protocol.{key}={value}: must be a positive integer")
-        if int(crops_per_image) < 0:
-            raise ConfigError(f"data.protocol.crops_per_image={crops_per_image}: must be >= 0")
-        if crops_per_image and patch_size > crop_size:
-            raise ConfigError(
-                f"data.protocol.patch_size={patch_size} is larger than crop_size={crop_size}"
-            )
         self.crop_size, self.crops_per_image = int(crop_size), int(crops_per_image)
-        self.train_variants = check_variants(train_variants, "data.protocol.train_variants")
-        self.val_variants = check_variants(val_variants, "data.protocol.val_variants")
-        if not self.train_variants or not self.val_variants:
-            raise ConfigError("data.protocol.train_variants and val_variants need at least one "
-                              "variant (identity keeps the image as it is)")
+        self.train_variants, self.val_variants = list(train_variants), list(val_variants)
         self.patch_size, self.patch_stride = int(patch_size), int(patch_stride)
 
     def train_views(self, shape: tuple[int, int], seed: int, name: str) -> list[View]:

@@ -45,7 +45,7 @@ def one_place(pages: list[np.ndarray], frames: int, source: str | Path) -> list[
     return pages
 
 
-def dihedral_mean(restore_batch: Callable[[Tensor], Tensor], batch: Tensor) -> Tensor:
+def dihedral_mean(restore_batch: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor) -> torch.Tensor:
     """Test-time augmentation: the mean of `restore_batch` over the 8 flips and quarter turns
     of (B, C, H, W) `batch`, each output turned back. A network is not exactly symmetric
     (nor is its padding), so the 8 views err differently and their mean errs less, at 8x
