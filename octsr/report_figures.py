@@ -33,7 +33,13 @@ def plot_metrics_vs_lr(rows: list[dict], path: Path) -> None:
             ax.axhline(float(np.mean(noisy)), color="gray", lw=1, ls=":", label="noisy input (test)")
         ax.set_xlabel("learning rate")
         ax.set_ylabel(label)
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, -3))
+        # Ticks at the learning rates tried, not matplotlib's: one rate alone would get a
+        # range of 1e-8 around it whose labels run into each other.
+        tried = sorted({r["lr"] for r in plotted})
+        if tried:
+            ax.set_xticks(tried, [f"{lr:g}" for lr in tried])
+            if len(tried) == 1:
+                ax.set_xlim(tried[0] * 0.5, tried[0] * 1.5)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("Metrics against learning rate")

@@ -218,3 +218,17 @@ class _FakeHydra:
 
         return OmegaConf.create({"mode": self.mode,
                                  "launcher": {} if self.n_jobs is None else {"n_jobs": self.n_jobs}})
+
+
+def test_the_learning_rate_axis_is_ticked_at_the_rates_tried(tmp_path, monkeypatch):
+    """One rate alone gets one readable tick, not matplotlib's labels 1e-8 apart running into each other."""
+    import matplotlib.pyplot as plt
+
+    from octsr.report_figures import plot_metrics_vs_lr
+
+    ticks = []
+    monkeypatch.setattr(plt, "close", lambda fig: ticks.append([t.get_text() for t in fig.axes[0].get_xticklabels()]))
+    row = {"model": "srcnn", "test_psnr": 25.1, "test_ssim": 0.62, "val_psnr_best": 25.3, "val_ssim": 0.63}
+    plot_metrics_vs_lr([{**row, "lr": 0.0002}], tmp_path / "one.png")
+    plot_metrics_vs_lr([{**row, "lr": lr} for lr in (0.0002, 0.0004, 0.0006)], tmp_path / "three.png")
+    assert ticks == [["0.0002"], ["0.0002", "0.0004", "0.0006"]]
