@@ -1,6 +1,7 @@
 """The data layouts a config names (`data=duke|folder|volumes|phantom`): each is the DataModule
 built from that layout's own settings, so every key of `conf/data/<layout>.yaml` is an
-argument used here, and nowhere else."""
+argument used here, and nowhere else. They have no defaults of their own: each default is
+the one in `conf/data/<layout>.yaml`."""
 
 from __future__ import annotations
 
@@ -24,10 +25,9 @@ class DukeDataModule(PairedOCTDataModule):
         **loader: the protocol and loader settings of `PairedOCTDataModule`.
     """
 
-    def __init__(self, root: str, splits: Mapping[str, Any], frames: str = "one",
-                 train_target: str = "average", noisy_name: str = "test.tif",
-                 target_name: str = "average.tif", extra_frames: str = "[0-9]*.tif",
-                 input_frames: int = 1, teacher_dir: str | None = None, **loader: Any) -> None:
+    def __init__(self, *, root: str, splits: Mapping[str, Any], frames: str, train_target: str, noisy_name: str,
+                 target_name: str, extra_frames: str, input_frames: int, teacher_dir: str | None,
+                 **loader: Any) -> None:
         source = DukePairs(root, splits["train"], splits["val"], splits["test"], noisy_name=noisy_name,
                            target_name=target_name, frames=frames, train_target=train_target,
                            extra_frames=extra_frames, input_frames=input_frames, teacher_dir=teacher_dir)
@@ -45,9 +45,8 @@ class FolderDataModule(PairedOCTDataModule):
         **loader: the protocol and loader settings of `PairedOCTDataModule`.
     """
 
-    def __init__(self, root: str, splits: Mapping[str, Any], frames: str = "one",
-                 train_target: str = "average", noisy_dir: str = "noisy", clean_dir: str = "clean",
-                 input_frames: int = 1, teacher_dir: str | None = None, **loader: Any) -> None:
+    def __init__(self, *, root: str, splits: Mapping[str, Any], frames: str, train_target: str, noisy_dir: str,
+                 clean_dir: str, input_frames: int, teacher_dir: str | None, **loader: Any) -> None:
         source = FolderPairs(root, noisy_dir=noisy_dir, clean_dir=clean_dir, frames=frames,
                              train_target=train_target, input_frames=input_frames, teacher_dir=teacher_dir,
                              **splits)
@@ -58,7 +57,7 @@ class PhantomDataModule(PairedOCTDataModule):
     """Synthetic pairs (`PhantomPairs`), made on the fly from `phantom`'s settings, each
     input `input_frames` independent noisy frames."""
 
-    def __init__(self, phantom: Mapping[str, Any], input_frames: int = 1, **loader: Any) -> None:
+    def __init__(self, *, phantom: Mapping[str, Any], input_frames: int, **loader: Any) -> None:
         super().__init__(PhantomPairs(**phantom, input_frames=input_frames), **loader)
 
 
@@ -74,7 +73,7 @@ class VolumeDataModule(PairedOCTDataModule):
         **loader: the protocol and loader settings of `PairedOCTDataModule`.
     """
 
-    def __init__(self, root: str, splits: Mapping[str, Any], scored_bscans: int = 8, input_frames: int = 1,
-                 neighbours: str = "next", intensity: str = "auto", **loader: Any) -> None:
+    def __init__(self, *, root: str, splits: Mapping[str, Any], scored_bscans: int, input_frames: int,
+                 neighbours: str, intensity: str, **loader: Any) -> None:
         super().__init__(VolumePairs(root, scored_bscans=scored_bscans, input_frames=input_frames,
                                      neighbours=neighbours, intensity=intensity, **splits), **loader)
