@@ -225,6 +225,16 @@ def enhance_volume(path: Path, target: Path, restorer, batch_size: int, anonymiz
     return shapes, restored[0].dtype
 
 
+def file_state(path: Path) -> tuple[int, int] | None:
+    """What tells a file replaced from the one before it (inode, modification time), None
+    where there is none."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
 def bscan_progress(count: int, path: Path) -> tqdm:
     """A bar in B-scans per second over one file's B-scans, for volumes long enough to wait on."""
     return tqdm(total=count, desc=path.name, unit="B-scan", leave=False, disable=count < VOLUME_BAR_FROM)
@@ -278,21 +288,30 @@ def enhance(cfg: DictConfig) -> list[Path]:
     # log lines above the progress bar, not through it
     with logging_redirect_tqdm(), interrupted_after(finished), record:  # record: folded at the end, however it ends
         for path, target in tqdm(plan, desc="enhance", unit="file", disable=len(plan) < 2):
+            before = file_state(target)
             try:
-                start = time.perf_counter()
-                shapes, dtype = enhance_file(path, target, kinds[path], restorer, cfg)
-            except (DataError, OSError) as err:
-                if cfg.on_error != "skip":
-                    raise
-                reason = user_error_message(err) or str(err)
-                log.warning("skipped %s: %s", path, reason)
-                skipped.append(path)
-                continue
+                try:
+                    start = time.perf_counter()
+                    shapes, dtype = enhance_file(path, target, kinds[path], restorer, cfg)
+                except (DataError, OSError) as err:
+                    if cfg.on_error != "skip":
+                        raise
+                    reason = user_error_message(err) or str(err)
+                    log.warning("skipped %s: %s", path, reason)
+                    skipped.append(path)
+                    continue
+                written.append(target)
+                record.add(path, target, digest)  # journaled: a killed run still vouches for what it finished
+            except KeyboardInterrupt:
+                # Ctrl-C that lands after the output was renamed into place, whole, and before
+                # it was recorded: still vouched for, so the rerun takes it as its own.
+                if file_state(target) != before:
+                    written += [target] if target not in written else []
+                    record.add(path, target, digest)
+                raise
             sizes = sorted({f"{w}x{h}" for h, w in shapes})
             log.info("%s: %d B-scan(s) of %s %s in %.2f s -> %s", path, len(shapes), ", ".join(sizes),
                      dtype, time.perf_counter() - start, target)
-            written.append(target)
-            record.add(path, target, digest)  # journaled: a killed run still vouches for what it finished
     if skipped or broken:
         lost = [f"{len(skipped)} of {len(plan)} input file(s) skipped"] if skipped else []
         lost += [f"{len(broken)} symbolic link(s) in the input lead nowhere and were left out"] if broken else []

@@ -410,3 +410,32 @@ def test_ctrl_c_says_what_was_finished_and_leaves_nothing_half_written(tmp_path)
                      f"rerun the same command to finish"], stderr[-2000:]
     assert 0 < len(finished) < 200 and not list(out.glob(".*.tmp*"))
     assert all(cv2.imread(str(p), cv2.IMREAD_UNCHANGED).shape == (400, 600) for p in finished)
+
+
+def test_an_output_renamed_into_place_as_ctrl_c_lands_is_still_vouched_for(tmp_path, monkeypatch):
+    """The interrupt can land between an output's rename and its record: the run still counts
+    and records it, so the rerun takes it as its own instead of refusing to replace it."""
+    from hydra import compose, initialize_config_dir
+
+    import octsr.enhance as enhance_module
+    from tests.conftest import CONF
+
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    for name in ("a", "b"):
+        cv2.imwrite(str(scans / f"{name}.png"), np.full((64, 96), 90, np.uint8))
+    written_whole = enhance_module.enhance_file
+
+    def interrupted_after_the_rename(path, target, kind, restorer, cfg):
+        written_whole(path, target, kind, restorer, cfg)
+        raise KeyboardInterrupt  # the output is complete under its name, not yet recorded
+
+    monkeypatch.setattr(enhance_module, "enhance_file", interrupted_after_the_rename)
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="enhance", overrides=[f"input={scans}", f"output={tmp_path / 'out'}",
+                                                        "weights=fast", "device=cpu"])
+    with pytest.raises(KeyboardInterrupt):
+        enhance_module.enhance(cfg)
+    assert [p.name for p in (tmp_path / "out").glob("*.png")] == ["a.png"]
+    monkeypatch.setattr(enhance_module, "enhance_file", written_whole)
+    assert sorted(p.name for p in enhance_module.enhance(cfg)) == ["a.png", "b.png"]  # the rerun finishes it
