@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import shlex
 import sys
 import time
 from dataclasses import replace
@@ -211,9 +212,8 @@ def main() -> None:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    command = " ".join(["python experiments/scanners/intensity.py", *sys.argv[1:]])
-    lines = [f"# {'The shipped U-Net and BM3D' if not models else ', '.join(models) + ', the shipped U-Net and BM3D'} "
-             f"on three other scanners", "",
+    command = shlex.join(["python", "experiments/scanners/intensity.py", *sys.argv[1:]])
+    lines = ["# The shipped U-Net and BM3D on three other scanners" + (" (and more models)" if models else ""), "",
              f"`{command}`, {time.strftime('%Y-%m-%d')}, {machine()}, "
              f"{(time.time() - started) / 60:.0f} min. Folds as experiments/quality "
              f"(3 folds, 2 val subjects, seed 0); each subject scored in the fold that tests it. One thread "
