@@ -128,6 +128,15 @@ def test_the_widget_says_what_is_wrong_and_the_writer_refuses_what_it_cannot_der
     qtbot.waitUntil(lambda: widget._run.enabled, timeout=60_000)
     assert "missing.ckpt" in widget._status.value and len(viewer.layers) == 2
 
+    # a single B-scan comes back as a single B-scan
+    widget._checkpoint.line_edit.value = ""  # emptied, as a user does
+    widget._weights.value = "fast"
+    widget._run.clicked.emit()
+    qtbot.waitUntil(lambda: len(viewer.layers) == 3 or "missing" not in widget._status.value and widget._run.enabled,
+                    timeout=120_000)
+    assert [layer.name for layer in viewer.layers][-1] == "b denoised", widget._status.value
+    assert viewer.layers["b denoised"].data.shape == (64, 64)
+
     with pytest.raises(DataError, match="save it as .tif"):
         write_volume(str(tmp_path / "x.dcm"), np.zeros((2, 64, 64), np.uint8), {"metadata": {}})
     with pytest.raises(DataError, match="octsr writes"):

@@ -50,8 +50,9 @@ class DenoiseWidget(Container):
 
     def settings(self) -> dict[str, Any]:
         """The widget's choices as an entry point's settings, checked as enhance checks them."""
-        checkpoint = str(self._checkpoint.value or "")
-        settings = {"ckpt_path": checkpoint if checkpoint not in ("", ".") else None,
+        # The field's text: its value turns an emptied field into the working folder.
+        checkpoint = self._checkpoint.line_edit.value.strip()
+        settings = {"ckpt_path": checkpoint or None,
                     "weights": self._weights.value, "device": self._device.value, "tta": self._tta.value,
                     "precision": self._precision.value, "intensity": self._intensity.value}
         check_settings(OmegaConf.create(settings), InferenceSettings)
@@ -76,6 +77,7 @@ class DenoiseWidget(Container):
                                               "errored": self._report, "finished": self._done})
 
     def _add(self, layer, restored: np.ndarray, record: VolumeRecord) -> None:
+        restored = restored.reshape(np.shape(layer.data))  # a single B-scan's layer stays 2-D
         self._viewer.add_image(restored, name=f"{layer.name} denoised", scale=layer.scale, translate=layer.translate,
                                units=layer.units, contrast_limits=layer.contrast_limits, colormap=layer.colormap,
                                metadata={**layer.metadata, METADATA_KEY: record})
