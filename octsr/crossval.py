@@ -3,8 +3,12 @@
 The subjects are dealt into `folds` test groups (subject i goes to fold i mod folds); each
 fold validates on `val_subjects` drawn at random from the rest and trains on the others.
 Every row of `rows` (a name and the `octsr.train` overrides that make it) is trained once
-per fold in its own process; BM3D (its noise level chosen on each fold's val scans) and the
-noisy input are scored on the same test scans. One table comes out, `crossval.md` and
+per fold. The work goes plan -> run -> score -> tables: the plan checks every row on every
+fold before anything trains; the fold runs go as one `octsr.train` sweep through Hydra's
+launcher (`hydra/sweeper=crossval` reads the plan's jobs; joblib on this machine, SLURM on a
+cluster), while BM3D (its noise level chosen on each fold's val scans) runs beside them;
+each fold's model, BM3D and the noisy input are then scored on the same test scans by
+`octsr.scoring`. One table comes out, `crossval.md` and
 `crossval.csv`: per row the weights, train minutes, milliseconds per B-scan, PSNR, SSIM and
 GMSD mean ± std and the edge preservation index over all test scans, the brightness-matched
 PSNR diagnostic, and one PSNR column per subject; with `tta=true` each row is also scored
@@ -22,10 +26,12 @@ import json
 import logging
 import os
 import random
+import shlex
+import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import fmean
@@ -34,6 +40,8 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 import numpy as np
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 import octsr  # noqa: F401
@@ -43,7 +51,7 @@ from octsr.settings import CrossvalSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
 from octsr.utils.cli import command
 from octsr.utils.extras import require
-from octsr.utils.failures import user_error_message
+from octsr.utils.failures import FAILURE_FILE, user_error_message
 from octsr.utils.machine import machine
 from octsr.utils.tables import write_csv
 from octsr.utils.timing import warm_ms
@@ -57,6 +65,10 @@ log = logging.getLogger(__name__)
 
 BSCAN_SHAPE = (450, 900)  # the Duke B-scan, for the milliseconds-per-scan column
 FOLD_RESULT = "fold_result.json"  # in each finished fold's folder, <row>/fold<k>/
+# The launcher setting that bounds how many runs go at once: joblib's (local_parallel) and
+# submitit's (slurm); Hydra's basic launcher runs one at a time.
+LAUNCHER_JOBS = {"local_parallel": "n_jobs", "slurm": "array_parallelism"}
+POLL_SECONDS = 2  # how often the folds' results are looked for while the sweep runs
 
 
 def fold_splits(subjects: list[str], folds: int, fold: int, val_subjects: int,
@@ -111,38 +123,42 @@ def check_rows(rows: dict[str, list[str]], folds: list[dict[str, list[str]]], da
                 raise ConfigError(f"rows.{row} ({' '.join(overrides) or 'defaults'}), fold {k}: {reason}") from err
 
 
-def train_fold(row: str, overrides: list[str], fold: int, splits: dict[str, list[str]], data_root: str,
-               run_dir: Path, threads: int) -> dict[str, Any]:
-    """Train and test one row on fold number `fold` in its own process; the run's summary."""
+def finished_fold(row: str, overrides: list[str], run_dir: Path) -> dict[str, Any] | None:
+    """The result of a row's fold that `run_dir` already holds, or None; ConfigError if it was
+    trained with other settings (a changed row must not be scored from the old runs)."""
     result_path = run_dir / FOLD_RESULT
-    if result_path.is_file():
-        result = json.loads(result_path.read_text())
-        if result.get("overrides", overrides) != overrides:
-            raise ConfigError(f"row {row!r} was trained in {run_dir} with other settings "
-                              f"({' '.join(result['overrides'])}); give the new settings another row "
-                              f"name, or the run another hydra.run.dir")
-        return result
-    run_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "octsr.train", *fold_overrides(overrides, splits, data_root, fold),
-               f"threads={threads}", f"hydra.run.dir={run_dir}"]
-    start = time.perf_counter()
-    with (run_dir / "train.log").open("w") as out:
-        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        # The run's own one-line error if it gave one (progress bars redraw with \r, so
-        # the log's last line is often a bar's).
-        lines = [line for line in (run_dir / "train.log").read_text().replace("\r", "\n").splitlines() if line.strip()]
-        said = [line for line in lines if line.startswith("octsr: error:")] or lines[-1:] or ["(no output)"]
-        raise RunFailed(f"row {row!r} failed on test subjects {splits['test']} "
-                        f"(exit {done.returncode}; {run_dir / 'train.log'}): {said[-1]}")
-    from octsr.models.checkpoint import best_checkpoint
-
-    result = {"row": row, "overrides": overrides, "splits": splits, "train_seconds": seconds, "threads": threads,
-              "checkpoint": str(best_checkpoint(run_dir)), "command": " ".join(command)}
-    write_text_atomic(result_path, json.dumps(result, indent=1))
+    if not result_path.is_file():
+        return None
+    result = json.loads(result_path.read_text())
+    if result.get("overrides", overrides) != overrides:
+        raise ConfigError(f"row {row!r} was trained in {run_dir} with other settings "
+                          f"({' '.join(result['overrides'])}); give the new settings another row "
+                          f"name, or the run another hydra.run.dir")
     return result
+
+
+class FoldResult(Callback):
+    """A Hydra callback of the crossval sweeper (conf/hydra/sweeper/crossval.yaml), run where
+    each fold run runs (a worker process, a cluster node): a run that ended well writes what
+    crossval scores, `fold_result.json` (the plan's job, its wall time and best checkpoint),
+    in its folder. A failed run has its reason in FAILED.txt there instead."""
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.start = time.perf_counter()
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        import torch
+
+        from octsr.models.checkpoint import best_checkpoint
+
+        out = Path(config.hydra.runtime.output_dir)
+        if job_return.status != JobStatus.COMPLETED or (out / FAILURE_FILE).exists():
+            return
+        job = json.loads(Path(config.hydra.sweeper.plan).read_text())["jobs"][config.hydra.job.num]
+        result = {"row": job["row"], "overrides": job["row_overrides"], "splits": job["splits"],
+                  "train_seconds": time.perf_counter() - self.start, "threads": torch.get_num_threads(),
+                  "checkpoint": str(best_checkpoint(out)), "command": job["command"]}
+        write_text_atomic(out / FOLD_RESULT, json.dumps(result, indent=1))
 
 
 def bm3d_fold(splits: dict[str, list[str]], data_root: str, sigmas: list[float],
@@ -189,8 +205,10 @@ class Plan:
     shipped: list[str]  # shipped models scored untrained (`weights=` names)
     tta: bool  # each row also scored with test-time flips and turns
     reuse: list[Path]  # earlier crossval folders whose finished folds are taken as they are
-    jobs: int
-    threads: int
+    launcher: str  # the Hydra launcher of the fold runs (conf/hydra/launcher, or basic)
+    launcher_overrides: list[str]  # its settings (hydra.launcher.partition=..., on a cluster)
+    jobs: int  # fold runs at a time
+    threads: int  # torch threads of each, on one machine
     out: Path
 
 
@@ -198,6 +216,8 @@ def plan_crossval(cfg: DictConfig) -> Plan:
     check_settings(cfg, CrossvalSettings)
     if cfg.bm3d.enabled:
         require("bm3d", "baselines", "the BM3D row", instead="bm3d.enabled=false")
+    if cfg.launcher == "slurm":
+        require("hydra_plugins.hydra_submitit_launcher", "slurm", "launcher=slurm")
     data_root = str(Path(cfg.data_root).expanduser().resolve())
     if not Path(data_root).is_dir():
         raise ConfigError(f"data_root={cfg.data_root}: no such folder ({data_root})")
@@ -210,7 +230,7 @@ def plan_crossval(cfg: DictConfig) -> Plan:
     check_rows(rows, folds, data_root)
     return Plan(subjects, data_root, rows, folds,
                 list(cfg.bm3d.sigmas) if cfg.bm3d.enabled else None, [str(n) for n in cfg.shipped],
-                bool(cfg.tta), reuse, jobs,
+                bool(cfg.tta), reuse, str(cfg.launcher), str(cfg.launcher_overrides or "").split(), jobs,
                 max(1, (os.cpu_count() or 1) // jobs), Path(cfg.paths.output_dir))
 
 
@@ -269,28 +289,101 @@ def link_reused(plan: Plan) -> None:
                 break
 
 
+def fold_jobs(plan: Plan) -> list[dict[str, Any]]:
+    """The fold runs still to train, as the crossval sweeper's plan lists them: each row on
+    each fold that has no result yet (a fold left half-done by a killed run starts again)."""
+    jobs = []
+    for row, overrides in plan.rows.items():
+        for k, splits in enumerate(plan.folds):
+            run_dir = plan.out / row / f"fold{k}"
+            if finished_fold(row, overrides, run_dir) is not None:
+                continue
+            shutil.rmtree(run_dir, ignore_errors=True)
+            train_overrides = fold_overrides(overrides, splits, plan.data_root, k)
+            jobs.append({"row": row, "fold": k, "row_overrides": overrides, "splits": splits,
+                         "overrides": [*train_overrides, f"hydra.sweep.subdir={row}/fold{k}"],
+                         "command": shlex.join(["python", "-m", "octsr.train", *train_overrides,
+                                                f"hydra.run.dir={run_dir}"])})
+    return jobs
+
+
+def sweep_command(plan: Plan, plan_path: Path) -> list[str]:
+    """The `octsr.train` sweep that runs the jobs of `plan_path` through the plan's launcher."""
+    parallel = LAUNCHER_JOBS.get(plan.launcher)
+    return [sys.executable, "-m", "octsr.train", "-m", "hydra/sweeper=crossval",
+            f"hydra.sweeper.plan={plan_path}", f"hydra/launcher={plan.launcher}",
+            *([f"hydra.launcher.{parallel}={plan.jobs}"] if parallel else []),
+            *plan.launcher_overrides, f"hydra.sweep.dir={plan.out}"]
+
+
+def sweep_environment() -> dict[str, str]:
+    """The sweep's environment. Hydra finds a sweeper by listing the hydra_plugins folders on
+    sys.path, which an editable install's import hook does not list: the sweep gets the
+    folder that holds octsr's sweeper on its path."""
+    import hydra_plugins.octsr_crossval_sweeper as sweeper
+
+    plugins_root = str(Path(sweeper.__file__).resolve().parents[2])
+    python_path = os.pathsep.join(filter(None, [plugins_root, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": python_path}
+
+
+def launch_sweep(plan: Plan, jobs: list[dict[str, Any]]) -> subprocess.Popen:
+    """The fold runs as one sweep (`sweep_command`), started; its output goes to sweep.log."""
+    plan_path = plan.out / "plan.json"
+    write_text_atomic(plan_path, json.dumps({"jobs": jobs}, indent=1))
+    with (plan.out / "sweep.log").open("w") as log_file:
+        return subprocess.Popen(sweep_command(plan, plan_path), stdout=log_file, stderr=subprocess.STDOUT,
+                                env=sweep_environment())
+
+
+def failure_of(plan: Plan, job: dict[str, Any], sweep_status: int | None) -> RunFailed:
+    """Why a planned fold run left no result: its FAILED.txt, else the sweep's own last word."""
+    run_dir = plan.out / job["row"] / f"fold{job['fold']}"
+    failed = run_dir / FAILURE_FILE
+    if failed.is_file():
+        where, said = str(failed), failed.read_text().splitlines()[0]
+    else:
+        # The sweep's one-line error if it gave one (progress bars redraw with \r, so the
+        # log's last line is often a bar's).
+        log_path = plan.out / "sweep.log"
+        lines = [line for line in log_path.read_text().replace("\r", "\n").splitlines() if line.strip()]
+        said = ([line for line in lines if line.startswith("octsr: error:")] or lines[-1:] or ["(no output)"])[-1]
+        where = f"the sweep ended with exit status {sweep_status}; {log_path}"
+    return RunFailed(f"row {job['row']!r} failed on test subjects {job['splits']['test']} ({where}): {said}")
+
+
 def run_folds(plan: Plan) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[int, dict[str, Any]]]:
-    """Every row trained on every fold, and BM3D on every fold, `plan.jobs` at a time: the
-    trained runs' results by (row, fold), BM3D's by fold."""
-    log.info("%d folds x %d rows%s on %s, %d at a time with %d thread(s) each; results in %s",
-             len(plan.folds), len(plan.rows), " (+ BM3D)" if plan.sigmas else "", plan.data_root,
-             plan.jobs, plan.threads, plan.out)
-    with ProcessPoolExecutor(max_workers=plan.jobs) as pool:
-        trained = {(row, k): pool.submit(train_fold, row, overrides, k, splits, plan.data_root,
-                                         plan.out / row / f"fold{k}", plan.threads)
-                   for row, overrides in plan.rows.items() for k, splits in enumerate(plan.folds)}
+    """Every row trained on every fold (one sweep through Hydra's launcher), and BM3D on every
+    fold beside it: the trained runs' results by (row, fold), BM3D's by fold."""
+    jobs = fold_jobs(plan)
+    log.info("%d folds x %d rows%s on %s: %d run(s) to train through hydra/launcher=%s, %d at a time; "
+             "results in %s", len(plan.folds), len(plan.rows), " (+ BM3D)" if plan.sigmas else "",
+             plan.data_root, len(jobs), plan.launcher, plan.jobs, plan.out)
+    sweep = launch_sweep(plan, jobs) if jobs else None
+    with ThreadPoolExecutor(max_workers=1) as pool:  # BM3D beside the sweep's runs
         bm3d = {k: pool.submit(bm3d_fold, splits, plan.data_root, plan.sigmas, plan.out / "bm3d" / f"fold{k}")
                 for k, splits in enumerate(plan.folds)} if plan.sigmas else {}
+        is_done = {f"{job['row']} fold {job['fold']}": (plan.out / job["row"] / f"fold{job['fold']}"
+                                                        / FOLD_RESULT).is_file for job in jobs}
+        is_done.update({f"BM3D fold {k}": future.done for k, future in bm3d.items()})
         # Report each run as it ends: a full cross-validation takes an hour or more.
-        names = {future: f"{row} fold {k}" for (row, k), future in trained.items()}
-        names.update({future: f"BM3D fold {k}" for k, future in bm3d.items()})
-        start = time.perf_counter()
-        for done, future in enumerate(as_completed(names), 1):
-            future.result()  # a failed run stops here, naming its log
-            log.info("%s done (%d of %d runs, %.1f min so far)", names[future], done, len(names),
-                     (time.perf_counter() - start) / 60)
-        return ({key: future.result() for key, future in trained.items()},
-                {k: future.result() for k, future in bm3d.items()})
+        start, reported = time.perf_counter(), set()
+        while True:
+            ended = (sweep is None or sweep.poll() is not None) and all(f.done() for f in bm3d.values())
+            for name in [n for n, done in is_done.items() if n not in reported and done()]:
+                reported.add(name)
+                log.info("%s done (%d of %d runs, %.1f min so far)", name, len(reported), len(is_done),
+                         (time.perf_counter() - start) / 60)
+            if ended:
+                break
+            time.sleep(POLL_SECONDS)
+        bm3d_results = {k: future.result() for k, future in bm3d.items()}
+    for job in jobs:
+        if not (plan.out / job["row"] / f"fold{job['fold']}" / FOLD_RESULT).is_file():
+            raise failure_of(plan, job, sweep.returncode if sweep else None)
+    trained = {(row, k): finished_fold(row, overrides, plan.out / row / f"fold{k}")
+               for row, overrides in plan.rows.items() for k in range(len(plan.folds))}
+    return trained, bm3d_results
 
 
 def score_folds(plan: Plan, trained: dict[tuple[str, int], dict[str, Any]],

@@ -231,6 +231,8 @@ class CrossvalSettings:
     folds: int = at_least(2)
     val_subjects: int = at_least(1)
     seed: int = 0
+    launcher: Literal["local_parallel", "slurm", "basic"] = "local_parallel"
+    launcher_overrides: str = ""
     jobs: int = at_least(1)
     shipped: list[ShippedName] = field(default_factory=list)
     tta: bool = False

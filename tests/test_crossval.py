@@ -129,7 +129,8 @@ def test_reuse_links_only_the_folds_finished_with_the_same_settings(tmp_path):
         (earlier / row / f"fold{k}").mkdir(parents=True)
         (earlier / row / f"fold{k}" / "fold_result.json").write_text(json.dumps(
             {"splits": folds[k], **({"overrides": overrides} if overrides else {"sigma": 0.4})}))
-    plan = Plan(SUBJECTS, "duke", {"unet": ["experiment=unet_n2n"]}, folds, [0.4], [], False, [earlier], 1, 1, now)
+    plan = Plan(SUBJECTS, "duke", {"unet": ["experiment=unet_n2n"]}, folds, [0.4], [], False, [earlier],
+                "basic", [], 1, 1, now)
     link_reused(plan)
     linked = sorted(str(p.relative_to(now)) for p in now.glob("*/fold*") if p.is_symlink())
     assert linked == ["bm3d/fold2", "unet/fold0"]  # fold 1 was trained with other settings
@@ -153,3 +154,40 @@ def test_reuse_of_a_folder_that_is_no_crossval_run_is_one_line_before_any_work(t
         assert result.returncode == 2 and len(lines) == 1, result.stderr[-2000:]
         assert lines[0].startswith(f"octsr: error: {expected}") and "<row>/fold<k>/fold_result.json" in lines[0]
     assert not (tmp_path / "new" / "srcnn").exists()
+
+
+@needs_duke
+def test_a_fold_run_that_fails_ends_crossval_in_one_line_naming_the_row(tmp_path):
+    """The fold runs go through a Hydra sweep: a run that fails records why in its folder,
+    and crossval ends with that reason, not with a table missing a row."""
+    result = run_cli("octsr.crossval", "subjects=[01,02,03,04]", "folds=2", "val_subjects=1", f"data_root={DUKE_ROOT}",
+                     "~rows", f'+rows={{broken:"model=srcnn init_from={tmp_path}/absent.pt"}}',
+                     'train_overrides="debug=tiny trainer=cpu data.protocol.crop_size=48"', "bm3d.enabled=false",
+                     f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"octsr: error: row 'broken' failed on test subjects ['01', '03'] ({tmp_path}/run/broken/fold0/FAILED.txt): "
+        f"{tmp_path}/absent.pt: no such checkpoint file")
+    assert not (tmp_path / "run" / "crossval.md").exists()
+
+
+def test_the_sweep_on_a_slurm_cluster_composes_with_its_settings(tmp_path):
+    """No cluster here: the sweep crossval would start with launcher=slurm is composed (Hydra's
+    --cfg), and its launcher carries the runs at a time and the user's SLURM settings."""
+    import subprocess
+
+    import yaml
+
+    from octsr.crossval import sweep_command, sweep_environment
+
+    plan = Plan(subjects=[], data_root="", rows={}, folds=[], sigmas=None, shipped=[], tta=False, reuse=[],
+                launcher="slurm", launcher_overrides=["hydra.launcher.partition=gpu"], jobs=12, threads=1,
+                out=tmp_path)
+    command = sweep_command(plan, tmp_path / "plan.json")
+    command[command.index("-m", 2)] = "--cfg=hydra"  # shown instead of run (Hydra takes one of the two)
+    shown = subprocess.run(command, capture_output=True, text=True, env=sweep_environment(), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    hydra = yaml.safe_load(shown.stdout)["hydra"]
+    assert hydra["launcher"]["_target_"].endswith("SlurmLauncher")
+    assert (hydra["launcher"]["array_parallelism"], hydra["launcher"]["partition"]) == (12, "gpu")
+    assert hydra["sweeper"]["plan"] == str(tmp_path / "plan.json") and "fold_result" in hydra["callbacks"]

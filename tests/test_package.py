@@ -22,7 +22,8 @@ def listed_packages() -> set[str]:
 
 
 def test_every_module_folder_and_config_group_is_packaged():
-    code = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "octsr").rglob("__init__.py")}
+    code = {".".join(p.parent.relative_to(REPO).parts) for top in ("octsr", "hydra_plugins")
+            for p in (REPO / top).rglob("__init__.py")}
     groups = {"octsr.conf." + ".".join(d.relative_to(REPO / "conf").parts)
               for d in (REPO / "conf").rglob("*") if d.is_dir() and d.name != "__pycache__"}
     assert listed_packages() == code | groups | {"octsr.conf"}
@@ -93,4 +94,9 @@ def test_the_wheel_trains_and_enhances_outside_the_repo(installed_wheel, tmp_pat
                     "from importlib.resources import files; (ep,) = entry_points(group='napari.manifest', name='octsr'); "
                     "package, name = ep.value.split(':'); print(files(package).joinpath(name).is_file())"], tmp_path)
     assert manifest.stdout.strip() == "True", manifest.stderr[-2000:]
+    # Hydra finds crossval's sweeper in the wheel (it lives under hydra_plugins, where Hydra looks)
+    sweepers = run([str(installed_wheel / "python"), "-c", "from hydra.core.plugins import Plugins; "
+                    "from hydra.plugins.sweeper import Sweeper; print(*[s.__name__ for s in Plugins.instance().discover(Sweeper)])"],
+                   tmp_path)
+    assert "CrossvalSweeper" in sweepers.stdout.split(), sweepers.stderr[-2000:]
     assert not (tmp_path / "conf").exists() and not (tmp_path / "octsr").exists()
