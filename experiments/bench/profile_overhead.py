@@ -16,7 +16,6 @@ import argparse
 import cProfile
 import io
 import pstats
-import sys
 import time
 from pathlib import Path
 
@@ -24,10 +23,11 @@ import hydra
 import pytorch_lightning as pl
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench  # noqa: E402
-from octsr.utils.machine import machine  # noqa: E402
-from bench import MODES, NEAR_ZERO_NET, OVERHEAD_ROWS, bare_loop, compose, past_first_log, timed_project_steps  # noqa: E402
+import bench_common
+from bench_common import MODES, compose, past_first_log
+from section_train import NEAR_ZERO_NET, OVERHEAD_ROWS, bare_loop, timed_project_steps
+
+from octsr.utils.machine import machine
 
 # The loop's parts, as (label, function name, file name fragment) in pstats' terms.
 PARTS = [
@@ -48,7 +48,7 @@ PARTS = [
 ]
 
 
-class StepClock(bench.StepClock):
+class StepClock(bench_common.StepClock):
     """The bench's clock (timed_project_steps puts `__main__.StepClock` in the run), with
     cProfile on over the same steps it times."""
 
@@ -86,7 +86,7 @@ def per_step(stats: pstats.Stats, steps: int) -> tuple[list[tuple[str, float]], 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--out", type=Path, default=bench.REPO / "logs" / "bench",
+    parser.add_argument("--out", type=Path, default=bench_common.REPO / "logs" / "bench",
                         help="where profile_overhead.md goes (default: logs/bench, as the bench's quick mode)")
     parser.add_argument("--tiny", action="store_true", help="the bench's tiny mode: seconds, what the tests run")
     args = parser.parse_args()
@@ -101,7 +101,7 @@ def main() -> None:
     lines = [f"# Where the fixed cost per step goes (cProfile, {args.steps} steps)", "",
              f"Machine: {machine()}, pytorch-lightning {pl.__version__}; {time.strftime('%Y-%m-%d %H:%M')}.  ",
              f"Command: `python experiments/bench/profile_overhead.py --steps {args.steps} --out "
-             f"{args.out.resolve().relative_to(bench.REPO) if args.out.resolve().is_relative_to(bench.REPO) else args.out}`.  ",
+             f"{args.out.resolve().relative_to(bench_common.REPO) if args.out.resolve().is_relative_to(bench_common.REPO) else args.out}`.  ",
              f"The bare loop over the same loader, not profiled: {bare_ms:.2f} ms per step.", ""]
     for name in (names := list(OVERHEAD_ROWS))[0], names[-1]:
         PROFILE.clear()
