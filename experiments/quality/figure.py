@@ -11,20 +11,17 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-
-from octsr.formats.images import read_grayscale# noqa: E402
-from octsr.inference import load_restorer  # noqa: E402
+from octsr.formats.images import read_grayscale
+from octsr.inference import load_restorer
 
 
 def fold_of(runs: list[Path], row: str, subject: str) -> dict:

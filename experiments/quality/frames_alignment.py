@@ -11,16 +11,13 @@ extra frames (data.frames=all) or between them (data.train_target=next_frame) ca
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-
-from octsr.formats.images import read_grayscale# noqa: E402
+from octsr.formats.images import read_grayscale
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

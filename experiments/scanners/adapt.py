@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 from statistics import fmean
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from intensity import SCANNERS, chosen_rows  # noqa: E402
-from second_scanner import write_scanner  # noqa: E402
+from intensity import SCANNERS, chosen_rows
+from second_scanner import write_scanner
 
 DUKE = HERE.parents[1] / ".." / "shared" / "data" / "duke-bioptigen"
 METRICS = ("psnr", "ssim", "gmsd", "psnr_matched")

@@ -48,14 +48,12 @@ import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from second_scanner import second_scanner
 
-from second_scanner import second_scanner  # noqa: E402
-
-from octsr.crossval import fold_splits  # noqa: E402
-from octsr.formats.images import read_raw  # noqa: E402
-from octsr.scoring import image_scores  # noqa: E402
-from octsr.utils.machine import machine  # noqa: E402
+from octsr.crossval import fold_splits
+from octsr.formats.images import read_raw
+from octsr.scoring import image_scores
+from octsr.utils.machine import machine
 
 SIGMAS = {"stored": (0.1, 0.2, 0.4, 0.8), "transformed": (0.2, 0.3, 0.4, 0.6)}
 FOLDS, VAL_SUBJECTS, SEED = 3, 2, 0  # conf/crossval.yaml's

@@ -14,13 +14,11 @@ from pathlib import Path
 from statistics import fmean
 
 REPO = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(REPO))
-
-from octsr.data.pairs import DukePairs  # noqa: E402
-from octsr.inference import load_restorer  # noqa: E402
-from octsr.models.checkpoint import best_checkpoint  # noqa: E402
-from octsr.scoring import score_method  # noqa: E402
-from octsr.utils.machine import machine  # noqa: E402
+from octsr.data.pairs import DukePairs
+from octsr.inference import load_restorer
+from octsr.models.checkpoint import best_checkpoint
+from octsr.scoring import score_method
+from octsr.utils.machine import machine
 
 TEST = ["01", "04", "07", "10"]  # fold 0 of experiments/quality
 

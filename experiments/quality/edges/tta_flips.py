@@ -8,18 +8,15 @@ scored like the cross-validation (octsr.scoring, float32).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(REPO))
-
-from octsr.data.pairs import DukePairs  # noqa: E402
-from octsr.inference import load_restorer  # noqa: E402
-from octsr.scoring import image_scores  # noqa: E402
+from octsr.data.pairs import DukePairs
+from octsr.inference import load_restorer
+from octsr.scoring import image_scores
 
 RUN = REPO / "logs" / "crossval" / "edges"
 FOLDS = [["01", "04", "07", "10"], ["02", "05", "08", "11"], ["03", "06", "09", "12"]]

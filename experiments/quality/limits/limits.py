@@ -34,12 +34,10 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(REPO))
-
-from octsr.data.frame_targets import blurred, column_shifts, shift_columns, similarity  # noqa: E402
-from octsr.formats.images import read_grayscale# noqa: E402
-from octsr.inference import load_restorer  # noqa: E402
-from octsr.scoring import image_scores  # noqa: E402
+from octsr.data.frame_targets import blurred, column_shifts, shift_columns, similarity
+from octsr.formats.images import read_grayscale
+from octsr.inference import load_restorer
+from octsr.scoring import image_scores
 
 DUKE = REPO / ".." / "shared" / "data" / "duke-bioptigen"
 FRAMES = ("test.tif", "1.tif", "2.tif", "3.tif", "4.tif")

@@ -13,16 +13,13 @@ target under next_frame and nearest_frame.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(REPO))
-
-from octsr.data.frame_targets import blurred, column_shifts, nearest, shift_columns, similarity  # noqa: E402
-from octsr.formats.images import read_grayscale# noqa: E402
+from octsr.data.frame_targets import blurred, column_shifts, nearest, shift_columns, similarity
+from octsr.formats.images import read_grayscale
 
 NAMES = ["test.tif", "1.tif", "2.tif", "3.tif", "4.tif"]
 
