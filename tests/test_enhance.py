@@ -12,6 +12,7 @@ from octsr.formats.images import read_grayscale
 from octsr.models.checkpoint import load_model
 from octsr.utils.provenance import RECORD_NAME
 from octsr.weights import SHIPPED
+from tests.bad_scans import write_bad_scans
 from tests.conftest import DUKE_ROOT, needs_duke, results_in, run_cli, run_cli_batch, untrained_unet
 
 
@@ -90,13 +91,7 @@ def test_enhance_keeps_every_file_and_page_of_a_folder_tree(trained_tiny, tmp_pa
 
 
 def test_enhance_skips_bad_files_on_request_and_says_so(trained_tiny, tmp_path):
-    rng = np.random.default_rng(4)
-    scans = tmp_path / "scans"
-    scans.mkdir()
-    cv2.imwrite(str(scans / "good.png"), rng.integers(0, 256, (40, 60), dtype=np.uint8))
-    (scans / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    tifffile.imwrite(scans / "negative.tif", rng.integers(-500, 500, (40, 60), dtype=np.int16))
-    tifffile.imwrite(scans / "wide.tif", rng.integers(0, 1 << 20, (40, 60), dtype=np.uint32))
+    scans = write_bad_scans(tmp_path / "scans", np.random.default_rng(4))
     args = [f"input={scans}", f"ckpt_path={trained_tiny['best']}"]
     stopped = run_cli("octsr.enhance", *args, f"output={tmp_path / 'stop'}")
     assert stopped.returncode == 2 and "broken.png: not a readable image" in stopped.stderr

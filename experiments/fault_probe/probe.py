@@ -26,6 +26,9 @@ import tifffile
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # the test suite's builders of bad scans and DICOM objects
+
+from tests.bad_scans import write_bad_scans  # noqa: E402
 
 
 def octsr(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -108,12 +111,7 @@ def main() -> None:
     with tifffile.TiffWriter(scans / "mixed.tif") as tif:
         for shape in ((40, 60), (30, 50), (40, 60)):
             tif.write(rng.integers(0, 65536, shape, dtype=np.uint16), photometric="minisblack")
-    bad = work / "bad"
-    bad.mkdir()
-    cv2.imwrite(str(bad / "good.png"), rng.integers(0, 256, (40, 60), dtype=np.uint8))
-    (bad / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    tifffile.imwrite(work / "signed16.tif", rng.integers(-300, 300, (40, 60), dtype=np.int16))
-    tifffile.imwrite(work / "int32.tif", rng.integers(0, 1 << 20, (40, 60), dtype=np.int32))
+    bad = write_bad_scans(work / "bad", rng)
     scan = scans / "a" / "same.png"
     (work / "a_file").write_text("x")
     (work / "linked").mkdir()
@@ -133,7 +131,6 @@ def main() -> None:
     (nohydra / "run" / ".hydra" / "hydra.yaml").unlink(missing_ok=True)
 
     # Scanner volumes, inputs read as what they are, earlier results kept.
-    sys.path.insert(0, str(REPO))
     from tests.opt_objects import opt_dataset, speckled_volume, write
 
     gray = rng.integers(0, 256, (40, 60, 2), dtype=np.uint8)
@@ -237,8 +234,8 @@ def main() -> None:
         "enhance unwritable output": (*enhance, f"input={scan}", "output=/proc/octsr-out"),
         "enhance output = input folder": (*enhance, f"input={scans}", f"output={scans}"),
         "enhance through a symlink": (*enhance, f"input={scan}", f"output={work}/linked"),
-        "enhance signed 16-bit with negatives": (*enhance, f"input={work}/signed16.tif", f"output={work}/o"),
-        "enhance 32-bit integers": (*enhance, f"input={work}/int32.tif", f"output={work}/o"),
+        "enhance signed 16-bit with negatives": (*enhance, f"input={bad}/negative.tif", f"output={work}/o"),
+        "enhance 32-bit integers": (*enhance, f"input={bad}/wide.tif", f"output={work}/o"),
         "enhance bad file, on_error=stop": (*enhance, f"input={bad}", f"output={work}/stop"),
         "enhance bad file, on_error=skip": (*enhance, f"input={bad}", f"output={work}/skip", "on_error=skip"),
         "evaluate bm3d.sigmas=[]": ("octsr.evaluate", "bm3d.sigmas=[]", f"paths.log_dir={work}/logs"),
