@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import tifffile
 
+
 def write_bad_scans(folder: Path, rng: np.random.Generator, shape: tuple[int, int] = (40, 60)) -> Path:
     """`folder` with good.png (a readable 8-bit scan), broken.png, negative.tif and wide.tif."""
     folder.mkdir(parents=True, exist_ok=True)
