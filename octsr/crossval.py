@@ -49,7 +49,7 @@ from octsr.data.pairs import DukePairs
 from octsr.errors import ConfigError, RunFailed
 from octsr.settings import CrossvalSettings, check_settings
 from octsr.utils.atomic import write_text_atomic
-from octsr.utils.cli import command
+from octsr.utils.cli import command, quoted
 from octsr.utils.extras import require
 from octsr.utils.failures import FAILURE_FILE, user_error_message
 from octsr.utils.machine import machine
@@ -98,7 +98,7 @@ def fold_overrides(overrides: list[str], splits: dict[str, list[str]], data_root
     (data=volumes data.root=<the subjects as volumes>, experiments/scanners): its own data
     and data.root then stand."""
     overrides = [o.replace("{fold}", str(fold)) for o in overrides]
-    data = [setting for setting in ("data=duke", f"data.root={data_root}")
+    data = [setting for setting in ("data=duke", f"data.root={quoted(data_root)}")
             if not any(o.startswith(setting.split("=")[0] + "=") for o in overrides)]
     return [*data, f"data.splits.train={_list(splits['train'])}", f"data.splits.val={_list(splits['val'])}",
             f"data.splits.test={_list(splits['test'])}", *overrides]
@@ -303,7 +303,7 @@ def fold_jobs(plan: Plan) -> list[dict[str, Any]]:
             jobs.append({"row": row, "fold": k, "row_overrides": overrides, "splits": splits,
                          "overrides": [*train_overrides, f"hydra.sweep.subdir={row}/fold{k}"],
                          "command": shlex.join(["python", "-m", "octsr.train", *train_overrides,
-                                                f"hydra.run.dir={run_dir}"])})
+                                                f"hydra.run.dir={quoted(str(run_dir))}"])})
     return jobs
 
 
@@ -311,9 +311,9 @@ def sweep_command(plan: Plan, plan_path: Path) -> list[str]:
     """The `octsr.train` sweep that runs the jobs of `plan_path` through the plan's launcher."""
     parallel = LAUNCHER_JOBS.get(plan.launcher)
     return [sys.executable, "-m", "octsr.train", "-m", "hydra/sweeper=crossval",
-            f"hydra.sweeper.plan={plan_path}", f"hydra/launcher={plan.launcher}",
+            f"hydra.sweeper.plan={quoted(str(plan_path))}", f"hydra/launcher={plan.launcher}",
             *([f"hydra.launcher.{parallel}={plan.jobs}"] if parallel else []),
-            *plan.launcher_overrides, f"hydra.sweep.dir={plan.out}"]
+            *plan.launcher_overrides, f"hydra.sweep.dir={quoted(str(plan.out))}"]
 
 
 def sweep_environment() -> dict[str, str]:

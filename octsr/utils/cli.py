@@ -163,8 +163,13 @@ def positional_as_setting(argv: list[str], setting: str) -> list[str]:
         (bare if "=" not in arg and not arg.startswith("-") and not takes_value else kept).append(arg)
     if not bare:
         return argv
-    quoted = ",".join("'" + arg.replace("\\", "\\\\").replace("'", "\\'") + "'" for arg in bare)
-    return [*kept, f"{setting}=[{quoted}]"]
+    return [*kept, f"{setting}=[{','.join(map(quoted, bare))}]"]
+
+
+def quoted(value: str) -> str:
+    """`value` as a quoted string in a Hydra override, so that commas, spaces, brackets and
+    quotes in a path stay part of it."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def command(config_name: str, job: Callable[[DictConfig], Any], positional: str | None = None) -> Callable[[], None]:
