@@ -54,23 +54,30 @@ def test_crossval_cli_trains_every_fold_and_writes_one_table(tmp_path):
     assert "| srcnn | 8,129 |" in (tmp_path / "crossval.md").read_text()
     assert len((tmp_path / "per_image.csv").read_text().splitlines()) == 1 + 4 * 4
     assert " done (4 of 4 runs, " in result.stderr + result.stdout
-    # Finished folds are kept: the same command again trains nothing.
-    marks = {p: p.stat().st_mtime for p in tmp_path.glob("*/fold*/fold_result.json")}
-    assert len(marks) == 4
-    again = run_cli("octsr.crossval", *args)
-    assert again.returncode == 0 and {p: p.stat().st_mtime for p in marks} == marks
-    # A new table reusing that run's folds trains nothing either, and scores the same.
-    elsewhere = [a for a in args if not a.startswith("hydra.run.dir=")] + [
-        f"hydra.run.dir={tmp_path / 'elsewhere'}", f"reuse=[{tmp_path}]"]
-    reused = run_cli("octsr.crossval", *elsewhere)
-    assert reused.returncode == 0 and "srcnn fold 1: reused from" in reused.stderr + reused.stdout
-    assert all((tmp_path / "elsewhere" / row / f"fold{k}").is_symlink() for row in ("srcnn", "resunet5") for k in (0, 1))
-    with (tmp_path / "elsewhere" / "crossval.csv").open() as f:
-        assert {r["row"]: r["psnr"] for r in csv.DictReader(f)} == {name: row["psnr"] for name, row in rows.items()}
-    # ...but a row whose settings changed is not silently scored from the old runs.
-    changed = [a.replace('"model=srcnn"', '"model=srcnn model.net.width=8"') for a in args]
-    refused = run_cli("octsr.crossval", *changed)
-    assert refused.returncode == 2 and "row 'srcnn' was trained in" in refused.stderr
+    assert len(list(tmp_path.glob("*/fold*/fold_result.json"))) == 4
+
+
+def test_a_rerun_trains_only_the_folds_without_a_result_and_refuses_changed_rows(tmp_path):
+    """What makes a killed cross-validation resumable: a fold with fold_result.json is not
+    planned again, a half-done one starts over in an empty folder, and a row whose settings
+    differ from its finished folds' is refused before anything trains."""
+    import json
+
+    from octsr.crossval import fold_jobs
+
+    folds = [fold_splits(SUBJECTS[:4], 2, k, 1, seed=0) for k in range(2)]
+    plan = Plan(SUBJECTS[:4], "duke", {"srcnn": ["model=srcnn"]}, folds, None, [], False, [], "basic", [], 1, 1,
+                tmp_path)
+    (tmp_path / "srcnn" / "fold0").mkdir(parents=True)
+    (tmp_path / "srcnn" / "fold0" / "fold_result.json").write_text(json.dumps({"overrides": ["model=srcnn"]}))
+    (tmp_path / "srcnn" / "fold1" / "checkpoints").mkdir(parents=True)  # killed half-way
+    (jobs,) = fold_jobs(plan)
+    assert (jobs["row"], jobs["fold"], jobs["splits"]) == ("srcnn", 1, folds[1])
+    assert "hydra.sweep.subdir=srcnn/fold1" in jobs["overrides"] and not (tmp_path / "srcnn" / "fold1").exists()
+    assert jobs["command"].startswith("python -m octsr.train data=duke ")
+    changed = Plan(**{**plan.__dict__, "rows": {"srcnn": ["model=srcnn", "model.net.width=8"]}})
+    with pytest.raises(ConfigError, match="row 'srcnn' was trained in .* with other settings"):
+        fold_jobs(changed)
 
 
 def test_crossval_without_rows_is_one_line(tmp_path):
