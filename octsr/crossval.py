@@ -28,10 +28,11 @@ import os
 import random
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import fmean
@@ -332,8 +333,28 @@ def launch_sweep(plan: Plan, jobs: list[dict[str, Any]]) -> subprocess.Popen:
     plan_path = plan.out / "plan.json"
     write_text_atomic(plan_path, json.dumps({"jobs": jobs}, indent=1))
     with (plan.out / "sweep.log").open("w") as log_file:
+        # A session of its own: the launcher's workers are its children, and `stop_sweep` ends
+        # them all (a Ctrl-C at the terminal reaches only crossval's own group).
         return subprocess.Popen(sweep_command(plan, plan_path), stdout=log_file, stderr=subprocess.STDOUT,
-                                env=sweep_environment())
+                                env=sweep_environment(), start_new_session=True)
+
+
+def stop_sweep(sweep: subprocess.Popen) -> None:
+    """End the sweep and every worker it started. Left running, a worker would train on into
+    a folder that the next crossval in the same place empties and starts again."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(sweep.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(sweep.pid, 0)  # anyone of the group left?
+            except ProcessLookupError:
+                sweep.poll()
+                return
+            time.sleep(0.2)
 
 
 def failure_of(plan: Plan, job: dict[str, Any], sweep_status: int | None) -> RunFailed:
@@ -360,30 +381,53 @@ def run_folds(plan: Plan) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[i
              "results in %s", len(plan.folds), len(plan.rows), " (+ BM3D)" if plan.sigmas else "",
              plan.data_root, len(jobs), plan.launcher, plan.jobs, plan.out)
     sweep = launch_sweep(plan, jobs) if jobs else None
-    with ThreadPoolExecutor(max_workers=1) as pool:  # BM3D beside the sweep's runs
-        bm3d = {k: pool.submit(bm3d_fold, splits, plan.data_root, plan.sigmas, plan.out / "bm3d" / f"fold{k}")
-                for k, splits in enumerate(plan.folds)} if plan.sigmas else {}
-        is_done = {f"{job['row']} fold {job['fold']}": (plan.out / job["row"] / f"fold{job['fold']}"
-                                                        / FOLD_RESULT).is_file for job in jobs}
-        is_done.update({f"BM3D fold {k}": future.done for k, future in bm3d.items()})
-        # Report each run as it ends: a full cross-validation takes an hour or more.
-        start, reported = time.perf_counter(), set()
-        while True:
-            ended = (sweep is None or sweep.poll() is not None) and all(f.done() for f in bm3d.values())
-            for name in [n for n, done in is_done.items() if n not in reported and done()]:
-                reported.add(name)
-                log.info("%s done (%d of %d runs, %.1f min so far)", name, len(reported), len(is_done),
-                         (time.perf_counter() - start) / 60)
-            if ended:
-                break
-            time.sleep(POLL_SECONDS)
-        bm3d_results = {k: future.result() for k, future in bm3d.items()}
+    try:
+        bm3d_results = wait_for_folds(plan, jobs, sweep)
+    except BaseException:  # Ctrl-C, SIGTERM, a BM3D failure: no worker may train on unwatched
+        if sweep is not None:
+            stop_sweep(sweep)
+        raise
     for job in jobs:
         if not (plan.out / job["row"] / f"fold{job['fold']}" / FOLD_RESULT).is_file():
             raise failure_of(plan, job, sweep.returncode if sweep else None)
     trained = {(row, k): finished_fold(row, overrides, plan.out / row / f"fold{k}")
                for row, overrides in plan.rows.items() for k in range(len(plan.folds))}
     return trained, bm3d_results
+
+
+def wait_for_folds(plan: Plan, jobs: list[dict[str, Any]], sweep: subprocess.Popen | None) -> dict[int, dict[str, Any]]:
+    """BM3D on every fold while the sweep runs, each run reported as it ends; BM3D's results."""
+    bm3d: dict[int, Any] = {}  # fold -> its result, or the error that stopped it
+
+    def run_bm3d() -> None:
+        for k, splits in enumerate(plan.folds):
+            try:
+                bm3d[k] = bm3d_fold(splits, plan.data_root, plan.sigmas, plan.out / "bm3d" / f"fold{k}")
+            except Exception as err:
+                bm3d[k] = err
+                return
+
+    # A daemon thread: a Ctrl-C need not wait for the BM3D scan in hand.
+    beside = threading.Thread(target=run_bm3d, daemon=True) if plan.sigmas else None
+    if beside is not None:
+        beside.start()
+    is_done = {f"{job['row']} fold {job['fold']}": (plan.out / job["row"] / f"fold{job['fold']}"
+                                                    / FOLD_RESULT).is_file for job in jobs}
+    is_done.update({f"BM3D fold {k}": (lambda k=k: k in bm3d) for k in range(len(plan.folds)) if plan.sigmas})
+    # Report each run as it ends: a full cross-validation takes an hour or more.
+    start, reported = time.perf_counter(), set()
+    while True:
+        ended = (sweep is None or sweep.poll() is not None) and (beside is None or not beside.is_alive())
+        failed = [err for err in bm3d.values() if isinstance(err, Exception)]
+        if failed:
+            raise failed[0]
+        for name in [n for n, done in is_done.items() if n not in reported and done()]:
+            reported.add(name)
+            log.info("%s done (%d of %d runs, %.1f min so far)", name, len(reported), len(is_done),
+                     (time.perf_counter() - start) / 60)
+        if ended:
+            return bm3d
+        time.sleep(POLL_SECONDS)
 
 
 def score_folds(plan: Plan, trained: dict[tuple[str, int], dict[str, Any]],
@@ -518,7 +562,12 @@ def write_tables(plan: Plan, rows: list[dict[str, Any]], models: dict[str, dict[
     return table
 
 
+def interrupt_on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # `kill` ends crossval as Ctrl-C does: its sweep stopped, one line
+
+
 def crossval(cfg: DictConfig) -> list[dict[str, Any]]:
+    signal.signal(signal.SIGTERM, interrupt_on_sigterm)
     plan = plan_crossval(cfg)
     link_reused(plan)
     trained, bm3d = run_folds(plan)

@@ -1,6 +1,7 @@
 """Subject-wise cross-validation: fold arithmetic, and the real CLI on a tiny setting."""
 
 import csv
+from pathlib import Path
 
 import pytest
 
@@ -198,3 +199,43 @@ def test_the_sweep_on_a_slurm_cluster_composes_with_its_settings(tmp_path):
     assert hydra["launcher"]["_target_"].endswith("SlurmLauncher")
     assert (hydra["launcher"]["array_parallelism"], hydra["launcher"]["partition"]) == (12, "gpu")
     assert hydra["sweeper"]["plan"] == str(tmp_path / "plan.json") and "fold_result" in hydra["callbacks"]
+
+
+@needs_duke
+def test_crossval_stopped_by_kill_leaves_no_fold_run_behind(tmp_path):
+    """`kill` (SIGTERM) ends crossval as Ctrl-C does, in one line, and takes the sweep's
+    workers with it: a worker left training would write into a fold folder that the next
+    crossval in that place empties and starts again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    mark = f"crossval-test-{uuid.uuid4()}"  # in the environment of every process crossval starts
+
+    def marked() -> list[int]:
+        found = []
+        for environ in Path("/proc").glob("[0-9]*/environ"):
+            try:
+                if mark.encode() in environ.read_bytes():
+                    found.append(int(environ.parent.name))
+            except OSError:
+                pass
+        return found
+
+    command = [sys.executable, "-m", "octsr.crossval", "subjects=[01,02,03,04]", "folds=2", "val_subjects=1",
+               f"data_root={DUKE_ROOT}", "~rows", '+rows={srcnn:"model=srcnn"}', "bm3d.enabled=false",
+               'train_overrides="debug=tiny trainer=cpu data.protocol.crop_size=48 trainer.max_epochs=10000"',
+               f"hydra.run.dir={tmp_path}"]
+    crossval = subprocess.Popen(command, env={**os.environ, "OCTSR_TEST_MARK": mark}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while not all((tmp_path / "srcnn" / f"fold{k}" / "checkpoints").is_dir() for k in (0, 1)):  # both training
+        assert crossval.poll() is None and time.monotonic() < deadline, crossval.communicate()[1][-2000:]
+        time.sleep(0.5)
+    crossval.send_signal(signal.SIGTERM)
+    _, stderr = crossval.communicate(timeout=60)
+    assert crossval.returncode == 130 and stderr.strip().splitlines()[-1] == "octsr: interrupted", stderr[-2000:]
+    assert marked() == []
