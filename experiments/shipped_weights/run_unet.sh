@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The weights shipped in octsr/weights/duke_unet.pt (`weights=best`): the recipe that won the
 # cross-validation of experiments/quality/targets, experiment=unet_registered (U-Net, 274 k
-# weights, 64x64 patches of whole scans, MSE, Adam 0.001 cosine-decayed over 4,500 steps, EMA,
-# input-mean matching, each noisy frame trained towards the most alike other frame shifted
-# column by column onto it: Noise2Noise), on all 12 Duke subjects.
+# weights, 64x64 patches of whole scans, MSE, Adam 0.001, EMA, input-mean matching, each noisy
+# frame trained towards the most alike other frame shifted column by column onto it:
+# Noise2Noise), on all 12 Duke subjects, for 9,000 steps with the learning rate cosine-decayed
+# over them (experiment=shipped_unet; experiments/scanners part 6).
 # Validated on 07 and 08 against their averages (also trained on, so that score is
 # optimistic); the best of those validations is stored, as in the cross-validation.
-# Run from anywhere: bash experiments/shipped_weights/run_unet.sh   (7 min with THREADS=2 on the 2-core CPU)
+# Run from anywhere: bash experiments/shipped_weights/run_unet.sh   (about 15 min with THREADS=2 on the 2-core CPU)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # Other shipped U-Nets run this with their own recipe and file (run_unet_residual.sh).
