@@ -342,17 +342,18 @@ def launch_sweep(plan: Plan, jobs: list[dict[str, Any]]) -> subprocess.Popen:
 def stop_sweep(sweep: subprocess.Popen) -> None:
     """End the sweep and every worker it started. Left running, a worker would train on into
     a folder that the next crossval in the same place empties and starts again."""
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+    # joblib's workers may outlive SIGTERM for a while; what they were doing is started again anyway.
+    for sig, wait in ((signal.SIGTERM, 3), (signal.SIGKILL, 5)):
         try:
             os.killpg(sweep.pid, sig)
         except ProcessLookupError:
             return
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
+            sweep.poll()  # reaped once ended, or the group never looks empty
             try:
                 os.killpg(sweep.pid, 0)  # anyone of the group left?
             except ProcessLookupError:
-                sweep.poll()
                 return
             time.sleep(0.2)
 
