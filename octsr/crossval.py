@@ -212,6 +212,10 @@ class Plan:
     threads: int  # torch threads of each, on one machine
     out: Path
 
+    def fold_dir(self, row: str, fold: int) -> Path:
+        """Where a row's (or BM3D's, row "bm3d") run on fold number `fold` writes."""
+        return self.out / row / f"fold{fold}"
+
 
 def plan_crossval(cfg: DictConfig) -> Plan:
     check_settings(cfg, CrossvalSettings)
@@ -275,7 +279,7 @@ def link_reused(plan: Plan) -> None:
     if plan.sigmas:
         wanted.update({("bm3d", k): (None, splits) for k, splits in enumerate(plan.folds)})
     for (row, k), (overrides, splits) in wanted.items():
-        here = plan.out / row / f"fold{k}"
+        here = plan.fold_dir(row, k)
         if here.exists():
             continue
         for folder in plan.reuse:
@@ -296,7 +300,7 @@ def fold_jobs(plan: Plan) -> list[dict[str, Any]]:
     jobs = []
     for row, overrides in plan.rows.items():
         for k, splits in enumerate(plan.folds):
-            run_dir = plan.out / row / f"fold{k}"
+            run_dir = plan.fold_dir(row, k)
             if finished_fold(row, overrides, run_dir) is not None:
                 continue
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -360,7 +364,7 @@ def stop_sweep(sweep: subprocess.Popen) -> None:
 
 def failure_of(plan: Plan, job: dict[str, Any], sweep_status: int | None) -> RunFailed:
     """Why a planned fold run left no result: its FAILED.txt, else the sweep's own last word."""
-    run_dir = plan.out / job["row"] / f"fold{job['fold']}"
+    run_dir = plan.fold_dir(job["row"], job["fold"])
     failed = run_dir / FAILURE_FILE
     if failed.is_file():
         where, said = str(failed), failed.read_text().splitlines()[0]
@@ -389,9 +393,9 @@ def run_folds(plan: Plan) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[i
             stop_sweep(sweep)
         raise
     for job in jobs:
-        if not (plan.out / job["row"] / f"fold{job['fold']}" / FOLD_RESULT).is_file():
+        if not (plan.fold_dir(job["row"], job["fold"]) / FOLD_RESULT).is_file():
             raise failure_of(plan, job, sweep.returncode if sweep else None)
-    trained = {(row, k): finished_fold(row, overrides, plan.out / row / f"fold{k}")
+    trained = {(row, k): finished_fold(row, overrides, plan.fold_dir(row, k))
                for row, overrides in plan.rows.items() for k in range(len(plan.folds))}
     return trained, bm3d_results
 
@@ -403,7 +407,7 @@ def wait_for_folds(plan: Plan, jobs: list[dict[str, Any]], sweep: subprocess.Pop
     def run_bm3d() -> None:
         for k, splits in enumerate(plan.folds):
             try:
-                bm3d[k] = bm3d_fold(splits, plan.data_root, plan.sigmas, plan.out / "bm3d" / f"fold{k}")
+                bm3d[k] = bm3d_fold(splits, plan.data_root, plan.sigmas, plan.fold_dir("bm3d", k))
             except Exception as err:
                 bm3d[k] = err
                 return
@@ -412,8 +416,8 @@ def wait_for_folds(plan: Plan, jobs: list[dict[str, Any]], sweep: subprocess.Pop
     beside = threading.Thread(target=run_bm3d, daemon=True) if plan.sigmas else None
     if beside is not None:
         beside.start()
-    is_done = {f"{job['row']} fold {job['fold']}": (plan.out / job["row"] / f"fold{job['fold']}"
-                                                    / FOLD_RESULT).is_file for job in jobs}
+    is_done = {f"{job['row']} fold {job['fold']}": (plan.fold_dir(job["row"], job["fold"]) / FOLD_RESULT).is_file
+               for job in jobs}
     is_done.update({f"BM3D fold {k}": (lambda k=k: k in bm3d) for k in range(len(plan.folds)) if plan.sigmas})
     # Report each run as it ends: a full cross-validation takes an hour or more.
     start, reported = time.perf_counter(), set()
@@ -463,7 +467,7 @@ def score_bm3d(plan: Plan, bm3d: dict[int, dict[str, Any]], test_images: dict[st
     sigmas = ", ".join(f"{r['sigma']:g}" for r in bm3d.values())
     label = f"BM3D (sigma {sigmas} by fold)"
     models[label] = {"ms_per_bscan": 1000 * fmean(r["seconds_per_scan"] for r in bm3d.values())}
-    return [{"method": label, "image": s, **image_scores(np.load(plan.out / "bm3d" / f"fold{k}" / f"{s}.npy"),
+    return [{"method": label, "image": s, **image_scores(np.load(plan.fold_dir("bm3d", k) / f"{s}.npy"),
                                                            test_images[s][1])}
             for k, result in bm3d.items() for s in result["splits"]["test"]]
 
