@@ -113,6 +113,7 @@ class DataSettings:
     input_frames: int = at_least(1, 1)
     scored_bscans: int = at_least(1, 8)
     neighbours: Literal["next", "both"] = "next"
+    register: bool = False
     intensity: Literal["auto", "stored", "log", "linear", "root"] = "auto"
     scanner_copies: int = at_least(0, 0)
     protocol: ProtocolSettings = field(default_factory=ProtocolSettings)

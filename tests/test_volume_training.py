@@ -80,6 +80,23 @@ def test_both_neighbours_pair_each_train_bscan_with_each_side(volume_folder):
     assert [(p.index, p.partner) for p in splits["val"]] == [(i, i + 1) for i in range(5)] + [(5, 4)]
 
 
+def test_registered_neighbours_are_shifted_onto_their_bscan(tmp_path):
+    """register=True: a neighbour whose tissue lies 4 rows lower is shifted back onto the
+    B-scan, column by column, before it becomes the target; without it, the target is as stored."""
+    rng = np.random.default_rng(2)
+    rows = np.arange(96)[:, None]
+    tissue = np.exp(-((rows - 40.0) / 8) ** 2) * np.ones((1, 128))
+    volume = np.stack([tissue, np.roll(tissue, 4, axis=0)])
+    volume = np.clip(volume * 0.8 + 0.1 + rng.normal(0, 0.02, volume.shape), 0, 1)
+    for name in ("a", "b", "c"):
+        tifffile.imwrite(tmp_path / f"{name}.tif", (volume * 255).astype(np.uint8), photometric="minisblack")
+    scan, target = (VolumePairs(tmp_path, train=["a"], val=["b"], test=["c"], intensity="stored", register=True)
+                    .splits()["train"][0].load())
+    _, stored = VolumePairs(tmp_path, train=["a"], val=["b"], test=["c"], intensity="stored").splits()["train"][0].load()
+    assert np.allclose(target[10:90], np.roll(stored, -4, axis=0)[10:90])
+    assert np.abs(target - scan).mean() < 0.5 * np.abs(stored - scan).mean()
+
+
 def test_a_random_split_is_seeded_and_never_shares_a_volume(volume_folder):
     names = lambda seed: {split: sorted({p.name.rsplit("_", 1)[0] for p in pairs}) for split, pairs in
                           VolumePairs(volume_folder, val_fraction=0.2, test_fraction=0.2, seed=seed).splits().items()}

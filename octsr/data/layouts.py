@@ -69,11 +69,12 @@ class VolumeDataModule(PairedOCTDataModule):
         root: folder of volumes (multi-page TIFF, DICOM, Heidelberg .vol or XML export).
         splits: `train`, `val`, `test` lists of volume names (file names without suffix), or
             (all empty) a seeded random split by `val_fraction` and `test_fraction` with `seed`.
-        scored_bscans, input_frames, neighbours, intensity: see `VolumePairs`.
+        scored_bscans, input_frames, neighbours, intensity, register: see `VolumePairs`.
         **loader: the protocol and loader settings of `PairedOCTDataModule`.
     """
 
     def __init__(self, *, root: str, splits: Mapping[str, Any], scored_bscans: int, input_frames: int,
-                 neighbours: str, intensity: str, **loader: Any) -> None:
+                 neighbours: str, intensity: str, register: bool, **loader: Any) -> None:
         super().__init__(VolumePairs(root, scored_bscans=scored_bscans, input_frames=input_frames,
-                                     neighbours=neighbours, intensity=intensity, **splits), **loader)
+                                     neighbours=neighbours, intensity=intensity, register=register,
+                                     **splits), **loader)

@@ -26,6 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
+from octsr.data.frame_targets import blurred, column_shifts, shift_columns
 from octsr.data.pairs import SPLITS, ImagePair, split_by_name
 from octsr.data.intensity import file_transform
 from octsr.data.last_read import LastRead
@@ -53,7 +54,8 @@ def train_partners(index: int, count: int, neighbours: str) -> list[int]:
 @dataclass(frozen=True)
 class NeighbourPair:
     """B-scan `index` of the volume in `path` -> its neighbour `partner`, both in [0, 1] and
-    then through the volume's intensity transform (`intensity`: `octsr.data.intensity`)."""
+    then through the volume's intensity transform (`intensity`: `octsr.data.intensity`); with
+    `register`, the neighbour's columns shifted onto the B-scan (`octsr.data.frame_targets`)."""
 
     name: str
     path: Path
@@ -61,10 +63,14 @@ class NeighbourPair:
     partner: int
     volumes: LastRead  # shared by the pairs of every volume: each file is read once
     intensity: str = "stored"
+    register: bool = False
 
     def load(self) -> tuple[np.ndarray, np.ndarray]:
         scans = self.volumes.get(self.path, self._read)
-        return scans[self.index], scans[self.partner]
+        scan, partner = scans[self.index], scans[self.partner]
+        if self.register:
+            partner = shift_columns(partner, column_shifts(blurred(partner), blurred(scan)))
+        return scan, partner
 
     def _read(self) -> list[np.ndarray]:
         volume = read_volume(self.path)
@@ -94,6 +100,9 @@ class VolumePairs:
         neighbours: what a train B-scan learns towards: `next`, its neighbour (the one before
             for the last), or `both`, a pair towards each side. Val and test pair each scored
             B-scan with its next neighbour either way, so their scores compare.
+        register: shift each neighbour column by column onto its B-scan (whole pixels) before
+            it becomes a target, in every split, so that less of the tissue's change between
+            B-scans is learnt as blur (as `registered_frame` does for a scan's frames).
         intensity: what the volumes' values are (`auto`: each volume's law as its file states
             it or as estimated from its B-scans; `log`, `linear`, `root`), each volume then
             taken through its transform; or `stored`: trained on the values as they are.
@@ -106,7 +115,7 @@ class VolumePairs:
     def __init__(self, root: str | Path, train: Sequence[str] | None = None, val: Sequence[str] | None = None,
                  test: Sequence[str] | None = None, val_fraction: float = 0.2, test_fraction: float = 0.2,
                  seed: int = 0, scored_bscans: int = 8, input_frames: int = 1, neighbours: str = "next",
-                 intensity: str = "auto") -> None:
+                 intensity: str = "auto", register: bool = False) -> None:
         if int(input_frames) != 1:
             raise ConfigError(f"data.input_frames={input_frames}: data=volumes trains each B-scan towards its "
                               f"neighbour, one frame in; stacked inputs need data=duke or data=folder")
@@ -119,6 +128,7 @@ class VolumePairs:
         self.input_frames = 1
         self.neighbours = neighbours
         self.intensity = intensity
+        self.register = bool(register)
 
     def volume_files(self) -> dict[str, Path]:
         root = Path(self.root).expanduser()
@@ -158,7 +168,7 @@ class VolumePairs:
                 else:
                     partners = {i: [neighbour(i, count)] for i in scored_indices(count, self.scored_bscans)}
                 out[split] += [NeighbourPair(f"{path.stem}_{i:03d}" + (f"_to_{j:03d}" if len(js) > 1 else ""),
-                                             path, i, j, volumes, self.intensity)
+                                             path, i, j, volumes, self.intensity, self.register)
                                for i, js in partners.items() for j in js]
         if lonely:
             if not out["train"]:
