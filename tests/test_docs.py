@@ -9,14 +9,13 @@ import shlex
 import shutil
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
 
-from tests.conftest import DUKE_ROOT, REPO, needs_duke, run_cli_batch
+from tests.conftest import DUKE_ROOT, REPO, needs_duke, run_cli
 
 # The README and every page under docs/ (the generated settings table has no commands).
 DOCS = [REPO / "README.md", *sorted(p for p in (REPO / "docs").glob("*.md") if p.name != "configuration.md")]
@@ -174,26 +173,14 @@ def test_every_doc_command_is_run_by_some_test():
 
 def run_all(commands: list[tuple[str, str]], workspace: dict[str, str]) -> None:
     """Run the commands and report every failure: `make` ones as they are, the `python -m` ones
-    in two processes at a time (tests/cli_batch.py), since starting Python takes longer than
-    most of them."""
-    runs = [(doc, runnable(command, workspace)) for doc, command in commands]
-    made = [(doc, args) for doc, args in runs if args[0] == "make"]
-    batches = [[(doc, args) for doc, args in runs if args[0] != "make"][i::2] for i in range(2)]
-
-    def report(doc, args, done):
-        return None if done.returncode == 0 else f"{doc}: {shlex.join(args)}\n{done.stdout[-1500:]}\n{done.stderr[-2500:]}"
-
-    def one(doc_args):
-        doc, args = doc_args
-        return report(doc, args, subprocess.run(args, cwd=workspace["cwd"], capture_output=True, text=True, timeout=600))
-
-    def batch(doc_args):
-        results = run_cli_batch([tuple(args[2:]) for _, args in doc_args], cwd=Path(workspace["cwd"]))
-        return [report(doc, args, done) for (doc, args), done in zip(doc_args, results)]
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        failures = [f for f in pool.map(one, made) if f]
-        failures += [f for results in pool.map(batch, [b for b in batches if b]) for f in results if f]
+    through `run_cli`."""
+    failures = []
+    for doc, command in commands:
+        args = runnable(command, workspace)
+        done = (subprocess.run(args, cwd=workspace["cwd"], capture_output=True, text=True, timeout=600)
+                if args[0] == "make" else run_cli(*args[2:], cwd=Path(workspace["cwd"]), timeout=600))
+        if done.returncode != 0:
+            failures.append(f"{doc}: {shlex.join(args)}\n{done.stdout[-1500:]}\n{done.stderr[-2500:]}")
     assert not failures, "\n\n".join(failures)
 
 

@@ -6,24 +6,18 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from omegaconf import OmegaConf
 
 from octsr.errors import ConfigError
 from octsr.settings import EnhanceSettings, TrainSettings, check_settings
-from tests.conftest import REPO
+from tests.conftest import REPO, run_cli_batch
 
 
 def run_many(commands: list[tuple[str, ...]], cwd) -> list[subprocess.CompletedProcess]:
-    """Run `python -m ...` commands, a few at a time (each is seconds of imports)."""
-    def one(args):
-        return subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True,
-                              text=True, timeout=300)
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(one, commands))
+    """Run `python -m ...` commands, one after another."""
+    return run_cli_batch(commands, cwd=cwd, timeout=300)
 
 
 def assert_one_line(done: subprocess.CompletedProcess, *expected: str) -> None:
