@@ -175,6 +175,9 @@ def run_cli(module: str, *args: str, cwd: Path = REPO, timeout: int = 300, env: 
 
     env = {k: v for k, v in {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}.items() if v is not None}
     command = [sys.executable, "-m", module, *args]
+    # Forking a process that has loaded torch is safe on Linux; elsewhere each command starts afresh.
+    if not sys.platform.startswith("linux"):
+        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     with _server_lock:
         server = _cli_server()
     if not _starts_alike(env, server.env):

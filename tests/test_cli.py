@@ -93,3 +93,28 @@ def test_a_mistyped_group_or_setting_is_one_line_with_a_suggestion(tmp_path):
         "octsr: error: optimm.lr=0.1: optimm is no setting or config group of octsr.train "
         "(did you mean optim?); octsr-train --help lists them"]
     assert not (tmp_path / "train").exists()
+
+
+def test_each_command_the_tests_run_is_a_process_of_its_own(tmp_path):
+    """run_cli's forked children behave as `python -m` would: the command's folder first on
+    sys.path and as cwd, its environment, its own stdout, stderr and exit status, the exit
+    handlers run, nothing left over from the command before, and a timeout that kills it."""
+    import subprocess
+
+    (tmp_path / "probe.py").write_text(
+        "import atexit, os, sys\n"
+        "atexit.register(lambda: print('exit handlers ran'))\n"
+        "print(os.getcwd(), os.environ.get('OCTSR_PROBE'), sys.argv[1:], 'seen' if 'probe_mark' in sys.modules else 'fresh')\n"
+        "sys.modules['probe_mark'] = sys\n"
+        "print('to stderr', file=sys.stderr)\n"
+        "if sys.argv[1:] == ['sleep']:\n"
+        "    import time; time.sleep(60)\n"
+        "sys.exit(3)\n")
+    for _ in range(2):
+        done = run_cli("probe", "a", "b c", cwd=tmp_path, env={"OCTSR_PROBE": "set"})
+        assert done.returncode == 3
+        assert done.stdout.splitlines() == [f"{tmp_path} set ['a', 'b c'] fresh", "exit handlers ran"]
+        assert done.stderr == "to stderr\n"
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_cli("probe", "sleep", cwd=tmp_path, timeout=2)
+    assert run_cli("probe", cwd=tmp_path).returncode == 3  # the server goes on after a killed command
