@@ -42,14 +42,12 @@ system-packages: ## install the Debian packages the tests use (as root, with apt
 	        || echo "make: could not install $$missing; the tests that need them will be skipped"; \
 	else echo "make: install $$missing (Debian packages) for the tests that need them"; fi
 
-# --no-compile: Python compiles a module's bytecode when it is first imported; compiling every
-# file of torch and the extras up front took longer than the imports that ever happen.
 install: system-packages ## install pinned torch, then octsr (editable) and its test tools (into .venv unless PYTHON= is given)
 	$(if $(ENVIRONMENT),test -x $(PYTHON) || python3 -m venv $(VENV))
 	$(PYTHON) -m pip install --upgrade pip
-	$(PYTHON) -m pip install --no-compile $(TORCH_SPEC)
-	$(PYTHON) -m pip install --no-compile -e '.[all,dev]'
-	$(PYTHON) -m pip install --no-compile --no-deps $(OCT_CONVERTER)
+	$(PYTHON) -m pip install $(TORCH_SPEC)
+	$(PYTHON) -m pip install -e '.[all,dev]'
+	$(PYTHON) -m pip install --no-deps $(OCT_CONVERTER)
 	$(if $(ENVIRONMENT),touch $(ENVIRONMENT))
 
 # The .venv, made and installed once (again when pyproject.toml changes).
