@@ -11,6 +11,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
+from tests.cli_server import CliServer
+
 # Under pytest-xdist each worker, and every process it starts, gets its share of the cores:
 # two workers each running torch on all of them would spin against each other.
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
@@ -121,81 +123,16 @@ def tensorboard_server(logdir: Path) -> Iterator[str]:
         server.wait(timeout=30)
 
 
-# Variables a process reads while it imports torch and its libraries: a command that sets
-# one of them differently runs in a Python of its own, not in a child of the preloaded one.
-_READ_AT_START = ("OMP_", "MKL_", "KMP_", "OPENBLAS_", "CUDA_", "TORCH", "PYTHON", "LD_", "HYDRA_")
-_server = None
-_server_lock = __import__("threading").Lock()  # one command at a time per test process
-
-
-def _cli_server():
-    """tests/cli_server.py, started once per test process: it imports torch and Lightning once
-    and forks a child for each command."""
-    global _server
-    import subprocess
-
-    if _server is None or _server.poll() is not None:
-        _server = subprocess.Popen([sys.executable, str(REPO / "tests" / "cli_server.py")], cwd=REPO,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, bufsize=0)
-        _server.env, _server.unread = {**os.environ, "PYTHONUNBUFFERED": "1"}, b""
-    return _server
-
-
-def _reply(server, timeout: float | None = None) -> dict | None:
-    """The server's next reply line, or None if none came within `timeout` seconds."""
-    import json
-    import select
-
-    while b"\n" not in server.unread:
-        if not select.select([server.stdout], [], [], timeout)[0]:
-            return None
-        chunk = os.read(server.stdout.fileno(), 4096)
-        if not chunk:
-            raise RuntimeError("tests/cli_server.py stopped; its errors are in the test output")
-        server.unread += chunk
-    line, server.unread = server.unread.split(b"\n", 1)
-    return json.loads(line)
-
-
-def _starts_alike(env: dict, server_env: dict) -> bool:
-    keys = {k for k in {*env, *server_env} if k.startswith(_READ_AT_START)}
-    return all(env.get(k) == server_env.get(k) for k in keys)
+_cli_server = CliServer()  # started on the first command, once per test process
 
 
 def run_cli(module: str, *args: str, cwd: Path = REPO, timeout: int = 300, env: dict | None = None):
     """Run `python -m module args` as a user would, in a process of its own; returns the
     CompletedProcess. `env`: variables to set, or with None to remove, on top of this
-    process's. The process is forked from one that has imported torch and Lightning already
-    (tests/cli_server.py), unless `env` changes what a Python reads as it starts."""
-    import json
-    import signal
-    import subprocess
-    import tempfile
-
+    process's. On Linux the process is forked from one that has imported torch and Lightning
+    already (tests/cli_server.py), unless `env` changes what a Python reads as it starts."""
     env = {k: v for k, v in {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}.items() if v is not None}
-    command = [sys.executable, "-m", module, *args]
-    # Forking a process that has loaded torch is safe on Linux; elsewhere each command starts afresh.
-    if not sys.platform.startswith("linux"):
-        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    with _server_lock:
-        server = _cli_server()
-    if not _starts_alike(env, server.env):
-        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    with tempfile.TemporaryDirectory() as folder, _server_lock:
-        out, err = Path(folder) / "stdout", Path(folder) / "stderr"
-        server.stdin.write((json.dumps({"module": module, "args": list(args), "cwd": str(cwd), "env": env,
-                                        "stdout": str(out), "stderr": str(err)}) + "\n").encode())
-        pid = _reply(server)["pid"]
-        ended = _reply(server, timeout)
-        timed_out = ended is None
-        if timed_out:
-            os.kill(pid, signal.SIGKILL)
-            ended = _reply(server)
-        output = [path.read_text(errors="replace") if path.exists() else "" for path in (out, err)]
-    if timed_out:
-        raise subprocess.TimeoutExpired(command, timeout, *output)
-    return subprocess.CompletedProcess(command, ended["returncode"], *output)
+    return _cli_server.run(module, list(args), cwd, env, timeout)
 
 
 def run_cli_batch(commands: list[tuple[str, ...]], cwd: Path = REPO, timeout: int = 600, env: dict | None = None):
