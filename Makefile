@@ -65,8 +65,8 @@ test: $(ENVIRONMENT) ## run the fast test suite (slow tests excluded)
 test-all: $(ENVIRONMENT) ## run every test, slow ones (real Duke training) included
 	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS); rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
 
-bench: $(ENVIRONMENT) ## speed and memory table, quick mode (about 5 min; ARGS="--out experiments/bench" rewrites the committed one)
-	$(PYTHON) experiments/bench/bench.py $(ARGS)
+bench: $(ENVIRONMENT) ## speed and memory table, quick mode (about 5 min; ARGS="--out experiments/speed" rewrites the committed one)
+	$(PYTHON) experiments/speed/bench.py $(ARGS)
 
 tensorboard: $(ENVIRONMENT) ## open TensorBoard on every run under logs/ (LOGDIR=... for another root)
 	$(PYTHON) -m tensorboard.main --logdir $(LOGDIR)

@@ -68,7 +68,7 @@ class ThrottledProgressBar(TQDMProgressBar):
     A redraw also reads the logged metrics for the bar's postfix; at a fixed step count that
     cost follows the step rate (every 10 steps is 20 times a second on a GPU and several
     times on a CPU's small networks), where twice a second is all a person reads
-    (experiments/bench, fixed cost per step)."""
+    (experiments/speed, fixed cost per step)."""
 
     def __init__(self, refresh_seconds: float = 0.5, **kwargs: Any) -> None:
         super().__init__(refresh_rate=1, **kwargs)

@@ -210,7 +210,7 @@ def enhance_volume(path: Path, target: Path, restorer, batch_size: int, anonymiz
         require_spacing(volume)  # before the work, not after it
     shapes = [scan.shape for scan in volume.bscans]
     # Restored over the volume's own pixels: a 512-frame 16-bit volume is held once, not
-    # in four copies (experiments/bench records the peak memory).
+    # in four copies (experiments/speed records the peak memory).
     with bscan_progress(len(volume.bscans), path) as progress:
         restored = restorer.restore_stored(volume.bscans, batch_size, volume.max_value, path, in_place=True,
                                            progress=progress.update, law=volume.intensity)

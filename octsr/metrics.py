@@ -66,7 +66,7 @@ def ssim(output: Tensor, target: Tensor) -> Tensor:
     window runs over the five local statistics as channels of one channels_last image in a
     depthwise convolution. torchmetrics stacks them as five single-channel images, which
     oneDNN filters through a large workspace, several times slower; this needs no
-    workspace (peak RSS and times in experiments/bench). Tests check the two agree.
+    workspace (peak RSS and times in experiments/speed). Tests check the two agree.
     """
     _check(output, target)
     b, c, h, w = output.shape

@@ -105,7 +105,7 @@ class TiledInferer:
         """`for_network` for a RestorationModule: its network and its sliding window."""
         return cls.for_network(model.net, tile, halo, window=getattr(model, "inferer", None))
 
-    # Each new input shape costs oneDNN a new primitive and its buffers (experiments/bench),
+    # Each new input shape costs oneDNN a new primitive and its buffers (experiments/speed),
     # so pieces come in as few shapes as possible: the image is split evenly, and the last
     # piece, often shorter, takes more context before it to be as large as the first.
     def _share(self, size: int) -> int:

@@ -1,6 +1,6 @@
 """A folder of scans a user might hand octsr by mistake, beside one it reads: a truncated PNG
 and integer TIFFs no scanner writes (negative 16-bit values, 32-bit integers). Used by the
-enhance tests and by experiments/fault_probe, which try them through the CLI."""
+enhance tests and by experiments/bad_inputs, which try them through the CLI."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The benchmark script runs end to end on tiny inputs (no timing is asserted: timings
-belong in experiments/bench/results.md, not in tests)."""
+belong in experiments/speed/results.md, not in tests)."""
 
 import csv
 import sys
@@ -10,7 +10,7 @@ from tests.conftest import REPO
 def test_bench_tiny_writes_every_section(tmp_path):
     import subprocess
 
-    result = subprocess.run([sys.executable, str(REPO / "experiments" / "bench" / "bench.py"), "--tiny",
+    result = subprocess.run([sys.executable, str(REPO / "experiments" / "speed" / "bench.py"), "--tiny",
                              "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     with (tmp_path / "results.csv").open() as f:
@@ -35,7 +35,7 @@ def test_bench_tiny_writes_every_section(tmp_path):
 def test_profile_overhead_tiny_writes_both_profiles(tmp_path):
     import subprocess
 
-    result = subprocess.run([sys.executable, str(REPO / "experiments" / "bench" / "profile_overhead.py"), "--tiny",
+    result = subprocess.run([sys.executable, str(REPO / "experiments" / "speed" / "profile_overhead.py"), "--tiny",
                              "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     text = (tmp_path / "profile_overhead.md").read_text()

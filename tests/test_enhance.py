@@ -234,7 +234,7 @@ def test_enhance_tiles_a_unet_without_seams(weights, request, tmp_path):
 @pytest.mark.parametrize("weights", ["best", "fast", "quality"])
 def test_shipped_weights_enhance_a_duke_scan(tmp_path, weights):
     """Right after install, no checkpoint: a real scan comes out the same size and depth and
-    far cleaner. (The quality targets themselves are tracked in experiments/quality.)"""
+    far cleaner. (The quality targets themselves are tracked in experiments/unseen_scans.)"""
     if not SHIPPED[weights].is_file():
         pytest.skip(f"no {SHIPPED[weights].name} in this checkout")
     scan = DUKE_ROOT / "09" / "test.tif"

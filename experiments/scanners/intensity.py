@@ -1,6 +1,6 @@
 """Does knowing each scan's intensity law put the shipped weights ahead of BM3D on scanners
 they never saw? Duke's scans stored as three other devices would store them, scored on the
-same subject folds as experiments/quality.
+same subject folds as experiments/unseen_scans.
 
     python experiments/scanners/intensity.py [--out experiments/scanners] [--jobs 2]
     python experiments/scanners/intensity.py --name augmented --reuse experiments/scanners/intensity_per_image.csv \
@@ -213,7 +213,7 @@ def main() -> None:
     command = shlex.join(["python", "experiments/scanners/intensity.py", *sys.argv[1:]])
     lines = ["# The shipped U-Net and BM3D on three other scanners" + (" (and more models)" if models else ""), "",
              f"`{command}`, {time.strftime('%Y-%m-%d')}, {machine()}, "
-             f"{(time.time() - started) / 60:.0f} min. Folds as experiments/quality "
+             f"{(time.time() - started) / 60:.0f} min. Folds as experiments/unseen_scans "
              f"(3 folds, 2 val subjects, seed 0); each subject scored in the fold that tests it. One thread "
              f"per process, {args.jobs} processes." + (f" Rows other than {', '.join(models)} from {args.reuse}."
                                                       if args.reuse else ""), "",

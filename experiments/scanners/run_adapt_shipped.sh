@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # experiments/scanners, part 6b: adapting the weights shipped since 2026-12-07 (9,000 steps):
 # experiment=adapt on each scanner's raw volumes (no averages), scored on the folds of
-# experiments/quality; on root_512, where the adapted target is missed, two levers besides:
+# experiments/unseen_scans; on root_512, where the adapted target is missed, two levers besides:
 # registered neighbours (data.register=true) and a third of the learning rate.
 # Needs run_adapt.sh's scanner folders (it writes them). A row whose crossval.md exists is kept.
 # Run from anywhere: bash experiments/scanners/run_adapt_shipped.sh   (about 20 min per row on 2 CPU cores)

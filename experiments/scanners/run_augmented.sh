@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # experiments/scanners, part 5: do weights trained on simulated scanners (data.scanner_copies,
 # octsr/data/scanners.py) beat BM3D on scanners they never saw, and keep Duke?
-# 1. Duke cross-validation (the folds of experiments/quality) of the shipped recipe
+# 1. Duke cross-validation (the folds of experiments/unseen_scans) of the shipped recipe
 #    (experiment=unet_registered) without simulated scanners, and with 1 and 3 copies of each
 #    train pair; each fold model then scores the three constructed scanners on its own test
 #    subjects (held out).

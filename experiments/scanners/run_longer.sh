@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # experiments/scanners, part 6: does the shipped recipe trained twice as long (9,000 steps
 # instead of 4,500) carry to scanners it never saw, and keep Duke?
-# 1. Duke cross-validation (the folds of experiments/quality) of experiment=unet_registered
+# 1. Duke cross-validation (the folds of experiments/unseen_scans) of experiment=unet_registered
 #    with trainer.max_steps=9000, the three folds at once; each fold model then scores the
 #    three constructed scanners on its own test subjects (held out).
 # 2. The recipe on all 12 subjects, as the default weights are trained (experiment=shipped_unet,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # experiments/scanners, part 1: a fully target-free pipeline on Duke against the shipped
-# recipe, on the same 3 subject folds as experiments/quality. The target-free row reads no
+# recipe, on the same 3 subject folds as experiments/unseen_scans. The target-free row reads no
 # average.tif: it trains on each subject's five frames as one volume (data=volumes, each
 # B-scan towards its neighbour) and picks its checkpoint by the neighbour loss on the val
 # subjects' volumes; crossval then scores both rows against the averages of the test subjects.

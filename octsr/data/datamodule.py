@@ -30,7 +30,7 @@ class PairedOCTDataModule(pl.LightningDataModule):
         protocol: crops, variants and patches (`PaperProtocol`).
         batch_size: training patches per batch (val and test run one whole image at a time).
         num_workers: DataLoader worker processes. 0 (the default) was fastest on a 2-core
-            CPU: the main process cuts a batch quickly (experiments/bench), and a worker
+            CPU: the main process cuts a batch quickly (experiments/speed), and a worker
             would take a core from the model.
         memory_budget_mb: train source pairs are held in memory up to this size and
             memory-mapped from a temporary file beyond it (`spill_dir`, default: the

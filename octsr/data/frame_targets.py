@@ -2,7 +2,7 @@
 
 Duke's extra frames are neighbouring B-scans: globally aligned, but the tissue under them
 moves a few pixels up or down from column to column, and some frames lie further away than
-others (experiments/quality/frames_alignment.md). Whatever differs between a frame and its
+others (experiments/unseen_scans/frames_alignment.md). Whatever differs between a frame and its
 target, other than speckle, the network can only learn as blur. So a frame's target can be
 the frame most like it ("nearest_frame") and, further, that frame with each column shifted
 onto the input ("registered_frame").

@@ -4,7 +4,7 @@ A scanner's volume holds B-scans a few micrometres apart, each with its own spec
 nearly the same tissue. Noise2Noise (Lehtinen et al. 2018) trains a network to map one noisy
 B-scan to its neighbour: the network cannot predict the neighbour's independent speckle, so
 it learns what the two share, which is the tissue. On Duke this beat training on the frame
-averages (experiments/quality), so a user's own raw volumes are training data.
+averages (experiments/unseen_scans), so a user's own raw volumes are training data.
 
 Every split pairs a B-scan with its neighbour, so validation and test need no target either:
 their PSNR is against the neighbouring B-scan, the Noise2Noise loss on volumes the network

@@ -1,7 +1,7 @@
 """Which number format inference computes in: float32, or bfloat16 where the CPU has it.
 
 A CPU with native bfloat16 arithmetic (AVX-512 BF16, AMX) runs some networks' convolutions
-faster in it and others slower (experiments/bench): which, depends on the CPU and the
+faster in it and others slower (experiments/speed): which, depends on the CPU and the
 network, so `auto` does not guess from the CPU's name. It times both on one B-scan-sized
 input the first time a network runs on a machine and remembers the faster in the user's
 cache folder. The outputs differ by far less than the noise: the network's output layer

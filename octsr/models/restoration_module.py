@@ -47,7 +47,7 @@ class RestorationModule(pl.LightningModule):
         match_input_mean: shift each whole restored image so its mean brightness is its
             input's. Averaging frames does not change the mean, but Duke's averaged targets
             are shifted in brightness against their scans, with no sign in the input of which
-            way (experiments/quality); a network learns its train subjects' shifts and
+            way (experiments/unseen_scans); a network learns its train subjects' shifts and
             applies them to new scans. The shift is applied to
             validation, test and inference, not to training patches.
     """
@@ -63,12 +63,12 @@ class RestorationModule(pl.LightningModule):
         self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "inferer", "scheduler", "loss",
                                                          "architecture"])
         # channels_last puts a pixel's feature maps side by side, the layout oneDNN's CPU
-        # convolutions are fastest in (experiments/bench measures the step). Only 4-D
+        # convolutions are fastest in (experiments/speed measures the step). Only 4-D
         # weights change layout; the values are the same.
         self.net = net.to(memory_format=torch.channels_last)
         # A network that keeps many feature maps at full resolution (SRCNN) asks for whole
         # images in tiles (`inference_tile`), with a halo of its full reach: the same output,
-        # in a fraction of the memory (experiments/bench records the peak RSS).
+        # in a fraction of the memory (experiments/speed records the peak RSS).
         tile = getattr(net, "inference_tile", None)
         self.whole_image_tiler = TiledInferer.for_network(net, tile, halo=0, window=inferer) if tile else None
         self.optimizer_factory = optimizer
@@ -161,7 +161,7 @@ class RestorationModule(pl.LightningModule):
         """`train/loss`: the mean over the steps since the last log, logged on the steps the
         loggers write (every `log_every_n_steps`) and at the epoch's end; weighted by its
         step count, so `train/loss_epoch` is the mean of every step. `self.log` costs a
-        fixed fraction of a millisecond (experiments/bench), too much to pay every step."""
+        fixed fraction of a millisecond (experiments/speed), too much to pay every step."""
         self._loss_window = loss if self._loss_window is None else self._loss_window + loss
         self._window_steps += 1
         trainer = self.trainer

@@ -4,7 +4,7 @@ glibc serves large allocations (a convolution's activations: tens of MB) with fr
 calls and unmaps them on free, and trims the heap top as soon as 128 KB is free. A training
 step allocates and frees the same buffers every step, so each step faults every page back
 in: on a 2-core CPU that took a large share of the default run's CPU time in the kernel
-(measured in experiments/bench). Raising both thresholds lets the allocator reuse
+(measured in experiments/speed). Raising both thresholds lets the allocator reuse
 those pages. It is done with `mallopt` at import, so every entry point and every DataLoader
 worker (forked or spawned: both import octsr) gets it without knowing about it.
 """

@@ -1,8 +1,8 @@
 """Weights shipped with octsr (TRAINING.md beside this file says how each was made).
 
 `weights=best` (the default of enhance, evaluate and export) is the most accurate model on
-the cross-validation of experiments/quality at the default's speed; `weights=fast` the small
-SRCNN, quicker per B-scan (experiments/bench) for when speed matters more than the last few
+the cross-validation of experiments/unseen_scans at the default's speed; `weights=fast` the small
+SRCNN, quicker per B-scan (experiments/speed) for when speed matters more than the last few
 tenths of a dB; `weights=quality` a residual U-Net of the same size, run with test-time flips
 and turns (8 passes per B-scan): more accurate still, for when quality matters more than time.
 """

@@ -39,7 +39,7 @@ def _sum_shifted(planes: Tensor, k: int, h: int, w: int) -> Tensor:
 
 # Images per piece of a batch in `_ValidImageConv`, so that its k*k planes stay near this
 # size: the whole batch's planes at once raised the default run's peak RSS
-# (experiments/bench README, "Speed and memory").
+# (experiments/speed README, "Speed and memory").
 PLANE_BYTES = 8 << 20
 
 
@@ -102,7 +102,7 @@ class ImageConv2d(nn.Conv2d):
     oneDNN vectorizes a CPU convolution over its output channels, so a k x k convolution
     to a single channel runs at a small fraction of its arithmetic rate: SRCNN's last 5x5
     layer took a third of its inference and training time for a tenth of its arithmetic
-    (profiled in experiments/bench's README). On the CPU this layer is
+    (profiled in experiments/speed's README). On the CPU this layer is
     computed instead as k*k 1x1 "taps" (one matrix product: what each input pixel
     contributes at each kernel offset), shifted and summed: the same sum in another order
     (outputs agree to about 1e-7). At inference the taps are padded rather than the input

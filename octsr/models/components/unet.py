@@ -84,7 +84,7 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(widths[0], 1, 1)
         self.size_multiple = 2**depth
         # Whole images in tiles of this side: a B-scan in one piece (smaller tiles compute
-        # their halos twice: slower, experiments/bench), while a 4000x4000 scan still runs
+        # their halos twice: slower, experiments/speed), while a 4000x4000 scan still runs
         # in bounded memory.
         self.inference_tile = 1024
         # Convolutions at level l reach 2**l pixels each, on the way down and up; each pool
@@ -119,7 +119,7 @@ class UNet(nn.Module):
     def _fuse_cat_and_pad(x: Tensor, conv: nn.Conv2d) -> bool:
         """At CPU inference the decoder writes its concatenation straight into the padded
         input of its first convolution: one copy instead of two, the same output (its time
-        in experiments/bench). Training keeps cat + pad (the buffer's backward was slower),
+        in experiments/speed). Training keeps cat + pad (the buffer's backward was slower),
         as do GPUs and traced exports."""
         return (cpu_inference(x) and conv.padding_mode in ("replicate", "zeros")
                 and conv.padding[0] == conv.padding[1])
