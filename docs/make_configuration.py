@@ -14,10 +14,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from octsr.utils.cli import COMMANDS  # the entry points, each documented first
+
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 PAGE = REPO / "docs" / "configuration.md"
-ENTRY_POINTS = ["train", "enhance", "evaluate", "crossval", "export"]
 KEY = re.compile(r"^(?P<indent> *)(?P<key>[\w./-]+|'[^']*'|\"[^\"]*\"):(?P<rest>.*)$")
 
 
@@ -98,7 +99,7 @@ def parse(path: Path) -> ConfigFile:
         indent, key = len(match["indent"]), match["key"].strip("'\"")
         if indent == 0:
             in_defaults = key == "defaults"
-            if in_defaults or key == "hydra" and path.name in {f"{e}.yaml" for e in ENTRY_POINTS}:
+            if in_defaults or key == "hydra" and path.name in {f"{e}.yaml" for e in COMMANDS}:
                 in_defaults = True  # an entry point's own Hydra settings: plumbing, not documented
                 pending, last = [], None
                 continue
@@ -161,7 +162,7 @@ def undocumented(configs: list[ConfigFile]) -> list[str]:
 
 
 def files() -> list[Path]:
-    entry = [CONF / f"{e}.yaml" for e in ENTRY_POINTS]
+    entry = [CONF / f"{e}.yaml" for e in COMMANDS]
     groups = sorted(p for p in CONF.rglob("*.yaml") if p.parent != CONF and p.parent.name != "hydra")
     return entry + groups + [CONF / "hydra" / "default.yaml"]
 
@@ -196,7 +197,7 @@ def render(configs: list[ConfigFile]) -> str:
         rel = config.path.relative_to(CONF)
         group = rel.parent.as_posix()
         if group == ".":
-            heading = f"## `octsr.{rel.stem}` (`conf/{rel.as_posix()}`)"
+            heading = f"## `{COMMANDS[rel.stem]}` (`conf/{rel.as_posix()}`)"
         else:
             if group != current_group:
                 out += [f"## Group `{group}`", ""]

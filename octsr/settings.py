@@ -217,6 +217,11 @@ class ReportSettings:
 
 
 @dataclass
+class PhantomSettings:
+    out: str = matching(r".+")
+
+
+@dataclass
 class ExportSettings:
     ckpt_path: Optional[str] = None
     weights: ShippedName = "best"

@@ -7,19 +7,18 @@ from omegaconf import open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from octsr.settings import TrainSettings, check_settings
+from octsr.utils.cli import COMMANDS
 from tests.conftest import REPO, compose_train, run_cli, tiny_train_config
 
-ENTRY_POINTS = ["train", "enhance", "evaluate", "crossval", "export"]
 
-
-@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize("entry", COMMANDS)
 def test_help_gives_examples_and_only_this_entry_points_settings(entry):
-    result = run_cli(f"octsr.{entry}", "--help")
+    result = run_cli(COMMANDS[entry], "--help")
     assert result.returncode == 0, result.stderr[-2000:]
     text = result.stdout
-    assert f"python -m octsr.{entry} " in text  # at least one example command line
+    assert f"python -m {COMMANDS[entry]} " in text  # at least one example command line
     assert "powered by Hydra" not in text and "_paired" not in text and "_target_" not in text
-    if entry in ("enhance", "export"):
+    if entry in ("enhance", "export", "report", "phantom"):
         assert "Config groups" not in text and "optim" not in text and "trainer" not in text
     if entry == "train":
         for model in (REPO / "conf" / "model").glob("[!_]*.yaml"):
@@ -32,7 +31,7 @@ def test_every_config_group_is_reachable_from_some_help():
 
     from octsr.utils.cli import ADDED_GROUPS
 
-    composed = {group for entry in ENTRY_POINTS
+    composed = {group for entry in COMMANDS
                 for item in yaml.safe_load((REPO / "conf" / f"{entry}.yaml").read_text())["defaults"]
                 if isinstance(item, dict) for group in item}
     added = {group for groups in ADDED_GROUPS.values() for group in groups}

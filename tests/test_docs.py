@@ -62,8 +62,8 @@ def doc_commands() -> list[tuple[str, str]]:
 def workspace(tmp_path_factory, trained_tiny, lr_sweep) -> dict[str, str]:
     """A folder to run the commands in, and what their placeholders stand for."""
     root = tmp_path_factory.mktemp("docs")
-    made = subprocess.run([sys.executable, "-m", "octsr.data.phantom", str(root / "png_pairs"), "--count", "6",
-                           "--height", "96", "--width", "128", "--averaged-frames", "4"], capture_output=True, text=True)
+    made = run_cli("octsr.phantom", str(root / "png_pairs"), "data.phantom.count=6", "data.phantom.height=96",
+                   "data.phantom.width=128", "data.phantom.averaged_frames=4")
     assert made.returncode == 0, made.stderr
     # "Your own scans": 16-bit TIFFs, as most scanners export them
     from octsr.formats.images import read_grayscale

@@ -135,8 +135,8 @@ def test_missing_checkpoint_is_one_clear_line(tmp_path):
 
 
 def test_folder_layout_trains_through_the_cli(tmp_path):
-    written = run_cli("octsr.data.phantom", str(tmp_path / "pairs"), "--count", "5", "--height", "96",
-                      "--width", "128", "--averaged-frames", "4")
+    written = run_cli("octsr.phantom", str(tmp_path / "pairs"), "data.phantom.count=5", "data.phantom.height=96",
+                      "data.phantom.width=128", "data.phantom.averaged_frames=4")
     assert written.returncode == 0, written.stderr
     assert len(list((tmp_path / "pairs" / "clean").glob("*.png"))) == 5
     result = run_cli("octsr.train", "data=folder", f"data.root={tmp_path}/pairs", "debug=tiny",

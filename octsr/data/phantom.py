@@ -14,7 +14,6 @@ and nothing has to be stored.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,20 +138,3 @@ def write_phantom_folder(out: Path, count: int, height: int, width: int, average
         for sub, image in (("noisy", noisy), ("clean", target)):
             with atomic_path(out / sub / f"phantom_{i:03d}.png") as tmp:
                 cv2.imwrite(str(tmp), np.round(image * 255).astype(np.uint8))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Write synthetic OCT pairs as noisy/ + clean/ PNGs.")
-    parser.add_argument("out", type=Path, help="output folder (gets noisy/ and clean/)")
-    parser.add_argument("--count", type=int, default=11)
-    parser.add_argument("--height", type=int, default=678)
-    parser.add_argument("--width", type=int, default=847)
-    parser.add_argument("--averaged-frames", type=int, default=32, help="noisy frames averaged into each target")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    write_phantom_folder(args.out, args.count, args.height, args.width, args.averaged_frames, args.seed)
-    print(f"wrote {args.count} pairs to {args.out}/noisy and {args.out}/clean")
-
-
-if __name__ == "__main__":
-    main()

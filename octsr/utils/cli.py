@@ -62,6 +62,10 @@ def missing_option_extra(argv: list[str]) -> str | None:
     return None
 
 
+# Every command: its config, conf/<name>.yaml, and its console script, `octsr-<name>` ->
+# the module `python -m` runs.
+COMMANDS = {name: f"octsr.{name}" for name in ("train", "enhance", "evaluate", "crossval", "export", "report", "phantom")}
+
 # Groups no entry point composes by default, added with `+group=option`.
 ADDED_GROUPS = {"train": {"sweep": "with -m: the paper's learning rates"}}
 
@@ -96,7 +100,7 @@ def help_text(config_name: str, conf: Path = CONF) -> str:
     what each setting means) and the options of the config groups it composes; Hydra's
     `--help` would dump every composed setting and list every group in conf/."""
     text = (conf / f"{config_name}.yaml").read_text()
-    lines = [f"octsr-{config_name} (or python -m octsr.{config_name}): key=value and group=option arguments",
+    lines = [f"octsr-{config_name} (or python -m {COMMANDS[config_name]}): key=value and group=option arguments",
              "", _without_blocks(text, ("defaults", "hydra")), ""]
     groups = composed_groups(yaml.safe_load(text))
     if groups:
@@ -120,14 +124,17 @@ def unknown_key(config_name: str, argv: list[str], conf: Path = CONF) -> str | N
     so in five lines. `+key=value` adds a key on purpose and is let through."""
     config = yaml.safe_load((conf / f"{config_name}.yaml").read_text())
     known = (set(config) - {"defaults"}) | set(composed_groups(config)) | set(ADDED_GROUPS.get(config_name, {}))
+    # A group's option included as it is (`- data/phantom`): its settings can be set, the
+    # option not chosen.
+    fixed = {entry.split("/")[0] for entry in config.get("defaults", []) if isinstance(entry, str) and "/" in entry}
     for arg in argv:
         if arg.startswith(("-", "+", "~")) or "=" not in arg:
             continue
         first = re.split(r"[./=]", arg, maxsplit=1)[0]
-        if first not in known and first != "hydra":
+        if first not in known and first != "hydra" and not (first in fixed and arg[len(first)] == "."):
             close = difflib.get_close_matches(first, sorted(known), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            return (f"{arg}: {first} is no setting or config group of octsr.{config_name}{hint}; "
+            return (f"{arg}: {first} is no setting or config group of {COMMANDS[config_name]}{hint}; "
                     f"octsr-{config_name} --help lists them")
     return None
 
@@ -153,16 +160,21 @@ _INFO = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
 HYDRA_FLAG_VALUES = {"--cfg": {"job", "hydra", "all"}, "-c": {"job", "hydra", "all"}, "--info": _INFO, "-i": _INFO}
 
 
-def positional_as_setting(argv: list[str], setting: str) -> list[str]:
+def positional_as_setting(argv: list[str], setting: str, many: bool = True) -> list[str]:
     """`argv` with its bare words (no `=`, no leading `-`) gathered into one list setting:
     `report runs/a runs/b` reads as `report setting=['runs/a','runs/b']`, each quoted so that
-    commas, spaces and brackets in a path stay part of it."""
+    commas, spaces and brackets in a path stay part of it; with `many` false, the one bare
+    word is the setting's value (`phantom pairs/` reads as `phantom setting='pairs/'`)."""
     kept, bare = [], []
     for i, arg in enumerate(argv):
         takes_value = i > 0 and argv[i - 1] in HYDRA_FLAG_VALUES and arg in HYDRA_FLAG_VALUES[argv[i - 1]]
         (bare if "=" not in arg and not arg.startswith("-") and not takes_value else kept).append(arg)
     if not bare:
         return argv
+    if not many:
+        if len(bare) > 1:
+            fail(f"{' '.join(bare)}: one {setting} only (or {setting}=...)")
+        return [*kept, f"{setting}={quoted(bare[0])}"]
     return [*kept, f"{setting}=[{','.join(map(quoted, bare))}]"]
 
 
@@ -172,13 +184,15 @@ def quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def command(config_name: str, job: Callable[[DictConfig], Any], positional: str | None = None) -> Callable[[], None]:
+def command(config_name: str, job: Callable[[DictConfig], Any], positional: str | None = None,
+            many: bool = True) -> Callable[[], None]:
     """An entry point's `cli()` (`python -m octsr.<name>`, the `octsr-<name>` command): the
     command line checked, `conf/<config_name>.yaml` composed, `job` run on it, and a mistake a
     user can fix ended in one line (exit status 2), Ctrl-C in one line (status 130). In a
     sweep (`-m`), one failed run must not end the others: its reason goes to its folder's
     FAILED.txt and the sweeper gets NaN; what `job` returns is what the sweeper optimizes.
-    `positional`: the list setting that bare words on the command line fill (report's paths)."""
+    `positional`: the setting that bare words on the command line fill: a list (report's
+    paths), or with `many` false one value (the phantom's folder)."""
     @hydra.main(version_base="1.3", config_path="pkg://octsr.conf", config_name=config_name)
     @functools.wraps(job)  # Hydra names the job, and so its log file, after `job`'s module
     def main(cfg: DictConfig) -> Any:
@@ -192,7 +206,7 @@ def command(config_name: str, job: Callable[[DictConfig], Any], positional: str 
 
     def cli() -> None:
         if positional:
-            sys.argv[1:] = positional_as_setting(sys.argv[1:], positional)
+            sys.argv[1:] = positional_as_setting(sys.argv[1:], positional, many)
         try:
             check_command_line(config_name)
             main()
