@@ -1,5 +1,7 @@
 """Try faults and bad inputs as a new user would, through the CLI, and table what each one
-does: `python experiments/bad_inputs/probe.py [--out DIR]`.
+does: `python -m experiments.bad_inputs.probe [--out DIR]`, from the repository's root (it
+uses the test suite's builders of bad scans and DICOM objects, `tests.bad_scans` and
+`tests.opt_objects`, which `-m` finds there).
 
 A case passes when it ends with exit status 2 and exactly one `octsr: error:` line on
 stderr (no traceback), or, where the case is meant to succeed, with status 0 and its check
@@ -25,10 +27,9 @@ import numpy as np
 import tifffile
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))  # the test suite's builders of bad scans and DICOM objects
+from tests.bad_scans import write_bad_scans
 
-from tests.bad_scans import write_bad_scans  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 
 def octsr(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -341,7 +342,7 @@ def main() -> None:
     lines = [
         "# Fault probe",
         "",
-        f"`python experiments/bad_inputs/probe.py`, {time.strftime('%Y-%m-%d')}, {platform.platform()}, "
+        f"`python -m experiments.bad_inputs.probe`, {time.strftime('%Y-%m-%d')}, {platform.platform()}, "
         f"torch {torch.__version__}, Python {platform.python_version()}.",
         "",
         f"**{passed} of {len(rows)} cases pass**: exit 2 with one `octsr: error:` line and no traceback, "

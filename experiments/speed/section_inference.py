@@ -16,7 +16,7 @@ import octsr  # noqa: F401  (allocator settings, as every entry point gets them)
 import torch
 from octsr.utils.timing import warm_ms
 
-from bench_common import DUKE, REPO, Mode, Table, matmul_gflops, run_child
+from bench_common import DUKE, Mode, Table, matmul_gflops, run_child
 
 
 # -- 4. inference ----------------------------------------------------------------------------------
@@ -221,16 +221,19 @@ def bench_enhance(table: Table, mode: Mode, out: Path, noisy: np.ndarray, name: 
 
 
 def bench_volume(table: Table, mode: Mode, out: Path) -> None:
-    """octsr.enhance on a long 16-bit DICOM volume (pydicom builds it, as a scanner would):
-    the whole run's peak RSS against the volume's own pixels, and B-scans per second."""
-    sys.path.insert(0, str(REPO))
-    from tests.opt_objects import opt_dataset, write
+    """octsr.enhance on a long 16-bit DICOM volume (an Ophthalmic Tomography object written by
+    octsr's own DICOM writer, uncompressed as scanners write them): the whole run's peak RSS
+    against the volume's own pixels, and B-scans per second."""
+    from octsr.formats.dicom import write_derived_dicom
+    from octsr.formats.volume import Spacing, Volume
 
     frames, (height, width) = mode.volume_frames, mode.scan
     rng = np.random.default_rng(0)
-    scan = opt_dataset(rng.integers(0, 65536, (frames, height, width), dtype=np.uint16), complete=True)
-    path = write(scan, out / "volume.dcm")
-    del scan
+    pixels = rng.integers(0, 65536, (frames, height, width), dtype=np.uint16)
+    path = out / "volume.dcm"
+    write_derived_dicom(Volume(pixels, Spacing(0.0057, 0.0039, 0.05), out / "volume.tif", "tiff"), pixels, path,
+                        "a long volume for the benchmark")
+    del pixels
     pixels_mb = frames * height * width * 2 / 2**20
     command = "python -m octsr.enhance input=<volume.dcm> output=<dir>"
     seconds, rss, _ = run_child([sys.executable, "-m", "octsr.enhance", f"input={path}",
