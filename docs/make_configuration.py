@@ -197,7 +197,7 @@ def render(configs: list[ConfigFile]) -> str:
         rel = config.path.relative_to(CONF)
         group = rel.parent.as_posix()
         if group == ".":
-            heading = f"## `{COMMANDS[rel.stem]}` (`conf/{rel.as_posix()}`)"
+            heading = f"## `octsr.{rel.stem}` (`conf/{rel.as_posix()}`)"
         else:
             if group != current_group:
                 out += [f"## Group `{group}`", ""]

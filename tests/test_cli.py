@@ -13,10 +13,10 @@ from tests.conftest import REPO, compose_train, run_cli, tiny_train_config
 
 @pytest.mark.parametrize("entry", COMMANDS)
 def test_help_gives_examples_and_only_this_entry_points_settings(entry):
-    result = run_cli(COMMANDS[entry], "--help")
+    result = run_cli(f"octsr.{entry}", "--help")
     assert result.returncode == 0, result.stderr[-2000:]
     text = result.stdout
-    assert f"python -m {COMMANDS[entry]} " in text  # at least one example command line
+    assert f"python -m octsr.{entry} " in text  # at least one example command line
     assert "powered by Hydra" not in text and "_paired" not in text and "_target_" not in text
     if entry in ("enhance", "export", "report", "phantom"):
         assert "Config groups" not in text and "optim" not in text and "trainer" not in text

@@ -62,9 +62,8 @@ def missing_option_extra(argv: list[str]) -> str | None:
     return None
 
 
-# Every command: its config, conf/<name>.yaml, and its console script, `octsr-<name>` ->
-# the module `python -m` runs.
-COMMANDS = {name: f"octsr.{name}" for name in ("train", "enhance", "evaluate", "crossval", "export", "report", "phantom")}
+# Every command: `python -m octsr.<name>`, the `octsr-<name>` script, its config conf/<name>.yaml.
+COMMANDS = ("train", "enhance", "evaluate", "crossval", "export", "report", "phantom")
 
 # Groups no entry point composes by default, added with `+group=option`.
 ADDED_GROUPS = {"train": {"sweep": "with -m: the paper's learning rates"}}
@@ -100,7 +99,7 @@ def help_text(config_name: str, conf: Path = CONF) -> str:
     what each setting means) and the options of the config groups it composes; Hydra's
     `--help` would dump every composed setting and list every group in conf/."""
     text = (conf / f"{config_name}.yaml").read_text()
-    lines = [f"octsr-{config_name} (or python -m {COMMANDS[config_name]}): key=value and group=option arguments",
+    lines = [f"octsr-{config_name} (or python -m octsr.{config_name}): key=value and group=option arguments",
              "", _without_blocks(text, ("defaults", "hydra")), ""]
     groups = composed_groups(yaml.safe_load(text))
     if groups:
@@ -134,7 +133,7 @@ def unknown_key(config_name: str, argv: list[str], conf: Path = CONF) -> str | N
         if first not in known and first != "hydra" and not (first in fixed and arg[len(first)] == "."):
             close = difflib.get_close_matches(first, sorted(known), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            return (f"{arg}: {first} is no setting or config group of {COMMANDS[config_name]}{hint}; "
+            return (f"{arg}: {first} is no setting or config group of octsr.{config_name}{hint}; "
                     f"octsr-{config_name} --help lists them")
     return None
 
