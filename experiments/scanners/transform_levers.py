@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from intensity import SCANNERS, unit
-from octsr.data.intensity import REFERENCE_LEVELS, REFERENCE_PERCENTILES, IntensityTransform, estimate_law
+from octsr.data.intensity import REFERENCE_LEVELS, REFERENCE_PERCENTILES, IntensityTransform
 from octsr.formats.images import read_raw
 from octsr.inference import load_restorer
 from octsr.scoring import image_scores
@@ -54,14 +54,12 @@ class GainedTransform:
         return self.transform.inverse(REFERENCE_LEVELS[0] + (output - REFERENCE_LEVELS[0]) / self.gain)
 
 
-def smoothed_fit(image: np.ndarray, sigma: float, levels: np.ndarray) -> IntensityTransform:
-    """IntensityTransform.fit's map, with both percentiles taken on the smoothed scan."""
-    law = estimate_law([image])
-    floor = float(np.percentile(image[image > 0], 0.1)) if law != "log" else 1e-6
-    compressed = np.log(np.maximum(image, floor)) if law != "log" else image
+def smoothed_fit(shipped: IntensityTransform, image: np.ndarray, sigma: float, levels: np.ndarray) -> IntensityTransform:
+    """The shipped transform's law and floor, its map fitted on the percentiles of the smoothed scan."""
+    compressed = (shipped.forward(image) - shipped.offset) / shipped.scale  # the law alone
     low, high = np.percentile(cv2.GaussianBlur(compressed, (0, 0), sigma), REFERENCE_PERCENTILES)
     scale = float((levels[1] - levels[0]) / (high - low))
-    return IntensityTransform(law, scale, float(levels[1] - scale * high), floor)
+    return IntensityTransform(shipped.law, scale, float(levels[1] - scale * high), shipped.floor)
 
 
 def main() -> None:
@@ -81,7 +79,7 @@ def main() -> None:
             shipped = IntensityTransform.fit([noisy], "auto")
             transforms = {"the transform as shipped": shipped,
                           **{f"input gain {g}": GainedTransform(shipped, g) for g in GAINS},
-                          **{f"percentiles of the scan smoothed by sigma {s:g} px": smoothed_fit(noisy, s, smoothed_levels[s])
+                          **{f"percentiles of the scan smoothed by sigma {s:g} px": smoothed_fit(shipped, noisy, s, smoothed_levels[s])
                              for s in SMOOTHING}}
             for label, transform in transforms.items():
                 output = np.clip(restorer([noisy], 1, transform)[0], 0, 1)

@@ -34,6 +34,11 @@ from section_inference import bench_inference, bench_output_record, bench_volume
 from section_sweep import bench_sweep
 from section_train import bench_overhead, bench_train, bench_train_precision, plain_loop, precut_datamodule  # noqa: F401
 
+# Each section's name on the command line -> what it measures, in order.
+SECTIONS = {"train": (bench_train, bench_train_precision), "overhead": (bench_overhead,), "memory": (bench_memory,),
+            "sweep": (bench_sweep,), "inference": (bench_inference,), "volume": (bench_volume,),
+            "record": (bench_output_record,), "gpu": (bench_gpu,)}
+
 # The timed runs name their clock and pre-cut DataModule as this script's (`__main__.StepClock`),
 # so that profile_overhead.py, run as the main script, puts its profiling clock in their place.
 
@@ -44,38 +49,24 @@ def main() -> None:
     group.add_argument("--full", action="store_true", help="the committed table (about 30 minutes)")
     group.add_argument("--tiny", action="store_true", help="seconds; for the test suite")
     group.add_argument("--plain-loop", nargs=3, type=int, metavar=("WARMUP", "STEPS", "BATCH"), help=argparse.SUPPRESS)
-    parser.add_argument("--sections", default="train,overhead,memory,sweep,inference,volume,record,gpu",
-                        help="comma-separated: train, overhead, memory, sweep, inference, volume, record, gpu")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated: {', '.join(SECTIONS)}")
     parser.add_argument("--out", type=Path, help="where results.md/.csv go (default: experiments/speed "
                         "with --full, else logs/bench)")
     args = parser.parse_args()
     if args.plain_loop:
         return plain_loop(*args.plain_loop)
     mode = MODES["full" if args.full else "tiny" if args.tiny else "quick"]
-    out = args.out or (REPO / "experiments" / "bench" if args.full else REPO / "logs" / "bench")
+    out = args.out or (REPO / "experiments" / "speed" if args.full else REPO / "logs" / "bench")
     # The runs themselves are throwaway: only the table is kept.
     work = Path(tempfile.mkdtemp(prefix="octsr-bench-runs-"))
     table = Table()
     start = time.perf_counter()
     sections = args.sections.split(",")
     print(f"octsr bench, {mode.name} mode, on {machine()}", flush=True)
-    if "train" in sections:
-        bench_train(table, mode, work)
-        bench_train_precision(table, mode, work)
-    if "overhead" in sections:
-        bench_overhead(table, mode, work)
-    if "memory" in sections:
-        bench_memory(table, mode, work)
-    if "sweep" in sections:
-        bench_sweep(table, mode, work)
-    if "inference" in sections:
-        bench_inference(table, mode, work)
-    if "volume" in sections:
-        bench_volume(table, mode, work)
-    if "record" in sections:
-        bench_output_record(table, mode, work)
-    if "gpu" in sections:
-        bench_gpu(table, mode, work)
+    for name, measures in SECTIONS.items():
+        if name in sections:
+            for measure in measures:
+                measure(table, mode, work)
     header = (f"# octsr bench ({mode.name} mode)\n\nMachine: {machine()}.  \n"
               f"Date: {datetime.date.today()}; total {time.perf_counter() - start:.0f} s.  \n"
               f"Command: `python experiments/speed/bench.py{' --full' if args.full else ' --tiny' if args.tiny else ''}"
