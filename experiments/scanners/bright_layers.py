@@ -21,7 +21,7 @@ from statistics import fmean
 
 import numpy as np
 
-from intensity import FOLDS, SCANNERS, SEED, VAL_SUBJECTS, chosen_rows, read_csv, unit
+from intensity import FOLDS, SCANNERS, SEED, VAL_SUBJECTS, bm3d_restored, chosen_rows, read_csv, unit
 from octsr.crossval import fold_splits
 from octsr.data.intensity import IntensityTransform
 from octsr.formats.images import read_raw
@@ -36,15 +36,6 @@ TOP = 1.0 - 0.5 / 65535  # at the top code of a 16-bit file (and of 8-bit and fl
 
 def psnr(mse: float) -> float:
     return float(-10 * np.log10(mse))
-
-
-def bm3d_output(noisy: np.ndarray, method: str, sigma: float) -> np.ndarray:
-    import bm3d
-
-    if method == "BM3D, stored":
-        return np.clip(bm3d.bm3d(noisy, sigma_psd=sigma), 0, 1)
-    transform = IntensityTransform.fit([noisy], "auto")
-    return np.clip(transform.inverse(bm3d.bm3d(transform.forward(noisy), sigma_psd=sigma)), 0, 1)
 
 
 def main() -> None:
@@ -73,8 +64,10 @@ def main() -> None:
         brightest: dict[str, list[float]] = {}  # each frame's mean where the average is in its top 2 %
         for subject in subjects:
             noisy, target = (unit(store(read_raw(subject / f))) for f in ("test.tif", "average.tif"))
-            outputs = {"U-Net": np.clip(restorer([noisy], 1, IntensityTransform.fit([noisy], "auto"))[0], 0, 1),
-                       "BM3D": bm3d_output(noisy, method, chosen[method][fold_of[subject.name]])}
+            transform = IntensityTransform.fit([noisy], "auto")
+            outputs = {"U-Net": np.clip(restorer([noisy], 1, transform)[0], 0, 1),
+                       "BM3D": bm3d_restored(noisy, chosen[method][fold_of[subject.name]],
+                                             None if method == "BM3D, stored" else transform)}
             band = np.clip(np.digitize(target, EDGES[1:-1]), 0, bands - 1).ravel()
             counts = np.bincount(band, minlength=bands)
             share += counts / target.size / len(subjects)

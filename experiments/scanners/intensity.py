@@ -109,18 +109,23 @@ def subject_rows(scanner: str, subject: Path, models: dict[str, Path], baselines
         add(label, restorer([noisy])[0], time.perf_counter() - start)
     if not baselines:
         return rows
-    import bm3d
-
     transform = IntensityTransform.fit([noisy], "auto")
     for domain, sigmas in SIGMAS.items():
         for sigma in sigmas:
             start = time.perf_counter()
-            if domain == "stored":
-                output = bm3d.bm3d(noisy, sigma_psd=sigma)
-            else:
-                output = transform.inverse(bm3d.bm3d(transform.forward(noisy), sigma_psd=sigma))
-            add(f"BM3D, {domain}", np.clip(output, 0, 1), time.perf_counter() - start, sigma)
+            output = bm3d_restored(noisy, sigma, None if domain == "stored" else transform)
+            add(f"BM3D, {domain}", output, time.perf_counter() - start, sigma)
     return rows
+
+
+def bm3d_restored(noisy: np.ndarray, sigma: float, transform=None) -> np.ndarray:
+    """BM3D at noise level `sigma` on the stored values, or with `transform` (an
+    `IntensityTransform`) through the scan's intensity transform and back; in [0, 1]."""
+    import bm3d
+
+    if transform is None:
+        return np.clip(bm3d.bm3d(noisy, sigma_psd=sigma), 0, 1)
+    return np.clip(transform.inverse(bm3d.bm3d(transform.forward(noisy), sigma_psd=sigma)), 0, 1)
 
 
 def model_for(path: Path, subject: str, subjects: list[str]) -> Path:
